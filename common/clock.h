@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace meshgate {

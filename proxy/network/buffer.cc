@@ -1,0 +1,30 @@
+#include "proxy/network/buffer.h"
+
+namespace meshgate::proxy::network {
+
+void Buffer::Drain(size_t n) {
+  start_ += n;
+  if (start_ == data_.size()) {
+    Clear();
+  } else if (start_ > 4096 && start_ > data_.size() / 2) {
+    data_.erase(0, start_);
+    start_ = 0;
+  }
+}
+
+char* Buffer::Reserve(size_t n) {
+  reserved_from_ = data_.size();
+  data_.resize(reserved_from_ + n);
+  return data_.data() + reserved_from_;
+}
+
+void Buffer::Commit(size_t n) { data_.resize(reserved_from_ + n); }
+
+void Buffer::ShrinkIfIdle() {
+  if (empty() && data_.capacity() > 0) {
+    std::string().swap(data_);
+    start_ = 0;
+  }
+}
+
+}  // namespace meshgate::proxy::network

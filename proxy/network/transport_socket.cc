@@ -1,0 +1,62 @@
+#include "proxy/network/transport_socket.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace meshgate::proxy::network {
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+IoResult PlaintextTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain) {
+  IoResult result;
+  while (true) {
+    char* dst = out.Reserve(kReadChunk);
+    ssize_t n = ::read(fd, dst, kReadChunk);
+    if (n > 0) {
+      out.Commit(static_cast<size_t>(n));
+      result.bytes += static_cast<size_t>(n);
+      if (!until_eagain && static_cast<size_t>(n) < kReadChunk) break;
+      continue;
+    }
+    out.Commit(0);
+    if (n == 0) {
+      result.end_stream = true;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN) {
+      result.action = IoResult::Action::kClose;
+    }
+    break;
+  }
+  return result;
+}
+
+IoResult PlaintextTransportSocket::DoWrite(int fd, Buffer& in, bool end_stream) {
+  IoResult result;
+  while (!in.empty()) {
+    std::string_view pending = in.View();
+    ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      in.Drain(static_cast<size_t>(n));
+      result.bytes += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return result;
+    result.action = IoResult::Action::kClose;
+    return result;
+  }
+  if (end_stream && !shutdown_sent_) {
+    ::shutdown(fd, SHUT_WR);
+    shutdown_sent_ = true;
+    result.end_stream = true;
+  }
+  return result;
+}
+
+}  // namespace meshgate::proxy::network

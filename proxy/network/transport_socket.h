@@ -1,0 +1,50 @@
+// TransportSocket: what sits between a Connection and its file descriptor —
+// plaintext now, TLS (with the peer identity it verified) as another
+// implementation — so codecs and filters never know which one they run on.
+//
+// A TransportSocket belongs to one Connection, on one worker thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "proxy/network/buffer.h"
+
+namespace meshgate::proxy::network {
+
+struct IoResult {
+  enum class Action { kKeepOpen, kClose };
+  Action action = Action::kKeepOpen;
+  size_t bytes = 0;
+  bool end_stream = false;  // the peer closed its sending side (read) / we sent FIN (write)
+};
+
+class TransportSocket {
+ public:
+  virtual ~TransportSocket() = default;
+  // Reads what is available into `out`. A short read is taken as "drained
+  // for now" (edge-triggered epoll reports later data as a new edge) unless
+  // `until_eagain`, which the caller sets once the peer's FIN or an error was
+  // signalled, so that end of stream is never missed.
+  virtual IoResult DoRead(int fd, Buffer& out, bool until_eagain) = 0;
+  // Writes as much of `in` as the socket takes, draining what was written;
+  // with `end_stream`, half-closes once `in` is empty.
+  virtual IoResult DoWrite(int fd, Buffer& in, bool end_stream) = 0;
+  // The negotiated application protocol ("h2", "http/1.1"), empty if none.
+  virtual std::string NegotiatedProtocol() const { return {}; }
+  // The peer's verified identity (SPIFFE ID of its certificate), empty if none.
+  virtual std::string PeerIdentity() const { return {}; }
+  // False while a handshake is still in progress.
+  virtual bool Ready() const { return true; }
+};
+
+class PlaintextTransportSocket final : public TransportSocket {
+ public:
+  IoResult DoRead(int fd, Buffer& out, bool until_eagain) override;
+  IoResult DoWrite(int fd, Buffer& in, bool end_stream) override;
+
+ private:
+  bool shutdown_sent_ = false;
+};
+
+}  // namespace meshgate::proxy::network

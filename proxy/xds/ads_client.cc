@@ -1,0 +1,175 @@
+#include "proxy/xds/ads_client.h"
+
+#include <algorithm>
+
+#include "spdlog/spdlog.h"
+
+namespace meshgate::proxy::xds {
+
+using envoy::service::discovery::v3::AggregatedDiscoveryService;
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+AdsClient::AdsClient(AdsClientOptions options, ResourceHandler* handler)
+    : options_(std::move(options)), handler_(handler), rng_(options_.seed) {
+  types_[kClusterType].wildcard = true;
+  types_[kListenerType].wildcard = true;
+  auto creds = options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  // The stream is long-lived; keepalives notice a dead control plane.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  channel_ = grpc::CreateCustomChannel(options_.target, creds, args);
+}
+
+AdsClient::~AdsClient() { Stop(); }
+
+void AdsClient::Start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AdsClient::Stop() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (active_context_ != nullptr) active_context_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AdsClient::SetSubscription(const std::string& type_url, std::set<std::string> names) {
+  std::unique_lock lock(mu_);
+  TypeState& state = types_[type_url];
+  if (!state.wildcard && state.names == names && !state.last_nonce.empty()) return;
+  if (state.names == names && !state.dirty) return;
+  state.names = std::move(names);
+  state.dirty = true;
+  // From the handler, the stream thread sends it after the ACK; otherwise
+  // send now so a subscription change is not stuck behind a blocking Read.
+  if (!in_handler_ && active_stream_ != nullptr) {
+    DiscoveryRequest request = MakeRequest(type_url, state, false);
+    state.dirty = false;
+    active_stream_->Write(request);
+  }
+}
+
+DiscoveryRequest AdsClient::MakeRequest(const std::string& type_url, const TypeState& state,
+                                        bool with_node) const {
+  DiscoveryRequest request;
+  if (with_node) *request.mutable_node() = options_.node;
+  request.set_type_url(type_url);
+  request.set_version_info(state.accepted_version);
+  request.set_response_nonce(state.last_nonce);
+  if (!state.wildcard) {
+    for (const auto& name : state.names) request.add_resource_names(name);
+  }
+  return request;
+}
+
+bool AdsClient::SendDirtyRequests(Stream& stream, bool first) {
+  // REQUIRES: mu_ held by the caller.
+  bool node_sent = !first;
+  for (auto& [type_url, state] : types_) {
+    if (!first && !state.dirty) continue;
+    // A named subscription with no names yet has nothing to ask for.
+    if (!state.wildcard && state.names.empty() && state.last_nonce.empty()) {
+      state.dirty = false;
+      continue;
+    }
+    DiscoveryRequest request = MakeRequest(type_url, state, !node_sent);
+    node_sent = true;
+    state.dirty = false;
+    if (!stream.Write(request)) return false;
+  }
+  return true;
+}
+
+void AdsClient::Run() {
+  auto backoff = options_.initial_backoff;
+  while (!stopping_) {
+    bool received_any = RunOneStream();
+    handler_->OnStreamState(false);
+    if (stopping_) break;
+    ++reconnects_;
+    if (received_any) backoff = options_.initial_backoff;
+    // Full jitter keeps a fleet of proxies from reconnecting in lockstep.
+    std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
+    auto wait = std::chrono::milliseconds(jitter(rng_));
+    spdlog::warn("xds: stream to {} ended; reconnecting in {} ms", options_.target, wait.count());
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, wait, [this] { return stopping_.load(); });
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool AdsClient::RunOneStream() {
+  auto stub = AggregatedDiscoveryService::NewStub(channel_);
+  grpc::ClientContext context;
+  std::unique_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    stream = stub->StreamAggregatedResources(&context);
+    active_context_ = &context;
+    active_stream_ = stream.get();
+    // A new stream starts from scratch: nonces belong to the old one, but the
+    // accepted versions tell the server what we already have.
+    for (auto& [type_url, state] : types_) state.last_nonce.clear();
+    if (!SendDirtyRequests(*stream, /*first=*/true)) {
+      active_context_ = nullptr;
+      active_stream_ = nullptr;
+      stream->WritesDone();
+      stream->Finish();
+      return false;
+    }
+  }
+
+  bool received_any = false;
+  DiscoveryResponse response;
+  while (stream->Read(&response)) {
+    if (!received_any) handler_->OnStreamState(true);
+    received_any = true;
+    const std::string& type_url = response.type_url();
+    std::vector<google::protobuf::Any> resources(response.resources().begin(),
+                                                 response.resources().end());
+    {
+      std::lock_guard lock(mu_);
+      in_handler_ = true;
+    }
+    absl::Status status = handler_->OnResources(type_url, resources, response.version_info());
+    std::lock_guard lock(mu_);
+    in_handler_ = false;
+    TypeState& state = types_[type_url];
+    state.last_nonce = response.nonce();
+    DiscoveryRequest reply = MakeRequest(type_url, state, false);
+    if (status.ok()) {
+      state.accepted_version = response.version_info();
+      reply.set_version_info(state.accepted_version);
+      ++acks_;
+    } else {
+      reply.mutable_error_detail()->set_code(static_cast<int>(status.code()));
+      reply.mutable_error_detail()->set_message(std::string(status.message()));
+      ++nacks_;
+      spdlog::warn("xds: rejected {} version {}: {}", type_url, response.version_info(),
+                   std::string(status.message()));
+    }
+    state.dirty = false;
+    if (!stream->Write(reply)) break;
+    if (!SendDirtyRequests(*stream, /*first=*/false)) break;
+  }
+  {
+    std::lock_guard lock(mu_);
+    active_context_ = nullptr;
+    active_stream_ = nullptr;
+  }
+  grpc::Status status = stream->Finish();
+  if (!stopping_) {
+    spdlog::warn("xds: stream closed: {} {}", static_cast<int>(status.error_code()),
+                 status.error_message());
+  }
+  return received_any;
+}
+
+}  // namespace meshgate::proxy::xds

@@ -229,9 +229,11 @@ absl::Status Finish(CertificateAuthority::SigningState& state) {
   return absl::OkStatus();
 }
 
+// The subject key comes from `csr` (workloads) or `public_key` (our own keys).
 absl::StatusOr<X509Ptr> SignLeaf(const CertificateAuthority::SigningState& state,
-                                 EVP_PKEY* public_key, X509_NAME* subject, GENERAL_NAMES* names,
-                                 bool san_critical, absl::Time not_before, absl::Time not_after) {
+                                 EVP_PKEY* public_key, const ValidatedCsr* csr, X509_NAME* subject,
+                                 GENERAL_NAMES* names, bool san_critical, absl::Time not_before,
+                                 absl::Time not_after) {
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "creating a certificate");
@@ -240,7 +242,11 @@ absl::StatusOr<X509Ptr> SignLeaf(const CertificateAuthority::SigningState& state
   if (auto s = SetValidity(cert.get(), not_before, not_after); !s.ok()) return s;
   X509_set_issuer_name(cert.get(), X509_get_subject_name(state.cert.get()));
   if (subject != nullptr) X509_set_subject_name(cert.get(), subject);
-  X509_set_pubkey(cert.get(), public_key);
+  if (csr != nullptr) {
+    if (auto s = CopySubjectPublicKeyInfo(*csr, cert.get()); !s.ok()) return s;
+  } else if (X509_set_pubkey(cert.get(), public_key) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "setting the subject public key");
+  }
   for (const ExtensionPtr& ext : state.leaf_extensions) X509_add_ext(cert.get(), ext.get(), -1);
   bool rsa = EVP_PKEY_get_base_id(public_key) == EVP_PKEY_RSA;
   X509_add_ext(cert.get(), rsa ? state.key_usage_rsa.get() : state.key_usage_ec.get(), -1);
@@ -508,8 +514,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Sign(
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (auto s = AddGeneralName(names.get(), GEN_URI, csr->identity.uri()); !s.ok()) return s;
   absl::Time not_before = now - options_.backdate;
-  auto leaf = SignLeaf(*state, csr->public_key.get(), nullptr, names.get(), /*san_critical=*/true,
-                       not_before, not_after);
+  auto leaf = SignLeaf(*state, csr->public_key.get(), &*csr, nullptr, names.get(),
+                       /*san_critical=*/true, not_before, not_after);
   if (!leaf.ok()) return leaf.status();
   auto leaf_pem = CertificateToPem(leaf->get());
   if (!leaf_pem.ok()) return leaf_pem.status();
@@ -553,8 +559,8 @@ absl::StatusOr<ServingCertificate> CertificateAuthority::IssueServingCertificate
   std::shared_ptr<const SigningState> state = Snapshot();
   absl::Time now = clock_.Now();
   absl::Time not_after = std::min(now + ttl, NotAfter(state->cert.get()));
-  auto leaf = SignLeaf(*state, key->get(), subject.get(), names.get(), /*san_critical=*/false,
-                       now - options_.backdate, not_after);
+  auto leaf = SignLeaf(*state, key->get(), nullptr, subject.get(), names.get(),
+                       /*san_critical=*/false, now - options_.backdate, not_after);
   if (!leaf.ok()) return leaf.status();
   ServingCertificate serving;
   auto key_pem = PrivateKeyToPem(key->get());

@@ -37,9 +37,11 @@ absl::StatusOr<std::string> BuildWorkloadCsrPem(EVP_PKEY* key, const SpiffeId& i
 
 // A CSR that passed every check.
 struct ValidatedCsr {
-  X509ReqPtr request;
   EvpPkeyPtr public_key;
   SpiffeId identity;
+  // The SubjectPublicKeyInfo as received, for CopySubjectPublicKeyInfo.
+  X509AlgorPtr key_algorithm;
+  std::string public_key_bits;
 };
 
 // Parses `csr` (PEM, or DER when it does not start with "-----BEGIN") and
@@ -49,5 +51,10 @@ struct ValidatedCsr {
 // (RESOURCE_EXHAUSTED for size) with a message that starts with "csr".
 absl::StatusOr<ValidatedCsr> ParseWorkloadCsr(absl::string_view csr, absl::string_view trust_domain,
                                               size_t max_bytes = kDefaultMaxCsrBytes);
+
+// Sets `cert`'s subject public key to the CSR's SubjectPublicKeyInfo by
+// copying its fields, without re-encoding the key (X509_set_pubkey goes
+// through OpenSSL's encoder framework, the slowest step of issuance).
+absl::Status CopySubjectPublicKeyInfo(const ValidatedCsr& csr, X509* cert);
 
 }  // namespace meshgate::ca

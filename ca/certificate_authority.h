@@ -21,16 +21,18 @@
 // Plugged-in mode reads ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem
 // from a separate (read-only) storage and writes only root-cert.pem to state.
 //
-// Operator wiring (the whole job):
+// Operator wiring (the whole job; each step returns a Status to check):
 //   auto state = ca::FileCaStorage::Open(state_dir / "ca");
 //   auto authority = ca::CertificateAuthority::LoadOrCreate(**state, clock, {});
+//       // or LoadPlugged(*cacerts_storage, **state, clock, {}) with --ca-cacerts DIR
 //   auto serving = (*authority)->IssueServingCertificate(
 //       {"meshgate-operator.meshgate-system.svc", "localhost"}, {"127.0.0.1"});
 //   auto tokens = ca::BootstrapTokenAuthenticator::LoadFile(flags.ca_tokens);
 //   ca::PeerCertificateAuthenticator peers(**authority);
-//   ca::CaService service(**authority, {&peers, tokens->get()}, clock, {});
-//   auto server = ca::CaServer::Start("0.0.0.0:15012", service, *serving);
-//   ... (*server)->Shutdown() on exit.
+//   ca::CaService service(**authority, {&peers, tokens->get()}, clock);
+//   auto server = ca::CaServer::Start({.address = "0.0.0.0:15012"}, service, *serving);
+//   // The xDS ROOTCA secret comes from (*authority)->TrustBundlePem().
+//   ... (*server)->Shutdown() on exit; objects are destroyed in reverse order.
 //
 // Thread-safety: every method is safe to call concurrently. Sign() takes no
 // lock while signing; RotateRoot() swaps the signer atomically.

@@ -4,6 +4,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <thread>
+
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -271,6 +273,39 @@ TEST_F(CertificateAuthorityTest, VerifiesItsOwnWorkloadCertificatesOnly) {
   auto expired = ca_->VerifyWorkloadCertificate(issued.chain_pem.front());
   EXPECT_EQ(expired.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(expired.status().message()), HasSubstr("expired"));
+}
+
+TEST_F(CertificateAuthorityTest, ConcurrentSigningDuringRootRotation) {
+  std::vector<EvpPkeyPtr> keys;
+  std::vector<std::string> csrs;
+  for (int i = 0; i < 4; ++i) {
+    keys.push_back(NewKey());
+    csrs.push_back(WorkloadCsr(keys.back().get(), kFrontend));
+  }
+  std::vector<std::vector<IssuedCertificate>> issued(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        auto result = ca_->Sign(csrs[t], absl::Hours(1), kFrontend);
+        if (result.ok()) issued[t].push_back(*std::move(result));
+      }
+    });
+  }
+  for (int r = 0; r < 3; ++r) ASSERT_TRUE(ca_->RotateRoot().ok());
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ca_->TrustedRootsPem().size(), 4u);
+  for (const auto& per_thread : issued) {
+    ASSERT_EQ(per_thread.size(), 40u);
+    for (const IssuedCertificate& cert : per_thread) {
+      // Each chain is internally consistent (leaf signed by the root it ships
+      // with) and trusted by the bundle.
+      X509Ptr leaf = Cert(cert.chain_pem.front());
+      X509Ptr root = Cert(cert.chain_pem.back());
+      EXPECT_EQ(X509_verify(leaf.get(), X509_get0_pubkey(root.get())), 1);
+      EXPECT_TRUE(ca_->VerifyWorkloadCertificate(cert.chain_pem.front()).ok());
+    }
+  }
 }
 
 // --- File storage, restart, corruption -------------------------------------

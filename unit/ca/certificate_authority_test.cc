@@ -124,7 +124,9 @@ TEST_P(WorkloadCertificateTest, IssuedLeafHasEveryX509SvidProperty) {
   EXPECT_EQ(X509_check_private_key(leaf.get(), key.get()), 1);
   EXPECT_EQ(X509_verify(leaf.get(), X509_get0_pubkey(root.get())), 1);
 
-  auto verify = OpenSslVerify(dir_, issued.chain_pem, now);
+  // -x509_strict also checks RFC 5280 rules: critical SAN with an empty
+  // subject, positive serial, key identifiers, CA key usage.
+  auto verify = OpenSslVerify(dir_, issued.chain_pem, now, "-x509_strict");
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
   EXPECT_THAT(verify.output, HasSubstr("leaf.pem: OK"));
   for (const char* purpose : {"sslclient", "sslserver"}) {

@@ -211,12 +211,13 @@ int RunValidate(const std::vector<std::string>& args, std::istream& in, std::ost
     }
     // An object with several errors is one invalid object; an error that
     // names no object (a document that does not parse) counts as one too.
+    // Counted per input, so a name reused across files counts each time.
     std::set<std::string> invalid_objects;
     for (const api::Diagnostic& d : diagnostics) {
       out << d.ToString() << "\n";
       if (d.severity != api::Diagnostic::Severity::kError) continue;
       invalid_objects.insert(d.object.empty() ? "@" + Location(d.location) + ":" + d.message
-                                              : d.object + "@" + Location(d.location));
+                                              : d.object);
     }
     invalid += invalid_objects.size();
   }

@@ -77,6 +77,34 @@ ReadOutcome ReadRegularFile(const std::string& path, std::string* content, std::
   return ReadOutcome::kOk;
 }
 
+// For each resource, the text from its first line up to the next resource's
+// first line (or the end): it contains the whole document the resource was
+// decoded from, whatever sits between documents.
+std::vector<std::string> SourceTexts(const std::string& content,
+                                     const std::vector<api::ResourcePtr>& resources) {
+  std::vector<size_t> line_starts = {0};
+  for (size_t i = 0; i < content.size(); ++i) {
+    if (content[i] == '\n') line_starts.push_back(i + 1);
+  }
+  std::set<int> lines;
+  for (const auto& r : resources) lines.insert(r->source.line);
+  std::vector<std::string> texts;
+  for (const auto& r : resources) {
+    const int line = r->source.line;
+    if (line <= 0 || static_cast<size_t>(line) > line_starts.size()) {
+      texts.push_back(content);  // unknown position: the whole file
+      continue;
+    }
+    const size_t begin = line_starts[line - 1];
+    auto next = lines.upper_bound(line);
+    const size_t end = (next == lines.end() || static_cast<size_t>(*next) > line_starts.size())
+                           ? content.size()
+                           : line_starts[*next - 1];
+    texts.push_back(content.substr(begin, end - begin));
+  }
+  return texts;
+}
+
 }  // namespace
 
 bool IsHiddenName(std::string_view name) { return !name.empty() && name.front() == '.'; }
@@ -364,9 +392,23 @@ std::optional<OriginUpdate> FileSource::Reload(const std::string& path, Orphans*
   api::Diagnostics diagnostics = std::move(decoded.diagnostics);
 
   std::map<api::ObjectKey, api::ResourcePtr> objects;
-  for (const api::ResourcePtr& resource : decoded.resources) {
-    auto [it, inserted] = objects.emplace(resource->Key(), resource);
-    if (!inserted) {
+  std::map<api::ObjectKey, std::string> texts;
+  const std::vector<std::string> source_texts = SourceTexts(content, decoded.resources);
+  for (size_t i = 0; i < decoded.resources.size(); ++i) {
+    const api::ResourcePtr& resource = decoded.resources[i];
+    const api::ObjectKey key = resource->Key();
+    // Unchanged text at the same place: keep the object already in effect.
+    api::ResourcePtr effective = resource;
+    auto old = state.objects.find(key);
+    auto old_text = state.texts.find(key);
+    if (old != state.objects.end() && old_text != state.texts.end() &&
+        old->second->source.line == resource->source.line && old_text->second == source_texts[i]) {
+      effective = old->second;
+    }
+    auto [it, inserted] = objects.emplace(key, effective);
+    if (inserted) {
+      texts.emplace(key, source_texts[i]);
+    } else {
       api::Diagnostic d;
       d.location = resource->source;
       d.object = resource->Key().ToString();
@@ -394,6 +436,9 @@ std::optional<OriginUpdate> FileSource::Reload(const std::string& path, Orphans*
     if (objects.contains(key)) continue;
     if (unidentified_error || broken_objects.contains(key.ToString())) {
       objects.emplace(key, old);
+      if (auto text = state.texts.find(key); text != state.texts.end()) {
+        texts.emplace(key, text->second);
+      }
       api::Diagnostic d;
       d.severity = api::Diagnostic::Severity::kWarning;
       d.location = old->source;
@@ -428,6 +473,7 @@ std::optional<OriginUpdate> FileSource::Reload(const std::string& path, Orphans*
     if (old == state.objects.end() || old->second != resource) update.upserts.push_back(resource);
   }
   state.objects = std::move(objects);
+  state.texts = std::move(texts);
   update.diagnostics = std::move(diagnostics);
   return update;
 }

@@ -74,6 +74,10 @@ class FileSource final : public ConfigSource {
     size_t content_hash = 0;
     size_t content_size = 0;
     std::map<api::ObjectKey, api::ResourcePtr> objects;
+    // The text each object was decoded from (a superset of its document), so
+    // that an edit elsewhere in the file keeps the object's identity and is
+    // not reported as a change of it.
+    std::map<api::ObjectKey, std::string> texts;
   };
 
   void Run();

@@ -179,14 +179,14 @@ TEST_F(ValidateE2eTest, BrokenFilesExitOneWithFileLineObjectAndField) {
                                                        "  - route:\n"
                                                        "    - destination:\n"
                                                        "        host: broken\n"
-                                                       "      weight: -5\n");
+                                                       "      weight: heavy\n");
   const std::string unparsable = Write("unparsable.yaml", "apiVersion: v1\nkind: [unterminated\n");
   Result r = RunCtl({"validate", "-f", dir_});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   // good.yaml and bad.yaml both define DestinationRule/demo/reviews.
   const std::vector<std::string> lines = Lines(r.out);
   const std::regex weight_line(
-      "^" + bad + R"(:14: VirtualService/demo/broken: spec\.http\[0\]\.route\[0\]\.weight: .+$)");
+      "^" + bad + R"(:25: VirtualService/demo/broken: spec\.http\[0\]\.route\[0\]\.weight: .+$)");
   const std::regex duplicate_line(
       "^" + bad + ":1: DestinationRule/demo/reviews: already defined at " + dir_ + "/good.yaml:1$");
   const std::regex parse_line("^" + unparsable + R"(:\d+: .+$)");
@@ -233,11 +233,12 @@ TEST_F(ValidateE2eTest, UnknownFieldWarnsAndFailsOnlyWhenStrict) {
   const std::string path = Write("unknown.yaml", std::string(kGood) + "  frobnicate: 1\n");
   Result lax = RunCtl({"validate", "-f", path});
   EXPECT_EQ(lax.exit_code, 0) << lax.out << lax.err;
-  EXPECT_THAT(lax.out, HasSubstr(path + ":1: warning: DestinationRule/demo/reviews: "));
+  EXPECT_THAT(lax.out,
+              HasSubstr(path + ":12: warning: DestinationRule/demo/reviews: spec.frobnicate: "));
   EXPECT_THAT(lax.out, HasSubstr("frobnicate"));
   Result strict = RunCtl({"validate", "--strict", "-f", path});
   EXPECT_EQ(strict.exit_code, 1) << strict.out << strict.err;
-  EXPECT_THAT(strict.out, HasSubstr(path + ":1: DestinationRule/demo/reviews: "));
+  EXPECT_THAT(strict.out, HasSubstr(path + ":12: DestinationRule/demo/reviews: spec.frobnicate: "));
   EXPECT_THAT(strict.out, HasSubstr("frobnicate"));
 }
 

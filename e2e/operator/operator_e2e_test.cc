@@ -193,14 +193,15 @@ TEST_F(OperatorE2eTest, FollowsTheConfigDirectoryAndShutsDownCleanly) {
 
   // Edit "a" into an invalid state while adding "b": b flows, a keeps its
   // last valid version (no delete), and the error names file, line and field.
-  Write("routes.yaml", Vs("a", "two", "-5") + "---\n" + Vs("b", "bee"));
+  Write("routes.yaml", Vs("a", "two", "heavy") + "---\n" + Vs("b", "bee"));
   EXPECT_THAT(op.NextReport(), ElementsAre("upsert VirtualService/demo/b", Summary(3, 2, 2)));
-  EXPECT_TRUE(LogContains(config_ + "/routes.yaml:1: VirtualService/demo/a: "
+  EXPECT_TRUE(LogContains(config_ + "/routes.yaml:13: VirtualService/demo/a: "
                                     "spec.http[0].route[0].weight: "))
       << ReadWholeFile(stderr_path_);
 
-  // Fix it.
-  Write("routes.yaml", Vs("a", "three") + "---\n" + Vs("b", "bee"));
+  // Fix it. b's document is untouched (and stays on the same lines), so only
+  // a is reported.
+  Write("routes.yaml", Vs("a", "three", "100") + "---\n" + Vs("b", "bee"));
   EXPECT_THAT(op.NextReport(), ElementsAre("upsert VirtualService/demo/a", Summary(4, 2, 2)));
 
   // Rename: the same objects, now from the new file.

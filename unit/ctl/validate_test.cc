@@ -121,10 +121,11 @@ TEST_F(ValidateTest, InvalidObjectIsReportedWithFileLineAndFieldPath) {
                                                  "  - route:\n"
                                                  "    - destination:\n"
                                                  "        host: broken\n"
-                                                 "      weight: -5\n");
+                                                 "      weight: heavy\n");
   RunResult run = Validate({"-f", path});
   EXPECT_EQ(run.code, kExitInvalid);
-  EXPECT_THAT(run.out, HasSubstr(path + ":14: VirtualService/demo/broken: spec.http[0].route[0]"));
+  EXPECT_THAT(run.out,
+              HasSubstr(path + ":26: VirtualService/demo/broken: spec.http[0].route[0].weight: "));
   EXPECT_THAT(run.err, HasSubstr("1 objects valid, 1 invalid in 1 files"));
 }
 

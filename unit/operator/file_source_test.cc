@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,7 @@ namespace meshgate::operator_ {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -59,8 +61,8 @@ std::string DestinationRuleYaml(const std::string& name) {
          "      version: v1\n";
 }
 
-// A VirtualService whose route weight is out of range: it parses and names
-// itself, but fails validation at spec.http[0].route[0].weight.
+// A VirtualService whose route weight is not a number: it parses and names
+// itself, but is rejected at spec.http[0].route[0].weight (line 13).
 std::string InvalidVirtualServiceYaml(const std::string& name) {
   return "apiVersion: networking.istio.io/v1\n"
          "kind: VirtualService\n"
@@ -76,7 +78,7 @@ std::string InvalidVirtualServiceYaml(const std::string& name) {
          "  - route:\n"
          "    - destination:\n"
          "        host: broken\n"
-         "      weight: -5\n";
+         "      weight: heavy\n";
 }
 
 api::ObjectKey VsKey(const std::string& name) {
@@ -198,6 +200,25 @@ TEST_F(FileSourceTest, FollowsAddEditAndDelete) {
   ASSERT_TRUE(WaitFor([](const auto& s) { return s.objects.empty(); }));
 }
 
+TEST_F(FileSourceTest, EditingOneDocumentReportsOnlyThatObject) {
+  Write("a.yaml", VirtualServiceYaml("a", "one") + "---\n" + VirtualServiceYaml("b", "bee"));
+  StartSource();
+  const api::ResourcePtr a_before = store_.Snapshot()->Find(VsKey("a"));
+  std::mutex mu;
+  std::vector<StoreChange> changes;
+  store_.Subscribe([&](const StoreChange& c) {
+    std::lock_guard lock(mu);
+    changes.push_back(c);
+  });
+  Write("a.yaml", VirtualServiceYaml("a", "one") + "---\n" + VirtualServiceYaml("b", "bee2"));
+  ASSERT_TRUE(WaitFor([](const auto& s) { return HostOf(s, "b") == "bee2"; }));
+  EXPECT_EQ(store_.Snapshot()->Find(VsKey("a")), a_before);  // the very same object
+  std::lock_guard lock(mu);
+  ASSERT_THAT(changes, SizeIs(1));
+  EXPECT_THAT(changes[0].upserted, ElementsAre(VsKey("b")));
+  EXPECT_THAT(changes[0].deleted, IsEmpty());
+}
+
 TEST_F(FileSourceTest, AnInvalidEditKeepsTheLastValidVersion) {
   Write("a.yaml", VirtualServiceYaml("a", "good") + "---\n" + VirtualServiceYaml("b", "bee"));
   StartSource();
@@ -214,7 +235,9 @@ TEST_F(FileSourceTest, AnInvalidEditKeepsTheLastValidVersion) {
   for (const auto& d : diagnostics) {
     if (d.severity != api::Diagnostic::Severity::kError) continue;
     found = true;
-    EXPECT_THAT(d.ToString(), HasSubstr(dir_ + "/a.yaml:1: VirtualService/demo/a: spec.http[0]"));
+    EXPECT_THAT(
+        d.ToString(),
+        HasSubstr(dir_ + "/a.yaml:13: VirtualService/demo/a: spec.http[0].route[0].weight: "));
   }
   EXPECT_TRUE(found);
 

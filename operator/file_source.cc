@@ -255,11 +255,13 @@ void FileSource::HandleEvent(int wd, uint32_t mask, std::string_view name) {
   }
   if (!IsConfigFileName(name)) return;
   // A plain IN_CREATE is followed by IN_CLOSE_WRITE once the writer is done;
-  // reading now would see a half-written file. A new symlink gets no
-  // IN_CLOSE_WRITE, so it is read at once.
+  // reading now would see a half-written file. A new symlink or hard link
+  // gets no IN_CLOSE_WRITE, so it is read at once.
   if (mask & IN_CREATE) {
     std::error_code ec;
-    if (!fs::is_symlink(fs::symlink_status(path, ec))) return;
+    const bool symlink = fs::is_symlink(fs::symlink_status(path, ec));
+    const bool hard_link = !ec && fs::hard_link_count(path, ec) > 1;
+    if (!symlink && !hard_link) return;
   }
   dirty_.insert(path);
 }

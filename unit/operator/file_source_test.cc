@@ -276,6 +276,38 @@ TEST_F(FileSourceTest, FollowsRenamesAndAtomicSaves) {
   ASSERT_TRUE(WaitFor([](const auto& s) { return s.objects.empty(); }));
 }
 
+TEST_F(FileSourceTest, FollowsSymlinksAndHardLinksCreatedInTheTree) {
+  const std::string outside = dir_ + "-outside";
+  fs::create_directories(outside);
+  std::ofstream(outside + "/a.yaml") << VirtualServiceYaml("a", "linked");
+  std::ofstream(outside + "/b.yaml") << VirtualServiceYaml("b", "hard");
+  StartSource();
+  fs::create_symlink(outside + "/a.yaml", dir_ + "/a.yaml");
+  fs::create_hard_link(outside + "/b.yaml", dir_ + "/b.yaml");
+  const bool seen =
+      WaitFor([](const auto& s) { return HostOf(s, "a") == "linked" && HostOf(s, "b") == "hard"; });
+  fs::remove_all(outside);
+  EXPECT_TRUE(seen);
+}
+
+// The layout the kubelet gives a mounted ConfigMap: visible names are
+// symlinks through "..data", which is swapped atomically by rename.
+TEST_F(FileSourceTest, FollowsAConfigMapVolumeUpdate) {
+  fs::create_directories(dir_ + "/..2024_01");
+  std::ofstream(dir_ + "/..2024_01/a.yaml") << VirtualServiceYaml("a", "first");
+  fs::create_directory_symlink("..2024_01", dir_ + "/..data");
+  fs::create_symlink("..data/a.yaml", dir_ + "/a.yaml");
+  StartSource();
+  EXPECT_EQ(HostOf(*store_.Snapshot(), "a"), "first");
+
+  fs::create_directories(dir_ + "/..2024_02");
+  std::ofstream(dir_ + "/..2024_02/a.yaml") << VirtualServiceYaml("a", "second");
+  fs::create_directory_symlink("..2024_02", dir_ + "/..data_tmp");
+  fs::rename(dir_ + "/..data_tmp", dir_ + "/..data");
+  fs::remove_all(dir_ + "/..2024_01");
+  ASSERT_TRUE(WaitFor([](const auto& s) { return HostOf(s, "a") == "second"; }));
+}
+
 TEST_F(FileSourceTest, FollowsNewAndMovedDirectories) {
   fs::create_directories(dir_ + "/outside-parent");
   StartSource();

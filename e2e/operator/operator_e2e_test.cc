@@ -193,7 +193,7 @@ TEST_F(OperatorE2eTest, FollowsTheConfigDirectoryAndShutsDownCleanly) {
 
   // Edit "a" into an invalid state while adding "b": b flows, a keeps its
   // last valid version (no delete), and the error names file, line and field.
-  Write("routes.yaml", Vs("a", "two", "heavy") + "---\n" + Vs("b", "bee"));
+  Write("routes.yaml", Vs("a", "two", "-5") + "---\n" + Vs("b", "bee"));
   EXPECT_THAT(op.NextReport(), ElementsAre("upsert VirtualService/demo/b", Summary(3, 2, 2)));
   EXPECT_TRUE(LogContains(config_ + "/routes.yaml:13: VirtualService/demo/a: "
                                     "spec.http[0].route[0].weight: "))

@@ -121,7 +121,7 @@ TEST_F(ValidateTest, InvalidObjectIsReportedWithFileLineAndFieldPath) {
                                                  "  - route:\n"
                                                  "    - destination:\n"
                                                  "        host: broken\n"
-                                                 "      weight: heavy\n");
+                                                 "      weight: -5\n");
   RunResult run = Validate({"-f", path});
   EXPECT_EQ(run.code, kExitInvalid);
   EXPECT_THAT(run.out,

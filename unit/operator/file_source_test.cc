@@ -61,8 +61,8 @@ std::string DestinationRuleYaml(const std::string& name) {
          "      version: v1\n";
 }
 
-// A VirtualService whose route weight is not a number: it parses and names
-// itself, but is rejected at spec.http[0].route[0].weight (line 13).
+// A VirtualService with a negative route weight: it decodes and names itself,
+// but fails validation at spec.http[0].route[0].weight (line 13).
 std::string InvalidVirtualServiceYaml(const std::string& name) {
   return "apiVersion: networking.istio.io/v1\n"
          "kind: VirtualService\n"
@@ -78,7 +78,7 @@ std::string InvalidVirtualServiceYaml(const std::string& name) {
          "  - route:\n"
          "    - destination:\n"
          "        host: broken\n"
-         "      weight: heavy\n";
+         "      weight: -5\n";
 }
 
 api::ObjectKey VsKey(const std::string& name) {

@@ -247,6 +247,21 @@ TEST_F(FileSourceTest, AnInvalidEditKeepsTheLastValidVersion) {
   EXPECT_FALSE(store_.Diagnostics().contains(dir_ + "/a.yaml"));
 }
 
+TEST_F(FileSourceTest, RenamingAFileWithABrokenObjectKeepsItsLastValidVersion) {
+  Write("a.yaml", VirtualServiceYaml("a", "good"));
+  StartSource();
+  Write("a.yaml", InvalidVirtualServiceYaml("a"));
+  ASSERT_TRUE(
+      WaitFor([&](const auto&) { return store_.Diagnostics().contains(dir_ + "/a.yaml"); }));
+  fs::rename(dir_ + "/a.yaml", dir_ + "/b.yaml");
+  ASSERT_TRUE(WaitFor([&](const auto&) {
+    auto diagnostics = store_.Diagnostics();
+    return !diagnostics.contains(dir_ + "/a.yaml") && diagnostics.contains(dir_ + "/b.yaml");
+  }));
+  EXPECT_EQ(HostOf(*store_.Snapshot(), "a"), "good");
+  EXPECT_TRUE(api::HasErrors(store_.Diagnostics()[dir_ + "/b.yaml"]));
+}
+
 TEST_F(FileSourceTest, AFileThatDoesNotParseKeepsItsObjects) {
   Write("a.yaml", VirtualServiceYaml("a", "good"));
   Write("other.yaml", VirtualServiceYaml("other", "o"));

@@ -131,10 +131,10 @@ struct TypeState {
   bool legacy_wildcard = false;
   std::set<std::string, std::less<>> names;  // explicit subscriptions
   bool dirty = false;
+  bool change_dirty = false;                       // dirty because a new snapshot was adopted
   bool force = false;                              // SotW: answer even if the content is unchanged
   std::set<std::string, std::less<>> force_names;  // delta: resend these even if unchanged
   std::string last_nonce;
-  bool awaiting_ack = false;
   // SotW: what the last response held and its content version.
   NamedResources sent;
   NamedResources acked;  // what the last ACKed response held
@@ -289,7 +289,6 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
   }
 
   void HandleAckOrNack(const std::string& type_url, TypeState& t) {
-    t.awaiting_ack = false;
     std::string sent_version;
     if constexpr (kDelta) {
       sent_version = nonce_versions_[type_url];
@@ -318,6 +317,7 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
       t.acked = t.sent;
     }
     server_.tracker.RecordAck(id_, type_url, acked, server_.clock.Now());
+    change_unacked_.erase(type_url);
   }
 
   grpc::Status HandleSotwSubscription(const std::string& type_url, TypeState& t, bool first) {
@@ -395,24 +395,27 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
   // Picks the next response to send, if any and if no write is in flight, and
   // starts writing it after releasing the lock.
   void PumpAndUnlock(std::unique_lock<std::mutex>& lock) {
-    if (finished_ || write_in_flight_ || finish_pending_) return;
-    std::unique_ptr<Response> next = NextResponseLocked();
-    if (!next) {
+    if (finished_ || write_in_flight_ || finish_pending_) {
       CheckConvergedLocked();
       return;
     }
+    bool change_driven = false;
+    std::unique_ptr<Response> next = NextResponseLocked(change_driven);
+    CheckConvergedLocked();
+    if (!next) return;
     write_in_flight_ = true;
     writing_ = std::move(next);
-    // Push latency covers responses carrying a change, not later subscription updates.
-    writing_change_seen_ = measure_ && converged_generation_ < current_.generation
-                               ? std::optional<SteadyTime>(current_.change_seen)
-                               : std::nullopt;
+    // Push latency covers responses carrying a change, not subscription updates.
+    writing_change_seen_ =
+        change_driven ? std::optional<SteadyTime>(current_.change_seen) : std::nullopt;
     Response* to_write = writing_.get();
     lock.unlock();
     this->StartWrite(to_write);
   }
 
-  std::unique_ptr<Response> NextResponseLocked() {
+  // `change_driven` tells whether the response carries a newly adopted snapshot
+  // (as opposed to answering a subscription change).
+  std::unique_ptr<Response> NextResponseLocked(bool& change_driven) {
     while (true) {
       if (!current_.snapshot && pending_) AdoptPendingLocked();
       TypeState* best = nullptr;
@@ -426,15 +429,24 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
       }
       if (best != nullptr) {
         best->dirty = false;
+        change_driven = best->change_dirty && measure_;
+        best->change_dirty = false;
         if (!current_.snapshot) continue;
-        if (auto r = Build(*best_url, *best, /*prune=*/false)) return r;
+        if (auto r = Build(*best_url, *best, /*prune=*/false)) {
+          if (change_driven) change_unacked_.insert(*best_url);
+          return r;
+        }
         continue;
       }
       if (cds_prune_pending_) {
         cds_prune_pending_ = false;
         auto it = types_.find(kClusterType);
         if (it != types_.end() && current_.snapshot) {
-          if (auto r = Build(it->first, it->second, /*prune=*/true)) return r;
+          if (auto r = Build(it->first, it->second, /*prune=*/true)) {
+            change_driven = measure_;
+            if (change_driven) change_unacked_.insert(it->first);
+            return r;
+          }
         }
         continue;
       }
@@ -450,14 +462,19 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
     current_ = std::move(*pending_);
     pending_.reset();
     measure_ = true;
-    for (auto& [url, t] : types_) t.dirty = t.dirty || t.subscribed;
+    for (auto& [url, t] : types_) {
+      t.dirty = t.dirty || t.subscribed;
+      t.change_dirty = t.subscribed;
+    }
   }
 
-  // Records convergence once everything of the current change is ACKed.
+  // Records convergence once every response carrying the current change has
+  // been written and ACKed.
   void CheckConvergedLocked() {
-    if (!measure_ || converged_generation_ >= current_.generation || pending_) return;
+    if (!measure_ || converged_generation_ >= current_.generation) return;
+    if (cds_prune_pending_ || !change_unacked_.empty()) return;
     for (const auto& [url, t] : types_) {
-      if (t.awaiting_ack || t.dirty) return;
+      if (t.change_dirty) return;
     }
     converged_generation_ = current_.generation;
     server_.convergence->Observe(
@@ -532,7 +549,6 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
     t.sent = std::move(view);
     t.last_sent_version = version;
     t.last_nonce = resp->nonce();
-    t.awaiting_ack = true;
     RecordSentLocked(type_url, version, resp->nonce(), std::move(all), resp->ByteSizeLong());
     ForceDependentsLocked(changed);
     return resp;
@@ -602,7 +618,6 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
     resp->set_system_version_info(std::string(snap.Version(type_url)));
     resp->set_nonce(NextNonce());
     t.last_nonce = resp->nonce();
-    t.awaiting_ack = true;
     std::string version = std::string(snap.Version(type_url));
     nonce_versions_[type_url] = version;
     std::vector<ResourcePtr> held;
@@ -643,6 +658,7 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
   std::optional<VersionedSnapshot> pending_;  // newer, adopted when the round is done
   bool measure_ = false;                      // current_ arrived while connected
   uint64_t converged_generation_ = 0;
+  std::set<std::string, std::less<>> change_unacked_;  // types whose change is not ACKed
   bool cds_prune_pending_ = false;
   std::map<std::string, TypeState, std::less<>> types_;
   std::map<std::string, std::string> nonce_versions_;  // delta: type -> version of last response

@@ -182,6 +182,8 @@ TEST(AdsDelta, NackIsRecordedAndTheNextDifferentVersionIsSent) {
   nack.set_response_nonce(r1.nonce());
   nack.mutable_error_detail()->set_message("endpoint a: bad port");
   ASSERT_TRUE(c.Send(nack));
+  ASSERT_TRUE(c.Send(Subscribe(kLds, {})));  // answered after the NACK was handled
+  ASSERT_EQ(c.Read().type_url(), kLds);
   // Same content again: not resent. A different one is.
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a"})).ok());
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a"}, "", 8100)).ok());

@@ -83,6 +83,10 @@ TEST(AdsSotw, StaleNonceIsIgnored) {
   auto r1 = c.Read();
   EXPECT_THAT(NamesOf(r1), ElementsAre("a"));
   ASSERT_TRUE(c.Ack(r1, {"a"}));
+  // Requests on a stream are handled in order: an answered later request
+  // proves the ACK was handled.
+  ASSERT_TRUE(c.Send(kLds, {}));
+  ASSERT_EQ(c.Read().type_url(), kLds);
   // Endpoints of "a" change: a new response with a new nonce.
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a", "b"}, "", 9000)).ok());
   auto r2 = c.Read();
@@ -90,6 +94,8 @@ TEST(AdsSotw, StaleNonceIsIgnored) {
   // A request carrying the superseded nonce would add "b" — it must be ignored.
   ASSERT_TRUE(c.Send(kEds, {"a", "b"}, r1.version_info(), r1.nonce()));
   ASSERT_TRUE(c.Ack(r2, {"a"}));
+  ASSERT_TRUE(c.Send(kCds, {}));
+  ASSERT_EQ(c.Read().type_url(), kCds);
   // The next change shows the subscription is still {a}.
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a", "b"}, "", 9100)).ok());
   auto r3 = c.Read();
@@ -105,12 +111,16 @@ TEST(AdsSotw, NackIsRecordedAndTheRejectedVersionIsNotResent) {
   ASSERT_TRUE(c.Send(kCds, {}));
   auto r1 = c.Read();
   ASSERT_TRUE(c.Ack(r1, {}));
+  ASSERT_TRUE(c.Send(kLds, {}));  // answered after the ACK was handled
+  ASSERT_EQ(c.Read().type_url(), kLds);
 
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a", "bad"})).ok());
   auto r2 = c.Read();
   EXPECT_THAT(NamesOf(r2), UnorderedElementsAre("a", "bad"));
   // NACK: version_info stays at the last accepted version.
   ASSERT_TRUE(c.Send(kCds, {}, r1.version_info(), r2.nonce(), "cluster bad: unsupported"));
+  ASSERT_TRUE(c.Send(kRds, {"routes-0"}));  // answered after the NACK was handled
+  ASSERT_EQ(c.Read().type_url(), kRds);
   // The same content again (a fresh snapshot object) must not be resent...
   ASSERT_TRUE(h.cache.SetSnapshot("n1", BasicSnapshot({"a", "bad"})).ok());
   // ...the next different version is.

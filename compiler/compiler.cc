@@ -1,0 +1,237 @@
+#include "compiler/compiler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "compiler/internal.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace meshgate::compiler {
+namespace {
+
+uint64_t Mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 29;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+uint64_t Hash64(std::string_view bytes) {
+  uint64_t h = 0x2545f4914f6cdd1dULL ^ (bytes.size() * 0x9e3779b97f4a7c15ULL);
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    h = (h ^ Mix(word)) * 0x9e3779b97f4a7c15ULL;
+    h = (h << 27) | (h >> 37);
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  h ^= Mix(tail ^ (bytes.size() - i));
+  return Mix(h);
+}
+
+void Normalize(std::vector<CompileDiagnostic>* diags) {
+  std::sort(diags->begin(), diags->end());
+  diags->erase(std::unique(diags->begin(), diags->end()), diags->end());
+}
+
+// Route configurations shared between the proxies of one batch.
+struct SharedRoutes {
+  // (namespace, port) -> route config not depending on labels.
+  std::map<std::pair<std::string, uint32_t>, Versioned<RouteConfiguration>> by_namespace;
+};
+
+void AddMeshResources(const CompiledMesh& mesh, bool grpc, CompiledResources* out) {
+  out->clusters = grpc ? mesh.grpc_clusters : mesh.clusters;
+  out->endpoints = mesh.endpoints;
+  out->diagnostics = mesh.diagnostics;
+  if (grpc) {
+    out->diagnostics.insert(out->diagnostics.end(), mesh.grpc_diagnostics.begin(),
+                            mesh.grpc_diagnostics.end());
+  }
+  for (const auto& [name, c] : out->clusters) CollectSecrets(*c.resource, &out->secrets);
+}
+
+CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target,
+                             SharedRoutes* shared) {
+  CompiledResources out;
+  switch (target.role) {
+    case ProxyTarget::Role::kProxylessGrpc:
+      // Listeners and routes are asked for by name: CompileProxylessListener.
+      AddMeshResources(mesh, true, &out);
+      break;
+    case ProxyTarget::Role::kGateway:
+      AddMeshResources(mesh, false, &out);
+      BuildGateway(mesh, target, &out);
+      break;
+    case ProxyTarget::Role::kSidecar: {
+      AddMeshResources(mesh, false, &out);
+      std::set<uint32_t> http_ports;
+      for (const auto& [host, service] : mesh.index->services()) {
+        for (const auto& p : service.ports) {
+          if (IsHttp(p.protocol)) http_ports.insert(p.port);
+        }
+      }
+      std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+      for (uint32_t port : http_ports) {
+        std::string name = absl::StrCat(port);
+        auto key = std::make_pair(ns, port);
+        if (shared != nullptr) {
+          auto it = shared->by_namespace.find(key);
+          if (it != shared->by_namespace.end()) {
+            out.routes.emplace(name, it->second);
+            continue;
+          }
+        }
+        bool label_dependent = false;
+        RouteContext ctx;
+        ctx.index = mesh.index.get();
+        ctx.gateway_keys = {"mesh"};
+        ctx.port = port;
+        ctx.proxy_namespace = ns;
+        ctx.proxy_labels = &target.labels;
+        ctx.diagnostics = &out.diagnostics;
+        ctx.label_dependent = &label_dependent;
+        auto versioned = Seal(SidecarRouteConfig(ctx, port));
+        if (shared != nullptr && !label_dependent) shared->by_namespace.emplace(key, versioned);
+        out.routes.emplace(name, std::move(versioned));
+      }
+      BuildSidecarListeners(mesh, target, http_ports, &out);
+      break;
+    }
+  }
+  for (const auto& [name, c] : out.clusters) {
+    if (absl::StartsWith(name, "inbound|")) CollectSecrets(*c.resource, &out.secrets);
+  }
+  Normalize(&out.diagnostics);
+  return out;
+}
+
+}  // namespace
+
+uint64_t ContentHash(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return Hash64(bytes);
+}
+
+CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions& options) {
+  auto mesh = std::make_shared<CompiledMesh>();
+  mesh->options = options;
+  mesh->snapshot = snapshot;
+  auto index = std::make_shared<MeshIndex>(*snapshot, options, &mesh->diagnostics);
+  mesh->index = index;
+  BuildClusters(*index, mesh.get());
+  // Route problems are found while translating routes; translate every
+  // mesh-bound VirtualService once here so they are reported even when no
+  // proxy is compiled, against a neutral proxy.
+  {
+    std::vector<CompileDiagnostic> route_diags;
+    for (const auto& [host, service] : index->services()) {
+      if (index->MeshVirtualService(host) == nullptr) continue;
+      for (const auto& p : service.ports) {
+        if (!IsHttp(p.protocol)) continue;
+        RouteContext ctx;
+        ctx.index = index.get();
+        ctx.gateway_keys = {"mesh"};
+        ctx.port = p.port;
+        ctx.proxy_namespace = service.namespace_;
+        api::Labels none;
+        ctx.proxy_labels = &none;
+        ctx.diagnostics = &route_diags;
+        envoy::config::route::v3::VirtualHost scratch;
+        AddServiceRoutes(ctx, service, &scratch);
+      }
+    }
+    mesh->diagnostics.insert(mesh->diagnostics.end(), route_diags.begin(), route_diags.end());
+  }
+  Normalize(&mesh->diagnostics);
+  Normalize(&mesh->grpc_diagnostics);
+  return mesh;
+}
+
+CompiledResources CompileForProxy(const CompiledMesh& mesh, const ProxyTarget& target) {
+  return CompileOne(mesh, target, nullptr);
+}
+
+std::vector<CompiledResources> CompileForProxies(const CompiledMesh& mesh,
+                                                 const std::vector<ProxyTarget>& targets) {
+  SharedRoutes shared;
+  std::vector<CompiledResources> out;
+  out.reserve(targets.size());
+  for (const auto& t : targets) out.push_back(CompileOne(mesh, t, &shared));
+  return out;
+}
+
+CompiledResources Compile(api::ConfigSnapshotPtr snapshot, const ProxyTarget& target,
+                          const CompileOptions& options) {
+  CompiledMeshPtr mesh = BuildMesh(std::move(snapshot), options);
+  return CompileForProxy(*mesh, target);
+}
+
+std::vector<std::string> ListenerNamesForProxyless(const CompiledMesh& mesh) {
+  std::vector<std::string> names;
+  for (const auto& [host, service] : mesh.index->services()) {
+    for (const auto& p : service.ports) names.push_back(absl::StrCat(host, ":", p.port));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& mesh,
+                                                           const ProxyTarget& target,
+                                                           std::string_view listener_name) {
+  auto colon = listener_name.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string_view::npos ||
+      !absl::SimpleAtoi(listener_name.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listener name \"", listener_name, "\" is not HOST:PORT"));
+  }
+  std::string_view host = listener_name.substr(0, colon);
+  std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+  const ServiceInfo* service = mesh.index->FindService(mesh.index->ResolveHost(host, ns));
+  if (service == nullptr || service->FindPort(port) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no service port for \"", listener_name, "\""));
+  }
+  ProxylessListener out;
+  std::string name(listener_name);
+
+  RouteConfiguration rc;
+  rc.set_name(name);
+  auto* vhost = rc.add_virtual_hosts();
+  vhost->set_name(name);
+  std::set<std::string> domains = {name, std::string(host), service->hostname,
+                                   absl::StrCat(service->hostname, ":", port)};
+  for (const auto& d : domains) vhost->add_domains(d);
+  RouteContext ctx;
+  ctx.index = mesh.index.get();
+  ctx.gateway_keys = {"mesh"};
+  ctx.grpc = true;
+  ctx.port = port;
+  ctx.proxy_namespace = ns;
+  ctx.proxy_labels = &target.labels;
+  ctx.diagnostics = &out.diagnostics;
+  AddServiceRoutes(ctx, *service, vhost);
+  out.route = Seal(std::move(rc));
+
+  Listener l;
+  l.set_name(name);
+  l.mutable_api_listener()->mutable_api_listener()->PackFrom(MakeHcm(name, name, true));
+  out.listener = Seal(std::move(l));
+  Normalize(&out.diagnostics);
+  return out;
+}
+
+}  // namespace meshgate::compiler

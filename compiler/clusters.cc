@@ -29,7 +29,7 @@ void SetAds(envoy::config::core::v3::ConfigSource* source) {
   source->set_resource_api_version(envoy::config::core::v3::V3);
 }
 
-void AddSdsSecret(std::string_view name,
+void AddSdsSecret(absl::string_view name,
                   envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig* out) {
   out->set_name(std::string(name));
   SetAds(out->mutable_sds_config());
@@ -239,7 +239,7 @@ void ApplyOutlierDetection(const std::optional<api::OutlierDetection>& od, Clust
 }
 
 void ApplyTls(const std::optional<api::ClientTLSSettings>& tls, const ServiceInfo& service,
-              const ServicePortInfo& port, std::string_view subset, const CompileOptions& options,
+              const ServicePortInfo& port, absl::string_view subset, const CompileOptions& options,
               Cluster* c) {
   using Mode = api::ClientTLSSettings::Mode;
   if (!tls || tls->mode == Mode::kDisable) return;
@@ -466,7 +466,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
   passthrough.set_type(Cluster::ORIGINAL_DST);
   passthrough.set_lb_policy(Cluster::CLUSTER_PROVIDED);
   SetDuration(index.options().default_connect_timeout, passthrough.mutable_connect_timeout());
-  mesh->clusters.emplace(passthrough.name(), Seal(std::move(passthrough)));
+  mesh->clusters.emplace("PassthroughCluster", Seal(std::move(passthrough)));
 
   // Proxyless gRPC clients accept EDS/LOGICAL_DNS clusters with ROUND_ROBIN or
   // RING_HASH and no SDS-based TLS.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "compiler/internal.h"
@@ -21,7 +22,7 @@ uint64_t Mix(uint64_t h) {
   return h;
 }
 
-uint64_t Hash64(std::string_view bytes) {
+uint64_t Hash64(absl::string_view bytes) {
   uint64_t h = 0x2545f4914f6cdd1dULL ^ (bytes.size() * 0x9e3779b97f4a7c15ULL);
   size_t i = 0;
   for (; i + 8 <= bytes.size(); i += 8) {
@@ -191,7 +192,8 @@ std::vector<std::string> ListenerNamesForProxyless(const CompiledMesh& mesh) {
 
 absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& mesh,
                                                            const ProxyTarget& target,
-                                                           std::string_view listener_name) {
+                                                           std::string_view listener_name_std) {
+  absl::string_view listener_name(listener_name_std.data(), listener_name_std.size());
   auto colon = listener_name.rfind(':');
   uint32_t port = 0;
   if (colon == std::string_view::npos ||
@@ -199,7 +201,7 @@ absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& m
     return absl::InvalidArgumentError(
         absl::StrCat("listener name \"", listener_name, "\" is not HOST:PORT"));
   }
-  std::string_view host = listener_name.substr(0, colon);
+  absl::string_view host = listener_name.substr(0, colon);
   std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
   const ServiceInfo* service = mesh.index->FindService(mesh.index->ResolveHost(host, ns));
   if (service == nullptr || service->FindPort(port) == nullptr) {

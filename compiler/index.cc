@@ -10,7 +10,7 @@
 namespace meshgate::compiler {
 namespace {
 
-constexpr std::string_view kDefaultNamespace = "default";
+constexpr absl::string_view kDefaultNamespace = "default";
 
 std::string NamespaceOrDefault(const std::string& ns) {
   return ns.empty() ? std::string(kDefaultNamespace) : ns;
@@ -44,7 +44,7 @@ bool IsHttp(Protocol protocol) {
          protocol == Protocol::kGrpc || protocol == Protocol::kUnknown;
 }
 
-Protocol ProtocolFromName(std::string_view raw) {
+Protocol ProtocolFromName(absl::string_view raw) {
   std::string name = absl::AsciiStrToLower(raw);
   if (name == "http" || name == "http1" || name == "http/1.1") return Protocol::kHttp;
   if (name == "http2" || name == "h2c" || name == "kubernetes.io/h2c") return Protocol::kHttp2;
@@ -55,17 +55,17 @@ Protocol ProtocolFromName(std::string_view raw) {
   return Protocol::kUnknown;
 }
 
-Protocol ProtocolOf(std::string_view app_protocol, std::string_view port_name) {
+Protocol ProtocolOf(absl::string_view app_protocol, absl::string_view port_name) {
   if (!app_protocol.empty()) {
     Protocol p = ProtocolFromName(app_protocol);
     if (p != Protocol::kUnknown) return p;
   }
   // Istio: "<protocol>[-<suffix>]".
-  std::string_view prefix = port_name.substr(0, port_name.find('-'));
+  absl::string_view prefix = port_name.substr(0, port_name.find('-'));
   return ProtocolFromName(prefix);
 }
 
-std::string OutboundClusterName(uint32_t port, std::string_view subset, std::string_view host) {
+std::string OutboundClusterName(uint32_t port, absl::string_view subset, absl::string_view host) {
   return absl::StrCat("outbound|", port, "|", subset, "|", host);
 }
 
@@ -79,10 +79,10 @@ bool LabelsMatch(const api::Labels& selector, const api::Labels& labels) {
   return true;
 }
 
-bool HostMatches(std::string_view pattern, std::string_view host) {
+bool HostMatches(absl::string_view pattern, absl::string_view host) {
   if (pattern == "*") return true;
   if (absl::StartsWith(pattern, "*")) {
-    std::string_view suffix = pattern.substr(1);  // ".example.com"
+    absl::string_view suffix = pattern.substr(1);  // ".example.com"
     if (absl::StartsWith(host, "*")) return absl::EndsWith(host.substr(1), suffix);
     return host.size() > suffix.size() && absl::EndsWith(host, suffix);
   }
@@ -96,7 +96,7 @@ const ServicePortInfo* ServiceInfo::FindPort(uint32_t port) const {
   return nullptr;
 }
 
-const api::Subset* FindSubset(const api::DestinationRule& rule, std::string_view subset) {
+const api::Subset* FindSubset(const api::DestinationRule& rule, absl::string_view subset) {
   for (const auto& s : rule.subsets) {
     if (s.name == subset) return &s;
   }
@@ -122,7 +122,7 @@ void Overlay(const api::TrafficPolicy& policy, uint32_t port, EffectivePolicy* o
 }  // namespace
 
 EffectivePolicy ResolvePolicy(const api::DestinationRule* rule, uint32_t port,
-                              std::string_view subset) {
+                              absl::string_view subset) {
   EffectivePolicy out;
   if (rule == nullptr) return out;
   if (rule->traffic_policy) Overlay(*rule->traffic_policy, port, &out);
@@ -138,6 +138,7 @@ MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& 
     : options_(options) {
   IndexServices(snapshot, diagnostics);
   IndexServiceEntries(snapshot, diagnostics);
+  SortEndpoints();
   IndexDestinationRules(snapshot, diagnostics);
   for (const auto& r : snapshot.OfKind(api::Kind::kVirtualService)) {
     virtual_services_.push_back(r.get());
@@ -157,12 +158,12 @@ MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& 
   IndexMeshVirtualServices(diagnostics);
 }
 
-std::string MeshIndex::GatewayKey(std::string_view ref, std::string_view vs_namespace) {
+std::string MeshIndex::GatewayKey(absl::string_view ref, absl::string_view vs_namespace) {
   if (ref == "mesh" || absl::StrContains(ref, '/')) return std::string(ref);
   return absl::StrCat(vs_namespace, "/", ref);
 }
 
-bool MeshIndex::BoundTo(const api::Resource& vs, std::string_view key) const {
+bool MeshIndex::BoundTo(const api::Resource& vs, absl::string_view key) const {
   const auto& spec = vs.As<api::VirtualService>();
   if (spec.gateways.empty()) return key == "mesh";
   std::string ns = NamespaceOf(vs);
@@ -172,7 +173,7 @@ bool MeshIndex::BoundTo(const api::Resource& vs, std::string_view key) const {
   return false;
 }
 
-const api::Resource* MeshIndex::MeshVirtualService(std::string_view hostname) const {
+const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) const {
   auto it = mesh_virtual_services_.find(std::string(hostname));
   return it == mesh_virtual_services_.end() ? nullptr : it->second;
 }
@@ -227,25 +228,25 @@ std::string MeshIndex::NamespaceOf(const api::Resource& resource) const {
   return NamespaceOrDefault(resource.metadata.namespace_);
 }
 
-const ServiceInfo* MeshIndex::FindService(std::string_view hostname) const {
+const ServiceInfo* MeshIndex::FindService(absl::string_view hostname) const {
   auto it = services_.find(std::string(hostname));
   return it == services_.end() ? nullptr : &it->second;
 }
 
-const api::Resource* MeshIndex::FindVirtualService(std::string_view namespace_,
-                                                   std::string_view name) const {
+const api::Resource* MeshIndex::FindVirtualService(absl::string_view namespace_,
+                                                   absl::string_view name) const {
   for (const api::Resource* vs : virtual_services_) {
     if (vs->metadata.name == name && NamespaceOf(*vs) == namespace_) return vs;
   }
   return nullptr;
 }
 
-std::string MeshIndex::ResolveHost(std::string_view host, std::string_view namespace_) const {
+std::string MeshIndex::ResolveHost(absl::string_view host, absl::string_view namespace_) const {
   if (host.empty() || absl::StrContains(host, '*')) return std::string(host);
   if (!absl::StrContains(host, '.')) {
     return absl::StrCat(host, ".", namespace_, ".svc.", options_.cluster_domain);
   }
-  std::vector<std::string_view> parts = absl::StrSplit(host, '.');
+  std::vector<absl::string_view> parts = absl::StrSplit(host, '.');
   if (parts.size() == 2 || (parts.size() == 3 && parts[2] == "svc")) {
     std::string fqdn = absl::StrCat(parts[0], ".", parts[1], ".svc.", options_.cluster_domain);
     if (services_.count(fqdn) > 0) return fqdn;
@@ -352,6 +353,9 @@ void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
       }
     }
   }
+}
+
+void MeshIndex::SortEndpoints() {
   for (auto& [host, info] : services_) {
     for (auto& p : info.ports) {
       std::sort(p.endpoints.begin(), p.endpoints.end(), [](const auto& a, const auto& b) {

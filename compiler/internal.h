@@ -14,7 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "api/snapshot.h"
@@ -26,8 +26,8 @@ namespace meshgate::compiler {
 enum class Protocol { kUnknown, kHttp, kHttp2, kGrpc, kHttps, kTcp, kTls };
 bool IsHttp(Protocol protocol);
 // Istio's protocol selection: appProtocol, then the port name's prefix.
-Protocol ProtocolOf(std::string_view app_protocol, std::string_view port_name);
-Protocol ProtocolFromName(std::string_view name);
+Protocol ProtocolOf(absl::string_view app_protocol, absl::string_view port_name);
+Protocol ProtocolFromName(absl::string_view name);
 
 struct EndpointInfo {
   std::string address;
@@ -73,31 +73,31 @@ class MeshIndex {
   const CompileOptions& options() const { return options_; }
   // Services by hostname (deterministic order).
   const std::map<std::string, ServiceInfo>& services() const { return services_; }
-  const ServiceInfo* FindService(std::string_view hostname) const;
+  const ServiceInfo* FindService(absl::string_view hostname) const;
   // Every service port number in the mesh.
   const std::set<uint32_t>& ports() const { return ports_; }
 
   // Resolves a host written in an object of `namespace_` to its FQDN
   // ("reviews" -> "reviews.NS.svc.DOMAIN"); hosts with a dot, and wildcards,
   // are kept (after expanding "name.ns" / "name.ns.svc" forms of a Service).
-  std::string ResolveHost(std::string_view host, std::string_view namespace_) const;
+  std::string ResolveHost(absl::string_view host, absl::string_view namespace_) const;
 
   // VirtualServices in deterministic (namespace, name) order.
   const std::vector<const api::Resource*>& virtual_services() const { return virtual_services_; }
-  const api::Resource* FindVirtualService(std::string_view namespace_, std::string_view name) const;
+  const api::Resource* FindVirtualService(absl::string_view namespace_, absl::string_view name) const;
   const std::vector<const api::Resource*>& gateways() const { return gateways_; }
 
   std::string NamespaceOf(const api::Resource& resource) const;
 
   // "ns/name" for a gateway reference written in a VirtualService of
   // `vs_namespace` ("name" means the VirtualService's namespace); "mesh" stays.
-  static std::string GatewayKey(std::string_view ref, std::string_view vs_namespace);
+  static std::string GatewayKey(absl::string_view ref, absl::string_view vs_namespace);
   // Is the VirtualService (spec.gateways; empty means mesh) bound to `key`?
-  bool BoundTo(const api::Resource& vs, std::string_view key) const;
+  bool BoundTo(const api::Resource& vs, absl::string_view key) const;
 
   // For sidecars: the mesh-bound VirtualService owning a service host (the
   // first by namespace/name; later ones are reported and ignored), or null.
-  const api::Resource* MeshVirtualService(std::string_view hostname) const;
+  const api::Resource* MeshVirtualService(absl::string_view hostname) const;
   // Hosts of mesh-bound VirtualServices that name no service, with their owner.
   const std::map<std::string, const api::Resource*>& extra_mesh_hosts() const {
     return extra_mesh_hosts_;
@@ -108,6 +108,8 @@ class MeshIndex {
   void IndexServices(const api::ConfigSnapshot& snapshot, std::vector<CompileDiagnostic>* diags);
   void IndexServiceEntries(const api::ConfigSnapshot& snapshot,
                            std::vector<CompileDiagnostic>* diags);
+  // Endpoint order is part of the output: make it independent of input order.
+  void SortEndpoints();
   void IndexDestinationRules(const api::ConfigSnapshot& snapshot,
                              std::vector<CompileDiagnostic>* diags);
 
@@ -121,14 +123,14 @@ class MeshIndex {
 };
 
 // "outbound|PORT|SUBSET|HOST".
-std::string OutboundClusterName(uint32_t port, std::string_view subset, std::string_view host);
+std::string OutboundClusterName(uint32_t port, absl::string_view subset, absl::string_view host);
 std::string InboundClusterName(uint32_t port);
 
 // Does `labels` contain every pair of `selector`?
 bool LabelsMatch(const api::Labels& selector, const api::Labels& labels);
 
 // Istio host matching with wildcards: "*.example.com" matches "a.example.com".
-bool HostMatches(std::string_view pattern, std::string_view host);
+bool HostMatches(absl::string_view pattern, absl::string_view host);
 
 // Effective policy of one cluster after Istio's precedence
 // (subset > port-level > top-level), field group by field group.
@@ -139,9 +141,9 @@ struct EffectivePolicy {
   std::optional<api::ClientTLSSettings> tls;
 };
 EffectivePolicy ResolvePolicy(const api::DestinationRule* rule, uint32_t port,
-                              std::string_view subset);
+                              absl::string_view subset);
 
-const api::Subset* FindSubset(const api::DestinationRule& rule, std::string_view subset);
+const api::Subset* FindSubset(const api::DestinationRule& rule, absl::string_view subset);
 
 CompileDiagnostic MakeDiagnostic(
     const api::Resource& resource, std::string field_path, std::string message,
@@ -198,7 +200,7 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
                            const std::set<uint32_t>& http_ports, CompiledResources* out);
 void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledResources* out);
 envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager MakeHcm(
-    std::string_view stat_prefix, std::string_view route_name, bool grpc);
+    absl::string_view stat_prefix, absl::string_view route_name, bool grpc);
 void CollectSecrets(const Cluster& cluster, std::set<std::string>* secrets);
 
 }  // namespace meshgate::compiler

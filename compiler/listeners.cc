@@ -27,7 +27,7 @@ void SetAds(envoy::config::core::v3::ConfigSource* source) {
   source->set_resource_api_version(envoy::config::core::v3::V3);
 }
 
-void SetAddress(std::string_view ip, uint32_t port, envoy::config::core::v3::Address* out) {
+void SetAddress(absl::string_view ip, uint32_t port, envoy::config::core::v3::Address* out) {
   auto* sa = out->mutable_socket_address();
   sa->set_address(std::string(ip));
   sa->set_port_value(port);
@@ -37,7 +37,7 @@ void SetAddress(std::string_view ip, uint32_t port, envoy::config::core::v3::Add
 
 // The HCM of every listener: RDS over ADS, fault and CORS before the router
 // (gRPC clients get fault and router only; the router is always last).
-HttpConnectionManager MakeHcm(std::string_view stat_prefix, std::string_view route_name,
+HttpConnectionManager MakeHcm(absl::string_view stat_prefix, absl::string_view route_name,
                               bool grpc) {
   HttpConnectionManager hcm;
   hcm.set_stat_prefix(std::string(stat_prefix));
@@ -67,7 +67,7 @@ void AddHcmFilter(const HttpConnectionManager& hcm, FilterChain* chain) {
   f->mutable_typed_config()->PackFrom(hcm);
 }
 
-void AddTcpProxy(std::string_view stat_prefix, std::string_view cluster, FilterChain* chain) {
+void AddTcpProxy(absl::string_view stat_prefix, absl::string_view cluster, FilterChain* chain) {
   envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
   tcp.set_stat_prefix(std::string(stat_prefix));
   tcp.set_cluster(std::string(cluster));
@@ -140,7 +140,10 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     auto* chain = l.add_filter_chains();
     chain->set_name("virtualOutbound-catchall-tcp");
     AddTcpProxy("PassthroughCluster", "PassthroughCluster", chain);
-    out->listeners.emplace(l.name(), Seal(std::move(l)));
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
   }
   for (uint32_t port : http_ports) {
     Listener l;
@@ -150,7 +153,10 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     AddHcmFilter(MakeHcm(absl::StrCat("outbound_0.0.0.0_", port), absl::StrCat(port), false),
                  l.add_filter_chains());
-    out->listeners.emplace(l.name(), Seal(std::move(l)));
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
   }
   // TCP services: one listener per cluster IP and port, as Istio.
   for (const auto& [host, service] : mesh.index->services()) {
@@ -171,7 +177,10 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
       std::string cluster = OutboundClusterName(p.port, "", host);
       AddTcpProxy(cluster, cluster, l.add_filter_chains());
-      out->listeners.emplace(l.name(), Seal(std::move(l)));
+      {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
     }
   }
   // virtualInbound: one filter chain per workload port, to 127.0.0.1:PORT.
@@ -211,7 +220,10 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       }
       out->clusters.emplace(cluster, Seal(InboundCluster(port)));
     }
-    out->listeners.emplace(l.name(), Seal(std::move(l)));
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
   }
 }
 
@@ -476,7 +488,10 @@ void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledR
           envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
     }
     if (l.filter_chains_size() == 0) continue;
-    out->listeners.emplace(l.name(), Seal(std::move(l)));
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
   }
 }
 

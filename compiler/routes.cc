@@ -57,7 +57,7 @@ void SetStringMatcher(const api::StringMatch& in, bool ignore_case,
   if (ignore_case && in.type != api::StringMatch::Type::kRegex) out->set_ignore_case(true);
 }
 
-void AddHeaderMatcher(std::string_view name, const api::StringMatch& in, bool invert,
+void AddHeaderMatcher(absl::string_view name, const api::StringMatch& in, bool invert,
                       RouteMatch* match) {
   auto* h = match->add_headers();
   h->set_name(std::string(name));
@@ -208,7 +208,7 @@ void SetFraction(double percent, envoy::type::v3::FractionalPercent* out) {
   out->set_denominator(envoy::type::v3::FractionalPercent::MILLION);
 }
 
-std::optional<uint32_t> GrpcStatusCode(std::string_view name) {
+std::optional<uint32_t> GrpcStatusCode(absl::string_view name) {
   static const char* const kNames[] = {"OK",
                                        "CANCELLED",
                                        "UNKNOWN",
@@ -331,7 +331,7 @@ void ApplyRetries(const VsScope& scope, const std::optional<api::HTTPRetry>& ret
   if (!retries->retry_on.empty()) {
     retry->clear_retriable_status_codes();
     std::vector<std::string> conditions;
-    for (std::string_view part : absl::StrSplit(retries->retry_on, ',', absl::SkipWhitespace())) {
+    for (absl::string_view part : absl::StrSplit(retries->retry_on, ',', absl::SkipWhitespace())) {
       part = absl::StripAsciiWhitespace(part);
       uint32_t code = 0;
       if (absl::SimpleAtoi(part, &code)) {

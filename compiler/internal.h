@@ -14,9 +14,9 @@
 #include <optional>
 #include <set>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "api/snapshot.h"
 #include "compiler/compiler.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
@@ -84,7 +84,8 @@ class MeshIndex {
 
   // VirtualServices in deterministic (namespace, name) order.
   const std::vector<const api::Resource*>& virtual_services() const { return virtual_services_; }
-  const api::Resource* FindVirtualService(absl::string_view namespace_, absl::string_view name) const;
+  const api::Resource* FindVirtualService(absl::string_view namespace_,
+                                          absl::string_view name) const;
   const std::vector<const api::Resource*>& gateways() const { return gateways_; }
 
   std::string NamespaceOf(const api::Resource& resource) const;

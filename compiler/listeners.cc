@@ -178,9 +178,9 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       std::string cluster = OutboundClusterName(p.port, "", host);
       AddTcpProxy(cluster, cluster, l.add_filter_chains());
       {
-      std::string listener_name = l.name();
-      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
-    }
+        std::string listener_name = l.name();
+        out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+      }
     }
   }
   // virtualInbound: one filter chain per workload port, to 127.0.0.1:PORT.

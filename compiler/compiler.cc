@@ -22,20 +22,63 @@ uint64_t Mix(uint64_t h) {
   return h;
 }
 
-uint64_t Hash64(absl::string_view bytes) {
-  uint64_t h = 0x2545f4914f6cdd1dULL ^ (bytes.size() * 0x9e3779b97f4a7c15ULL);
-  size_t i = 0;
-  for (; i + 8 <= bytes.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, bytes.data() + i, 8);
-    h = (h ^ Mix(word)) * 0x9e3779b97f4a7c15ULL;
-    h = (h << 27) | (h >> 37);
+// Streaming 64-bit hash over 8-byte words; the serialization is hashed as
+// it is produced, so no resource is ever materialized as one string.
+class HashingStream final : public google::protobuf::io::ZeroCopyOutputStream {
+ public:
+  bool Next(void** data, int* size) override {
+    Absorb(pending_);
+    *data = buffer_;
+    *size = sizeof(buffer_);
+    pending_ = sizeof(buffer_);
+    return true;
   }
-  uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
-  h ^= Mix(tail ^ (bytes.size() - i));
-  return Mix(h);
-}
+  void BackUp(int count) override { pending_ -= count; }
+  int64_t ByteCount() const override { return total_ + pending_; }
+
+  uint64_t Finish() {
+    Absorb(pending_);
+    pending_ = 0;
+    uint64_t tail = 0;
+    std::memcpy(&tail, carry_, carry_len_);
+    uint64_t h = state_ ^ Mix(tail ^ (static_cast<uint64_t>(carry_len_) << 56));
+    return Mix(h ^ (static_cast<uint64_t>(total_) * 0x9e3779b97f4a7c15ULL));
+  }
+
+ private:
+  void Word(uint64_t word) {
+    state_ = (state_ ^ Mix(word)) * 0x9e3779b97f4a7c15ULL;
+    state_ = (state_ << 27) | (state_ >> 37);
+  }
+  void Absorb(int length) {
+    const char* p = buffer_;
+    total_ += length;
+    while (length > 0 && carry_len_ > 0 && carry_len_ < 8) {
+      carry_[carry_len_++] = *p++;
+      --length;
+      if (carry_len_ == 8) {
+        uint64_t word;
+        std::memcpy(&word, carry_, 8);
+        Word(word);
+        carry_len_ = 0;
+        break;
+      }
+    }
+    for (; length >= 8; length -= 8, p += 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      Word(word);
+    }
+    for (; length > 0; --length) carry_[carry_len_++] = *p++;
+  }
+
+  char buffer_[8192];
+  int pending_ = 0;
+  int64_t total_ = 0;
+  char carry_[8] = {};
+  int carry_len_ = 0;
+  uint64_t state_ = 0x2545f4914f6cdd1dULL;
+};
 
 void Normalize(std::vector<CompileDiagnostic>* diags) {
   std::sort(diags->begin(), diags->end());
@@ -90,7 +133,7 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
             continue;
           }
         }
-        bool label_dependent = false;
+        bool proxy_dependent = false;
         RouteContext ctx;
         ctx.index = mesh.index.get();
         ctx.gateway_keys = {"mesh"};
@@ -98,9 +141,10 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
         ctx.proxy_namespace = ns;
         ctx.proxy_labels = &target.labels;
         ctx.diagnostics = &out.diagnostics;
-        ctx.label_dependent = &label_dependent;
+        ctx.proxy_dependent = &proxy_dependent;
+        ctx.cache = mesh.route_cache.get();
         auto versioned = Seal(SidecarRouteConfig(ctx, port));
-        if (shared != nullptr && !label_dependent) shared->by_namespace.emplace(key, versioned);
+        if (shared != nullptr && !proxy_dependent) shared->by_namespace.emplace(key, versioned);
         out.routes.emplace(name, std::move(versioned));
       }
       BuildSidecarListeners(mesh, target, http_ports, &out);
@@ -117,14 +161,13 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
 }  // namespace
 
 uint64_t ContentHash(const google::protobuf::Message& message) {
-  std::string bytes;
+  HashingStream stream;
   {
-    google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
     message.SerializeToCodedStream(&coded);
   }
-  return Hash64(bytes);
+  return stream.Finish();
 }
 
 CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions& options) {
@@ -134,29 +177,29 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   auto index = std::make_shared<MeshIndex>(*snapshot, options, &mesh->diagnostics);
   mesh->index = index;
   BuildClusters(*index, mesh.get());
-  // Route problems are found while translating routes; translate every
-  // mesh-bound VirtualService once here so they are reported even when no
-  // proxy is compiled, against a neutral proxy.
-  {
-    std::vector<CompileDiagnostic> route_diags;
-    for (const auto& [host, service] : index->services()) {
-      if (index->MeshVirtualService(host) == nullptr) continue;
-      for (const auto& p : service.ports) {
-        if (!IsHttp(p.protocol)) continue;
-        RouteContext ctx;
-        ctx.index = index.get();
-        ctx.gateway_keys = {"mesh"};
-        ctx.port = p.port;
-        ctx.proxy_namespace = service.namespace_;
-        api::Labels none;
-        ctx.proxy_labels = &none;
-        ctx.diagnostics = &route_diags;
-        envoy::config::route::v3::VirtualHost scratch;
-        AddServiceRoutes(ctx, service, &scratch);
-      }
+  // Translate every service port's routes once, against a neutral proxy: the
+  // result is shared by all proxies whose routes do not depend on them, and
+  // route problems are reported even when no proxy is compiled.
+  auto cache = std::make_shared<MeshRouteCache>();
+  for (const auto& [host, service] : index->services()) {
+    for (const auto& p : service.ports) {
+      if (!IsHttp(p.protocol)) continue;
+      bool proxy_dependent = false;
+      api::Labels no_labels;
+      RouteContext ctx;
+      ctx.index = index.get();
+      ctx.gateway_keys = {"mesh"};
+      ctx.port = p.port;
+      ctx.proxy_namespace = service.namespace_;
+      ctx.proxy_labels = &no_labels;
+      ctx.diagnostics = &mesh->diagnostics;
+      ctx.proxy_dependent = &proxy_dependent;
+      envoy::config::route::v3::VirtualHost vhost;
+      AddServiceRoutes(ctx, service, &vhost);
+      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), std::move(vhost));
     }
-    mesh->diagnostics.insert(mesh->diagnostics.end(), route_diags.begin(), route_diags.end());
   }
+  mesh->route_cache = std::move(cache);
   Normalize(&mesh->diagnostics);
   Normalize(&mesh->grpc_diagnostics);
   return mesh;

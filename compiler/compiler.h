@@ -115,6 +115,7 @@ struct CompiledMesh {
   CompileOptions options;
   api::ConfigSnapshotPtr snapshot;
   std::shared_ptr<const MeshIndex> index;
+  std::shared_ptr<const struct MeshRouteCache> route_cache;  // compiler/internal.h
 
   ResourceMap<Cluster> clusters;
   ResourceMap<ClusterLoadAssignment> endpoints;

@@ -10,7 +10,7 @@
 namespace meshgate::compiler {
 namespace {
 
-constexpr absl::string_view kDefaultNamespace = "default";
+constexpr char kDefaultNamespace[] = "default";
 
 std::string NamespaceOrDefault(const std::string& ns) {
   return ns.empty() ? std::string(kDefaultNamespace) : ns;
@@ -146,9 +146,14 @@ MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& 
   for (const auto& r : snapshot.OfKind(api::Kind::kGateway)) gateways_.push_back(r.get());
   // Objects without a namespace sort first in the snapshot; order by the
   // namespace they are defaulted to so "" and "default" interleave stably.
-  auto by_key = [this](const api::Resource* a, const api::Resource* b) {
-    return std::forward_as_tuple(NamespaceOf(*a), a->metadata.name) <
-           std::forward_as_tuple(NamespaceOf(*b), b->metadata.name);
+  auto ns_of = [](const api::Resource* r) -> absl::string_view {
+    return r->metadata.namespace_.empty() ? kDefaultNamespace
+                                          : absl::string_view(r->metadata.namespace_);
+  };
+  auto by_key = [&ns_of](const api::Resource* a, const api::Resource* b) {
+    absl::string_view na = ns_of(a), nb = ns_of(b);
+    if (na != nb) return na < nb;
+    return a->metadata.name < b->metadata.name;
   };
   std::stable_sort(virtual_services_.begin(), virtual_services_.end(), by_key);
   std::stable_sort(gateways_.begin(), gateways_.end(), by_key);
@@ -460,8 +465,17 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
     std::string host = ResolveHost(dr.host, ns);
     bool wildcard = absl::StrContains(host, '*');
     bool matched = false;
-    for (auto& [hostname, info] : services_) {
-      if (!HostMatches(host, hostname)) continue;
+    std::vector<ServiceInfo*> targets;
+    if (wildcard) {
+      for (auto& [hostname, info] : services_) {
+        if (HostMatches(host, hostname)) targets.push_back(&info);
+      }
+    } else if (auto it = services_.find(host); it != services_.end()) {
+      targets.push_back(&it->second);
+    }
+    for (ServiceInfo* target : targets) {
+      const std::string& hostname = target->hostname;
+      const ServiceInfo& info = *target;
       matched = true;
       int rank = (info.namespace_ == ns           ? 0
                   : ns == options_.root_namespace ? 2

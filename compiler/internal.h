@@ -176,8 +176,17 @@ struct RouteContext {
   std::string proxy_namespace;
   const api::Labels* proxy_labels = nullptr;
   std::vector<CompileDiagnostic>* diagnostics = nullptr;
-  // True once a match depending on the proxy's labels was seen.
-  bool* label_dependent = nullptr;
+  // Set once a match depending on the proxy (sourceLabels, sourceNamespace)
+  // was seen: such routes are not shared between proxies.
+  bool* proxy_dependent = nullptr;
+  // Routes per (host, port) translated once per mesh; null to translate.
+  const struct MeshRouteCache* cache = nullptr;
+};
+
+// The routes of every service port that do not depend on the proxy,
+// translated once by BuildMesh and copied into each route configuration.
+struct MeshRouteCache {
+  std::map<std::pair<std::string, uint32_t>, envoy::config::route::v3::VirtualHost> routes;
 };
 
 // Routes for `service` on ctx.port from the VirtualServices bound to the mesh

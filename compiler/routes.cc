@@ -84,12 +84,15 @@ std::optional<RouteMatch> TranslateMatch(const VsScope& scope, const api::HTTPMa
     if (!any) return std::nullopt;
   }
   if (!m.source_labels.empty()) {
-    if (ctx.label_dependent != nullptr) *ctx.label_dependent = true;
+    if (ctx.proxy_dependent != nullptr) *ctx.proxy_dependent = true;
     if (ctx.proxy_labels == nullptr || !LabelsMatch(m.source_labels, *ctx.proxy_labels)) {
       return std::nullopt;
     }
   }
-  if (!m.source_namespace.empty() && m.source_namespace != ctx.proxy_namespace) return std::nullopt;
+  if (!m.source_namespace.empty()) {
+    if (ctx.proxy_dependent != nullptr) *ctx.proxy_dependent = true;
+    if (m.source_namespace != ctx.proxy_namespace) return std::nullopt;
+  }
 
   RouteMatch out;
   if (!m.uri) {
@@ -750,7 +753,16 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
     }
     AddDomains(domains, &used, &vhost);
     if (vhost.domains_size() == 0) continue;
-    AddServiceRoutes(ctx, service, &vhost);
+    const VirtualHost* cached = nullptr;
+    if (ctx.cache != nullptr) {
+      auto it = ctx.cache->routes.find({host, port});
+      if (it != ctx.cache->routes.end()) cached = &it->second;
+    }
+    if (cached != nullptr) {
+      *vhost.mutable_routes() = cached->routes();
+    } else {
+      AddServiceRoutes(ctx, service, &vhost);
+    }
     *rc.add_virtual_hosts() = std::move(vhost);
   }
   // Hosts of mesh VirtualServices that are no service: served on the ports

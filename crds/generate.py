@@ -548,6 +548,7 @@ OUTLIER_DETECTION = obj(
         "consecutiveLocalOriginFailures": uint32("Local-origin failures before ejection."),
         "consecutiveGatewayErrors": uint32("Gateway errors (502, 503, 504) before ejection."),
         "consecutive5xxErrors": uint32("5xx errors before ejection."),
+        "consecutiveErrors": int32("Deprecated; use consecutive5xxErrors.", minimum=0),
         "interval": duration("Time between ejection sweeps."),
         "baseEjectionTime": duration("Minimum ejection duration."),
         "maxEjectionPercent": int32("Maximum percentage of hosts that may be ejected.", 0, 100),

@@ -32,6 +32,7 @@ OUTPUT_DIRS = [ROOT / "crds", ROOT / "charts" / "meshgate" / "crds"]
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 
 INT32_MAX = 2147483647
+HTTP_ROUTES_MAX = 100000
 UINT32_MAX = 4294967295
 
 # ---------------------------------------------------------------------------
@@ -424,7 +425,14 @@ VIRTUAL_SERVICE_SPEC = obj(
     {
         "hosts": string_list("Destination hosts the rules apply to; wildcard prefixes allowed."),
         "gateways": string_list("Gateways (and 'mesh' for sidecars) the rules apply to."),
-        "http": array("HTTP rules, evaluated in order; the first match wins.", HTTP_ROUTE),
+        # The bound keeps the CEL rule on HTTP_ROUTE within the API server's
+        # estimated cost budget (cost x cardinality <= 1e7; unbounded lists are
+        # assumed to hold ~1e6 items). No storable object comes near it: etcd
+        # keeps objects up to 1.5 MB, and a route takes more than 15 bytes.
+        "http": {
+            **array("HTTP rules, evaluated in order; the first match wins.", HTTP_ROUTE),
+            "maxItems": HTTP_ROUTES_MAX,
+        },
         "tls": array("Rules for passthrough TLS and HTTPS traffic.", TLS_ROUTE),
         "tcp": array("Rules for opaque TCP traffic.", TCP_ROUTE),
         "exportTo": EXPORT_TO,

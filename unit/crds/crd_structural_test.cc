@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,6 +17,7 @@
 namespace meshgate::crds {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -270,6 +272,22 @@ TEST(StructuralSchemaCheckerTest, EachRuleFires) {
   for (const Case& c : cases) {
     EXPECT_THAT(CheckSchema(c.schema), ::testing::Contains(HasSubstr(c.problem))) << c.schema;
   }
+}
+
+TEST(StructuralSchemaCheckerTest, CelRulesNeedBoundedCardinality) {
+  const char* rule = "x-kubernetes-validations: [{rule: 'has(self.a)'}]";
+  EXPECT_THAT(CheckSchema(absl::StrCat("type: array\nitems: {type: object, ", rule, "}")),
+              Contains(HasSubstr("CEL rules under s, which has no maxItems")));
+  EXPECT_THAT(
+      CheckSchema(absl::StrCat("type: object\nadditionalProperties: {type: object, ", rule, "}")),
+      Contains(HasSubstr("CEL rules under s, which has no maxItems/maxProperties")));
+  EXPECT_THAT(
+      CheckSchema(absl::StrCat("type: array\nmaxItems: 1000\nitems: {type: object, ", rule, "}")),
+      IsEmpty());
+  EXPECT_THAT(CheckSchema(absl::StrCat("type: array\nmaxItems: 1000\nitems:\n  type: array\n"
+                                       "  maxItems: 1000\n  items: {type: object, ",
+                                       rule, "}")),
+              Contains(HasSubstr("CEL rules may run 1e+06 times per object")));
 }
 
 TEST(StructuralSchemaCheckerTest, RootRules) {

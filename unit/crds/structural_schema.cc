@@ -132,9 +132,20 @@ std::optional<std::string> ValueTypeError(const YAML::Node& value, const std::st
   return std::nullopt;
 }
 
+// The API server rejects a CEL rule whose estimated cost times the number of
+// places it can run exceeds 1e7; a list without maxItems (map without
+// maxProperties) counts as ~1e6 elements. Assuming a simple rule costs at most
+// kMaxRuleCost, the product of the bounds above a rule must stay under this.
+constexpr double kMaxRuleCost = 100;
+constexpr double kMaxRuleCardinality = 1e7 / kMaxRuleCost;
+
 struct Context {
   bool is_root = false;
   bool in_junctor = false;  // inside allOf/anyOf/oneOf/not
+  // How many times a rule on this node may run per object: the product of
+  // the maxItems/maxProperties of the lists and maps above it.
+  double cardinality = 1;
+  std::string unbounded;  // the nearest unbounded list or map above, if any
 };
 
 class SchemaChecker {
@@ -366,8 +377,17 @@ class SchemaChecker {
     }
     if (const auto rules = node["x-kubernetes-validations"]) {
       CheckValidationRules(rules, path);
+      if (!context.unbounded.empty()) {
+        Add(path, absl::StrCat("CEL rules under ", context.unbounded,
+                               ", which has no maxItems/maxProperties: the API server's cost "
+                               "estimate would reject them"));
+      } else if (context.cardinality > kMaxRuleCardinality) {
+        Add(path, absl::StrCat("CEL rules may run ", context.cardinality,
+                               " times per object (the product of the maxItems/maxProperties "
+                               "above); at most ",
+                               kMaxRuleCardinality, " fit the API server's cost budget"));
+      }
     }
-    (void)context;
   }
 
   void CheckValidationRules(const YAML::Node& rules, const std::string& path) {
@@ -402,8 +422,16 @@ class SchemaChecker {
 
   void CheckChildren(const YAML::Node& node, const std::string& path, const std::string& type,
                      bool preserve_unknown, const Context& context) {
-    Context child;
-    child.in_junctor = context.in_junctor;
+    Context child = context;
+    child.is_root = false;
+    // Elements of a list or map may repeat: scale the cardinality by the bound.
+    Context element = child;
+    const char* bound_keyword = type == "array" ? "maxItems" : "maxProperties";
+    if (const auto bound = node[bound_keyword]; bound && AsNumber(bound)) {
+      element.cardinality *= *AsNumber(bound);
+    } else if (element.unbounded.empty()) {
+      element.unbounded = path;
+    }
     if (const auto properties = node["properties"]) {
       if (!properties.IsMap()) {
         Add(path, "properties must be a mapping");
@@ -428,17 +456,18 @@ class SchemaChecker {
             "additionalProperties must be a schema (use x-kubernetes-preserve-unknown-fields "
             "for arbitrary fields)");
       } else {
-        Check(additional, path + ".additionalProperties", child);
+        Check(additional, path + ".additionalProperties", element);
       }
     }
     if (const auto items = node["items"]) {
       if (items.IsSequence()) {
         Add(path, "items must be a single schema, not a list");
       } else {
-        Check(items, path + ".items", child);
+        Check(items, path + ".items", element);
       }
     }
-    Context junctor{.is_root = false, .in_junctor = true};
+    Context junctor = child;
+    junctor.in_junctor = true;
     for (const char* key : {"allOf", "anyOf", "oneOf"}) {
       if (const auto members = node[key]) {
         if (!members.IsSequence()) {
@@ -456,7 +485,6 @@ class SchemaChecker {
       Check(negated, path + ".not", junctor);
       CheckJunctorPropertiesDeclared(negated, node, path + ".not", preserve_unknown);
     }
-    (void)type;
   }
 
   // A property a junctor constrains must be declared in the enclosing schema

@@ -13,7 +13,9 @@
 //    list-type/map-type annotations consistent, no forbidden keywords
 //    (`$ref`, `uniqueItems: true`, ...), value validations only on types they
 //    apply to, `enum`/`default` values of the node's type, `nullable` sane,
-//    CEL rules well-formed, patterns that compile.
+//    CEL rules well-formed and within the API server's estimated cost budget
+//    (no rule below a list or map without maxItems/maxProperties), patterns
+//    that compile.
 //
 // Every problem is reported with its path in the document, e.g.
 // "spec.versions[0].schema.openAPIV3Schema.properties.spec: type must be set".

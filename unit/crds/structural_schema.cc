@@ -1,5 +1,6 @@
 #include "unit/crds/structural_schema.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -730,6 +731,150 @@ std::vector<std::string> CheckCustomResourceDefinition(const YAML::Node& crd) {
     }
   } catch (const std::exception& e) {
     problems.push_back(absl::StrCat("<document>: ", e.what()));
+  }
+  return problems;
+}
+
+namespace {
+
+bool IsYaml11Boolean(const std::string& text) {
+  static const std::set<std::string> kBooleans = {
+      "y",    "Y",    "yes",   "Yes",   "YES",   "n",  "N",  "no", "No",  "NO",  "true",
+      "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"};
+  return kBooleans.contains(text);
+}
+
+class ValueValidator {
+ public:
+  explicit ValueValidator(Problems& problems) : problems_(problems) {}
+
+  void Validate(const YAML::Node& schema, const YAML::Node& value, const std::string& path) {
+    if (IsYamlNull(value)) {
+      if (!IsTrue(schema["nullable"])) Add(path, "must not be null");
+      return;
+    }
+    if (IsTrue(schema["x-kubernetes-int-or-string"])) {
+      if (!value.IsScalar()) Add(path, "must be an integer or a string");
+      return;
+    }
+    const std::string type = schema["type"] ? schema["type"].Scalar() : "";
+    if (!CheckType(type, value, path)) return;
+    CheckEnum(schema, value, path);
+    if (type == "string") CheckString(schema, value.Scalar(), path);
+    if (type == "integer" || type == "number") CheckNumber(schema, *AsNumber(value), path);
+    if (type == "array") CheckArray(schema, value, path);
+    if (type == "object" || (type.empty() && value.IsMap())) CheckObject(schema, value, path);
+  }
+
+ private:
+  void Add(const std::string& path, const std::string& message) {
+    problems_.push_back(absl::StrCat(path, ": ", message));
+  }
+
+  bool CheckType(const std::string& type, const YAML::Node& value, const std::string& path) {
+    bool ok = true;
+    if (type == "string") {
+      ok = value.IsScalar() && !Yaml11ReadsAsNonString(value);
+    } else if (type == "integer") {
+      int64_t parsed = 0;
+      ok = IsPlainScalar(value) && absl::SimpleAtoi(value.Scalar(), &parsed);
+    } else if (type == "number") {
+      ok = AsNumber(value).has_value();
+    } else if (type == "boolean") {
+      ok = IsPlainScalar(value) && IsYaml11Boolean(value.Scalar());
+    } else if (type == "object") {
+      ok = value.IsMap();
+    } else if (type == "array") {
+      ok = value.IsSequence();
+    }
+    if (!ok) Add(path, absl::StrCat("must be of type ", type));
+    return ok;
+  }
+
+  void CheckEnum(const YAML::Node& schema, const YAML::Node& value, const std::string& path) {
+    const YAML::Node values = schema["enum"];
+    if (!values || !value.IsScalar()) return;
+    std::vector<std::string> allowed;
+    for (const auto& candidate : values) {
+      if (candidate.Scalar() == value.Scalar()) return;
+      allowed.push_back(candidate.Scalar());
+    }
+    Add(path, absl::StrCat("'", value.Scalar(), "' is not one of ", absl::StrJoin(allowed, ", ")));
+  }
+
+  void CheckString(const YAML::Node& schema, const std::string& text, const std::string& path) {
+    if (const auto pattern = schema["pattern"]) {
+      RE2 re(pattern.Scalar(), RE2::Quiet);
+      if (re.ok() && !RE2::PartialMatch(text, re)) {
+        Add(path, absl::StrCat("'", text, "' does not match ", pattern.Scalar()));
+      }
+    }
+    // Lengths count characters (code points), not bytes.
+    const auto length = static_cast<double>(
+        std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+    CheckBounds(schema, "minLength", "maxLength", length, path, "length");
+  }
+
+  void CheckNumber(const YAML::Node& schema, double number, const std::string& path) {
+    CheckBounds(schema, "minimum", "maximum", number, path, "value");
+  }
+
+  void CheckArray(const YAML::Node& schema, const YAML::Node& value, const std::string& path) {
+    CheckBounds(schema, "minItems", "maxItems", static_cast<double>(value.size()), path,
+                "number of items");
+    if (!schema["items"]) return;
+    for (size_t i = 0; i < value.size(); ++i) {
+      Validate(schema["items"], value[i], absl::StrCat(path, "[", i, "]"));
+    }
+  }
+
+  void CheckObject(const YAML::Node& schema, const YAML::Node& value, const std::string& path) {
+    CheckBounds(schema, "minProperties", "maxProperties", static_cast<double>(value.size()), path,
+                "number of fields");
+    const YAML::Node properties = schema["properties"];
+    const YAML::Node additional = schema["additionalProperties"];
+    const bool preserve = IsTrue(schema["x-kubernetes-preserve-unknown-fields"]);
+    for (const auto& entry : value) {
+      const std::string key = entry.first.Scalar();
+      const std::string child = path + "." + key;
+      if (properties && properties[key]) {
+        Validate(properties[key], entry.second, child);
+      } else if (additional && additional.IsMap()) {
+        Validate(additional, entry.second, child);
+      } else if (!preserve) {
+        Add(child, "unknown field (the API server would prune it)");
+      }
+    }
+    if (const auto required = schema["required"]) {
+      for (const auto& name : required) {
+        if (!value[name.Scalar()]) Add(path + "." + name.Scalar(), "required field is missing");
+      }
+    }
+  }
+
+  void CheckBounds(const YAML::Node& schema, const char* low, const char* high, double actual,
+                   const std::string& path, const char* what) {
+    if (const auto min = schema[low] ? AsNumber(schema[low]) : std::nullopt; min && actual < *min) {
+      Add(path, absl::StrCat(what, " ", actual, " is less than ", low, " ", *min));
+    }
+    if (const auto max = schema[high] ? AsNumber(schema[high]) : std::nullopt;
+        max && actual > *max) {
+      Add(path, absl::StrCat(what, " ", actual, " is greater than ", high, " ", *max));
+    }
+  }
+
+  Problems& problems_;
+};
+
+}  // namespace
+
+std::vector<std::string> ValidateValue(const YAML::Node& schema, const YAML::Node& value,
+                                       const std::string& path) {
+  Problems problems;
+  try {
+    ValueValidator(problems).Validate(schema, value, path);
+  } catch (const std::exception& e) {
+    problems.push_back(absl::StrCat(path, ": ", e.what()));
   }
   return problems;
 }

@@ -42,4 +42,12 @@ std::vector<std::string> CheckStructuralSchema(const YAML::Node& schema, const s
 // CheckStructuralSchema() of every version's schema.
 std::vector<std::string> CheckCustomResourceDefinition(const YAML::Node& crd);
 
+// Problems the API server would report when validating `value` (an object's
+// field, as written in YAML) against `schema`: types as Kubernetes' YAML 1.1
+// reader sees them, unknown fields (which the server prunes), required,
+// enum, pattern, minimum/maximum, min/max items/properties/length. CEL rules
+// are not evaluated.
+std::vector<std::string> ValidateValue(const YAML::Node& schema, const YAML::Node& value,
+                                       const std::string& path);
+
 }  // namespace meshgate::crds

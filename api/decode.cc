@@ -98,7 +98,9 @@ bool IsKubernetesKind(Kind kind) {
 }
 
 std::string ScalarField(const YAML::Node& map, const char* name) {
-  if (!map.IsMap()) return "";
+  // Reading a missing key yields an invalid node, which throws on anything
+  // but IsDefined().
+  if (!map.IsDefined() || !map.IsMap()) return "";
   const YAML::Node value = map[name];
   return value.IsDefined() && value.IsScalar() ? value.Scalar() : "";
 }
@@ -108,8 +110,11 @@ std::string ScalarField(const YAML::Node& map, const char* name) {
 bool ToJson(DecodeContext& ctx, const YAML::Node& node, const std::string& path, int depth,
             nlohmann::json& out) {
   if (!ctx.Visit(node, path)) return false;
-  if (depth > ctx.options().max_depth) {
-    ctx.Error(node, path, "nesting deeper than " + std::to_string(ctx.options().max_depth));
+  // Aliases can nest a node inside itself, so the walk bounds its own depth
+  // (never beyond yaml-cpp's 2000, whatever max_depth says).
+  const int max_depth = std::min(ctx.options().max_depth, 2000);
+  if (depth > max_depth) {
+    ctx.Error(node, path, "nesting deeper than " + std::to_string(max_depth));
     return false;
   }
   switch (node.Type()) {
@@ -250,6 +255,11 @@ class Decoder {
     resource->kind = *kind;
     resource->api_version = api_version;
     resource->source = SourceLocation{options_.source_name, ctx.NodeLine(node)};
+    // Top-level fields point at their key's line, so a finding about a
+    // missing spec field lands on "spec:".
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (it->first.IsScalar()) ctx.Record(it->first.Scalar(), it->first);
+    }
     const YAML::Node metadata = node["metadata"];
     {
       const std::string name = ScalarField(metadata, "name");
@@ -262,7 +272,6 @@ class Decoder {
       Flush(ctx);
       return;
     }
-    ctx.Record("metadata", metadata);
     codec::Metadata().decode(ctx, metadata, "metadata", resource->metadata);
     if (!ctx.has_errors() && resource->metadata.name.empty()) {
       ctx.Error(metadata, "metadata.name", "missing required field \"name\"");
@@ -289,7 +298,6 @@ class Decoder {
     }
     const YAML::Node spec = node["spec"];
     const bool has_spec = spec.IsDefined() && !spec.IsNull();
-    if (has_spec) ctx.Record("spec", spec);
     switch (*kind) {
       case Kind::kVirtualService:
         resource->spec = DecodeSpec(ctx, spec, codec::VirtualServiceSpec());

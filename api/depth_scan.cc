@@ -32,6 +32,16 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
     while (indent < line.size() && line[indent] == ' ') ++indent;
     const bool blank = indent == line.size() || line[indent] == '\r' || line[indent] == '#';
 
+    // A document marker ends every scalar and collection; Decode() parses
+    // each document on its own, so the scan starts afresh as well.
+    if (line.substr(0, 3) == "---" && (line.size() == 3 || IsBlank(line[3]))) {
+      indents.clear();
+      flow = 0;
+      quote = 0;
+      in_plain = false;
+      block_scalar_owner = -1;
+      previous_indent = -1;
+    }
     if (block_scalar_owner >= 0) {
       if (blank || static_cast<int>(indent) > block_scalar_owner) continue;
       block_scalar_owner = -1;
@@ -42,7 +52,6 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
     bool token_start = true;
     if (quote == 0 && flow == 0) {
       if (blank) continue;
-      if (line.substr(0, 3) == "---" || line.substr(0, 3) == "...") indents.clear();
       while (!indents.empty() && indents.back() >= static_cast<int>(indent)) indents.pop_back();
       // A more indented line right after a plain scalar continues that scalar.
       const bool continuation = in_plain && static_cast<int>(indent) > previous_indent;

@@ -1,6 +1,7 @@
 // Real objects through both gates: what the CRD schema lets past the API
 // server must also decode in meshgate (strict, so no field is dropped), and the
 // schema's own constraints reject what they are meant to reject.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -138,7 +139,7 @@ spec:
         maxRetries: 3
         idleTimeout: 90s
         h2UpgradePolicy: UPGRADE
-        useClientProtocol: true
+        useClientProtocol: false
         maxConcurrentStreams: 128
     outlierDetection:
       consecutive5xxErrors: 7
@@ -180,6 +181,8 @@ struct Example {
   const char* crd_file;
 };
 
+void PrintTo(const Example& example, std::ostream* os) { *os << example.name; }
+
 class ValidExampleTest : public ::testing::TestWithParam<Example> {};
 
 TEST_P(ValidExampleTest, PassesTheCrdSchemaAndDecodesStrictly) {
@@ -214,6 +217,8 @@ struct Breakage {
   const char* spec;     // a whole spec, in YAML
   const char* problem;  // expected substring of one problem
 };
+
+void PrintTo(const Breakage& breakage, std::ostream* os) { *os << breakage.spec; }
 
 class CrdRejectsTest : public ::testing::TestWithParam<Breakage> {};
 

@@ -215,6 +215,9 @@ absl::StatusOr<std::shared_ptr<const ListenerConfig>> Translate(const listener::
   if (l.has_api_listener()) return FieldError("api_listener", "not supported");
   if (l.has_udp_listener_config()) return FieldError("udp_listener_config", "not supported");
   out->use_original_dst = l.use_original_dst().value();
+  // Istio's per-port sidecar listeners only receive connections handed over
+  // by the original-destination listener; they own no socket.
+  out->bind_to_port = !l.has_bind_to_port() || l.bind_to_port().value();
   for (int i = 0; i < l.listener_filters_size(); ++i) {
     const listener::ListenerFilter& f = l.listener_filters(i);
     const std::string f_path = Path("", "listener_filters", i);

@@ -80,6 +80,7 @@ struct ListenerConfig {
   std::optional<FilterChainConfig> default_filter_chain;
   std::vector<std::string> listener_filters;  // type names: tls_inspector, original_dst, ...
   bool use_original_dst = false;
+  bool bind_to_port = true;
 };
 
 absl::StatusOr<std::shared_ptr<const ListenerConfig>> TranslateListener(

@@ -25,8 +25,9 @@ std::string NewRequestId(Random& random) {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-                a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffffffffffffULL);
+  std::snprintf(buf, sizeof(buf),
+                "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, a >> 32,
+                (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffffffffffffULL);
   return buf;
 }
 
@@ -226,8 +227,10 @@ bool ActiveStream::HandleCorsPreflight() {
   }
   std::vector<std::pair<std::string, std::string>> h = {
       {"access-control-allow-origin", cors_origin_}};
-  if (!cors->allow_methods.empty()) h.emplace_back("access-control-allow-methods", cors->allow_methods);
-  if (!cors->allow_headers.empty()) h.emplace_back("access-control-allow-headers", cors->allow_headers);
+  if (!cors->allow_methods.empty())
+    h.emplace_back("access-control-allow-methods", cors->allow_methods);
+  if (!cors->allow_headers.empty())
+    h.emplace_back("access-control-allow-headers", cors->allow_headers);
   if (!cors->max_age.empty()) h.emplace_back("access-control-max-age", cors->max_age);
   if (cors->allow_credentials) h.emplace_back("access-control-allow-credentials", "true");
   SendLocalReply(200, "", "", h);
@@ -292,7 +295,8 @@ void ActiveStream::ContinueAfterFilters() {
 
   // The upstream request: rewrites, then header edits from the most general
   // level to the most specific (route config, virtual host, route, cluster).
-  if (auto path = RewritePath(route, *forward_, original_path_)) request_headers_.Set(http::kPath, *path);
+  if (auto path = RewritePath(route, *forward_, original_path_))
+    request_headers_.Set(http::kPath, *path);
   if (auto host = RewriteHost(*forward_, weighted_)) request_headers_.Set(http::kAuthority, *host);
   const auto& table_options = routes_->options();
   ApplyMutations(table_options.request_headers, request_headers_);
@@ -615,7 +619,8 @@ void ActiveStream::EncodeResponseHeaders(http::ResponseHeaders headers, bool end
     }
   }
   if (hcm_.worker().draining()) headers.Set("connection", "close");
-  if (!request_id_.empty() && !headers.Has("x-request-id")) headers.Set("x-request-id", request_id_);
+  if (!request_id_.empty() && !headers.Has("x-request-id"))
+    headers.Set("x-request-id", request_id_);
   bytes_sent_ += headers.ByteSize();
   (void)hcm_.codec().EncodeHeaders(id_, headers, end_stream);
   if (end_stream) {
@@ -647,7 +652,8 @@ void ActiveStream::OnResponseComplete() {
   response_complete_ = true;
   CleanupUpstream();
   auto& hs = hcm_.stats();
-  if (response_code_ >= 100 && response_code_ < 600) hs.downstream_rq_xx[response_code_ / 100].Inc();
+  if (response_code_ >= 100 && response_code_ < 600)
+    hs.downstream_rq_xx[response_code_ / 100].Inc();
   hs.downstream_rq_time.RecordMs(
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count());
   Log();

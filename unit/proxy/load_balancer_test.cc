@@ -230,14 +230,13 @@ TEST_P(ConsistentHashTest, RemovingAHostMovesLittleElse) {
 
 TEST_P(ConsistentHashTest, RedrawAvoidsExcludedHost) {
   SeededRandom random(4);
-  LbPolicyConfig config = Config(GetParam());
-  config.host_selection_attempts = 10;
-  auto lb = Make(config, Endpoints({1, 1, 1}), random);
+  auto lb = Make(Config(GetParam()), Endpoints({1, 1, 1}), random);
   for (int i = 0; i < 200; ++i) {
     LbContext context;
     context.hash = Hash64(absl::StrCat("k", i));
     const std::string first = lb->ChooseHost(context)->key;
     context.exclude = [&](const Host& h) { return h.key == first; };
+    context.host_selection_attempts = 10;
     EXPECT_NE(lb->ChooseHost(context)->key, first);
   }
 }
@@ -299,10 +298,9 @@ TEST(LoadBalancerTest, LeastRequestTracksLoadItCreates) {
 
 TEST(LoadBalancerTest, RoundRobinRedrawSkipsExcludedHost) {
   SeededRandom random(23);
-  LbPolicyConfig config = Config(LbPolicy::kRoundRobin);
-  config.host_selection_attempts = 3;
-  auto lb = Make(config, Endpoints({1, 1, 1}), random);
+  auto lb = Make(Config(LbPolicy::kRoundRobin), Endpoints({1, 1, 1}), random);
   LbContext context;
+  context.host_selection_attempts = 3;
   context.exclude = [](const Host& h) { return h.key == "10.0.0.2:8080"; };
   for (int i = 0; i < 30; ++i) EXPECT_NE(lb->ChooseHost(context)->key, "10.0.0.2:8080");
 }

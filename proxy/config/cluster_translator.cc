@@ -44,8 +44,9 @@ absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateAssignment(
     const auto& lb_endpoints = locality.has_load_balancer_endpoints()
                                    ? locality.load_balancer_endpoints().lb_endpoints()
                                    : locality.lb_endpoints();
-    const std::string list_field =
-        locality.has_load_balancer_endpoints() ? "load_balancer_endpoints.lb_endpoints" : "lb_endpoints";
+    const std::string list_field = locality.has_load_balancer_endpoints()
+                                       ? "load_balancer_endpoints.lb_endpoints"
+                                       : "lb_endpoints";
     for (int e = 0; e < lb_endpoints.size(); ++e) {
       const endpoint::LbEndpoint& lb = lb_endpoints[e];
       const std::string e_path = Path(l_path, list_field, e);
@@ -273,7 +274,8 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
   auto out = std::make_shared<ClusterConfig>();
   out->name = c.name();
   if (c.name().empty()) return FieldError("name", "cluster name is required");
-  if (c.has_cluster_type()) return FieldError("cluster_type", "custom cluster types are not supported");
+  if (c.has_cluster_type())
+    return FieldError("cluster_type", "custom cluster types are not supported");
   switch (c.type()) {
     case cluster::Cluster::STATIC:
       out->type = DiscoveryType::kStatic;
@@ -291,8 +293,9 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       return FieldError("type", absl::StrCat("unsupported discovery type ",
                                              cluster::Cluster::DiscoveryType_Name(c.type())));
   }
-  out->eds_service_name =
-      c.eds_cluster_config().service_name().empty() ? c.name() : c.eds_cluster_config().service_name();
+  out->eds_service_name = c.eds_cluster_config().service_name().empty()
+                              ? c.name()
+                              : c.eds_cluster_config().service_name();
   if (c.has_connect_timeout()) {
     out->connect_timeout = ToDuration(c.connect_timeout());
     if (out->connect_timeout <= absl::ZeroDuration()) {
@@ -306,7 +309,8 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
     for (int i = 0; i < thresholds.size(); ++i) {
       const auto& t = thresholds[i];
       if (t.priority() != core::DEFAULT) continue;  // one priority only: flattened
-      if (t.has_max_connections()) out->circuit_breakers.max_connections = t.max_connections().value();
+      if (t.has_max_connections())
+        out->circuit_breakers.max_connections = t.max_connections().value();
       if (t.has_max_pending_requests()) {
         out->circuit_breakers.max_pending_requests = t.max_pending_requests().value();
       }
@@ -326,8 +330,10 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       config.consecutive_gateway_failure = od.consecutive_gateway_failure().value();
     }
     if (od.has_interval()) config.interval = ToDuration(od.interval());
-    if (od.has_base_ejection_time()) config.base_ejection_time = ToDuration(od.base_ejection_time());
-    if (od.has_max_ejection_percent()) config.max_ejection_percent = od.max_ejection_percent().value();
+    if (od.has_base_ejection_time())
+      config.base_ejection_time = ToDuration(od.base_ejection_time());
+    if (od.has_max_ejection_percent())
+      config.max_ejection_percent = od.max_ejection_percent().value();
     out->outlier_detection = config;
   }
   if (c.health_checks_size() > 0) {
@@ -339,7 +345,8 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
   if (c.has_transport_socket()) {
     MG_RETURN_IF_ERROR(TranslateTransportSocket(c.transport_socket(), "transport_socket", *out));
   }
-  if (c.filters_size() > 0) return FieldError("filters", "cluster network filters are not supported");
+  if (c.filters_size() > 0)
+    return FieldError("filters", "cluster network filters are not supported");
   if (c.has_upstream_config()) return FieldError("upstream_config", "not supported");
   if (c.has_load_assignment()) {
     if (out->type == DiscoveryType::kEds) {
@@ -365,7 +372,8 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> TranslateCluster(const clus
 absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateClusterLoadAssignment(
     const endpoint::ClusterLoadAssignment& assignment) {
   absl::Status unknown = CheckNoUnknownFields(assignment, "");
-  if (!unknown.ok()) return ForResource(unknown, "ClusterLoadAssignment", assignment.cluster_name());
+  if (!unknown.ok())
+    return ForResource(unknown, "ClusterLoadAssignment", assignment.cluster_name());
   if (assignment.cluster_name().empty()) {
     return ForResource(FieldError("cluster_name", "required"), "ClusterLoadAssignment", "");
   }

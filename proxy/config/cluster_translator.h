@@ -35,7 +35,7 @@ namespace meshgate::proxy::config {
 // The endpoints of one cluster (EDS or the cluster's inline load_assignment).
 struct EndpointSet {
   std::string cluster_name;
-  std::vector<Endpoint> endpoints;  // all of them, with health and priority
+  std::vector<Endpoint> endpoints;       // all of them, with health and priority
   std::shared_ptr<const HostSet> hosts;  // the routable ones (HostSet::FromEndpoints)
 };
 

@@ -19,7 +19,8 @@ std::shared_ptr<const ClusterConfig> ConfigSnapshot::FindCluster(std::string_vie
   return it == clusters.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const EndpointSet> ConfigSnapshot::EndpointsFor(const ClusterConfig& cluster) const {
+std::shared_ptr<const EndpointSet> ConfigSnapshot::EndpointsFor(
+    const ClusterConfig& cluster) const {
   if (cluster.type != DiscoveryType::kEds) return cluster.static_endpoints;
   auto it = endpoints.find(cluster.eds_service_name);
   return it == endpoints.end() ? nullptr : it->second;

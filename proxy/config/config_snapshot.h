@@ -43,9 +43,9 @@ struct ConfigSnapshot {
   // Increases by one with every published snapshot.
   uint64_t generation = 0;
   ByName<ListenerConfig> listeners;
-  ByName<RouteTable> routes;        // by RouteConfiguration name
-  ByName<ClusterConfig> clusters;   // by cluster name
-  ByName<EndpointSet> endpoints;    // by EDS service (cluster_name of the assignment)
+  ByName<RouteTable> routes;       // by RouteConfiguration name
+  ByName<ClusterConfig> clusters;  // by cluster name
+  ByName<EndpointSet> endpoints;   // by EDS service (cluster_name of the assignment)
 
   // The route table an HTTP connection manager uses: its inline table, or the
   // RDS one (nullptr until that RouteConfiguration has arrived).

@@ -1,6 +1,7 @@
 #include "proxy/config/listener_translator.h"
 
 #include "absl/strings/str_cat.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "proxy/config/proto_checks.h"
 #include "proxy/config/route_translator.h"
@@ -46,6 +47,11 @@ absl::StatusOr<HttpFilterConfig> TranslateHttpFilter(const hcm::HttpFilter& f,
   const std::string field = Path(path, "typed_config");
   if (type == kRouterFilterType) {
     out.kind = HttpFilterConfig::Kind::kRouter;
+    envoy::extensions::filters::http::router::v3::Router router;
+    MG_RETURN_IF_ERROR(UnpackAny(f.typed_config(), router, field));
+    if (router.upstream_http_filters_size() > 0) {
+      return FieldError(Path(field, "upstream_http_filters"), "not supported");
+    }
   } else if (type == kFaultFilterType) {
     out.kind = HttpFilterConfig::Kind::kFault;
     envoy::extensions::filters::http::fault::v3::HTTPFault fault;
@@ -53,6 +59,8 @@ absl::StatusOr<HttpFilterConfig> TranslateHttpFilter(const hcm::HttpFilter& f,
     MG_ASSIGN_OR_RETURN(out.fault, TranslateFault(fault, field));
   } else if (type == kCorsFilterType) {
     out.kind = HttpFilterConfig::Kind::kCors;
+    envoy::extensions::filters::http::cors::v3::Cors cors;
+    MG_RETURN_IF_ERROR(UnpackAny(f.typed_config(), cors, field));
   } else if (type == kLocalRateLimitType) {
     out.kind = HttpFilterConfig::Kind::kLocalRateLimit;
     envoy::extensions::filters::http::local_ratelimit::v3::LocalRateLimit limit;
@@ -61,10 +69,10 @@ absl::StatusOr<HttpFilterConfig> TranslateHttpFilter(const hcm::HttpFilter& f,
   } else if (f.is_optional()) {
     skip = true;
   } else {
-    return FieldError(field, absl::StrCat("unsupported HTTP filter '", f.name(), "' of type '",
-                                          Av(type),
-                                          "' (supported: router, fault, cors, local_ratelimit; "
-                                          "mark it is_optional to skip it)"));
+    return FieldError(field,
+                      absl::StrCat("unsupported HTTP filter '", f.name(), "' of type '", Av(type),
+                                   "' (supported: router, fault, cors, local_ratelimit; "
+                                   "mark it is_optional to skip it)"));
   }
   return out;
 }
@@ -106,8 +114,9 @@ absl::StatusOr<HttpConnectionManagerConfig> TranslateHcm(const hcm::HttpConnecti
   }
   for (int i = 0; i < h.http_filters_size(); ++i) {
     bool skip = false;
-    MG_ASSIGN_OR_RETURN(HttpFilterConfig filter,
-                        TranslateHttpFilter(h.http_filters(i), Path(path, "http_filters", i), skip));
+    MG_ASSIGN_OR_RETURN(
+        HttpFilterConfig filter,
+        TranslateHttpFilter(h.http_filters(i), Path(path, "http_filters", i), skip));
     if (skip) continue;
     if (!out.http_filters.empty() &&
         out.http_filters.back().kind == HttpFilterConfig::Kind::kRouter) {
@@ -120,7 +129,8 @@ absl::StatusOr<HttpConnectionManagerConfig> TranslateHcm(const hcm::HttpConnecti
   }
   if (h.has_stream_idle_timeout()) out.stream_idle_timeout = ToDuration(h.stream_idle_timeout());
   if (h.has_request_timeout()) out.request_timeout = ToDuration(h.request_timeout());
-  if (h.has_max_request_headers_kb()) out.max_request_headers_kb = h.max_request_headers_kb().value();
+  if (h.has_max_request_headers_kb())
+    out.max_request_headers_kb = h.max_request_headers_kb().value();
   out.use_remote_address = h.use_remote_address().value();
   out.xff_num_trusted_hops = h.xff_num_trusted_hops();
   out.normalize_path = h.normalize_path().value();
@@ -146,9 +156,10 @@ absl::StatusOr<FilterChainConfig> TranslateFilterChain(const listener::FilterCha
     if (m.prefix_ranges_size() > 0 || m.direct_source_prefix_ranges_size() > 0 ||
         m.source_prefix_ranges_size() > 0 || m.source_ports_size() > 0 ||
         m.source_type() != listener::FilterChainMatch::ANY) {
-      return FieldError(m_path, "address, source and port-list matching are not supported "
-                                "(only destination_port, server_names, transport_protocol, "
-                                "application_protocols)");
+      return FieldError(m_path,
+                        "address, source and port-list matching are not supported "
+                        "(only destination_port, server_names, transport_protocol, "
+                        "application_protocols)");
     }
     if (m.has_destination_port()) out.match.destination_port = m.destination_port().value();
     out.match.server_names.assign(m.server_names().begin(), m.server_names().end());

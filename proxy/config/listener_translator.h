@@ -35,8 +35,8 @@ struct HttpFilterConfig {
   enum class Kind { kRouter, kFault, kCors, kLocalRateLimit };
   std::string name;
   Kind kind = Kind::kRouter;
-  bool disabled = false;  // enabled per route via typed_per_filter_config
-  std::optional<FaultConfig> fault;                   // kFault: filter-level default
+  bool disabled = false;             // enabled per route via typed_per_filter_config
+  std::optional<FaultConfig> fault;  // kFault: filter-level default
   std::optional<LocalRateLimitConfig> local_rate_limit;  // kLocalRateLimit
 };
 

@@ -25,10 +25,10 @@ absl::Status CheckNoUnknownFields(const google::protobuf::Message& message, std:
   const google::protobuf::Reflection* reflection = message.GetReflection();
   const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
   if (!unknown.empty()) {
-    return FieldError(path.empty() ? std::string_view("<root>") : path,
-                      absl::StrCat("unknown field number ", unknown.field(0).number(), " in ",
-                                   message.GetDescriptor()->full_name(),
-                                   " (sent by a newer control plane?)"));
+    return FieldError(
+        path.empty() ? std::string_view("<root>") : path,
+        absl::StrCat("unknown field number ", unknown.field(0).number(), " in ",
+                     message.GetDescriptor()->full_name(), " (sent by a newer control plane?)"));
   }
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
@@ -44,8 +44,8 @@ absl::Status CheckNoUnknownFields(const google::protobuf::Message& message, std:
         if (!status.ok()) return status;
       }
     } else {
-      absl::Status status = CheckNoUnknownFields(reflection->GetMessage(message, field),
-                                                 Path(path, field->name()));
+      absl::Status status =
+          CheckNoUnknownFields(reflection->GetMessage(message, field), Path(path, field->name()));
       if (!status.ok()) return status;
     }
   }

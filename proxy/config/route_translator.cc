@@ -54,7 +54,8 @@ absl::StatusOr<StringMatcher> TranslateStringMatcher(const matcher::StringMatche
               : 0;
       auto result = StringMatcher::Create(Kind::kRegex, m.safe_regex().regex(), m.ignore_case(),
                                           max_program_size);
-      if (!result.ok()) return FieldError(Path(path, "safe_regex.regex"), result.status().message());
+      if (!result.ok())
+        return FieldError(Path(path, "safe_regex.regex"), result.status().message());
       return result;
     }
     case matcher::StringMatcher::kCustom:
@@ -131,7 +132,8 @@ absl::StatusOr<QueryParameterMatcher> TranslateQueryMatcher(const route::QueryPa
   QueryParameterMatcher out;
   out.name = m.name();
   if (m.has_string_match()) {
-    MG_ASSIGN_OR_RETURN(out.value, TranslateStringMatcher(m.string_match(), Path(path, "string_match")));
+    MG_ASSIGN_OR_RETURN(out.value,
+                        TranslateStringMatcher(m.string_match(), Path(path, "string_match")));
   } else if (m.query_parameter_match_specifier_case() ==
                  route::QueryParameterMatcher::kPresentMatch &&
              !m.present_match()) {
@@ -341,11 +343,10 @@ absl::StatusOr<RetryPolicy> TranslateRetryPolicy(const route::RetryPolicy& p,
     if (out.backoff_base <= absl::ZeroDuration()) {
       return FieldError(Path(path, "retry_back_off.base_interval"), "must be > 0");
     }
-    out.backoff_max = backoff.has_max_interval() ? ToDuration(backoff.max_interval())
-                                                 : out.backoff_base * 10;
+    out.backoff_max =
+        backoff.has_max_interval() ? ToDuration(backoff.max_interval()) : out.backoff_base * 10;
     if (out.backoff_max < out.backoff_base) {
-      return FieldError(Path(path, "retry_back_off.max_interval"),
-                        "must be >= base_interval");
+      return FieldError(Path(path, "retry_back_off.max_interval"), "must be >= base_interval");
     }
   }
   if (p.has_rate_limited_retry_back_off()) {
@@ -460,7 +461,8 @@ absl::StatusOr<ForwardAction> TranslateForward(const route::RouteAction& a, std:
         }
         if (c.name().empty()) return FieldError(Path(c_path, "name"), "cluster name is required");
         if (c.has_metadata_match()) {
-          return FieldError(Path(c_path, "metadata_match"), "subset load balancing is not supported");
+          return FieldError(Path(c_path, "metadata_match"),
+                            "subset load balancing is not supported");
         }
         WeightedClusterEntry entry;
         entry.name = c.name();
@@ -544,12 +546,14 @@ absl::StatusOr<ForwardAction> TranslateForward(const route::RouteAction& a, std:
   }
   if (a.has_timeout()) out.timeout = ToDuration(a.timeout());
   if (a.has_idle_timeout()) out.idle_timeout = ToDuration(a.idle_timeout());
-  if (a.has_early_data_policy()) return FieldError(Path(path, "early_data_policy"), "not supported");
+  if (a.has_early_data_policy())
+    return FieldError(Path(path, "early_data_policy"), "not supported");
   if (a.has_retry_policy_typed_config()) {
     return FieldError(Path(path, "retry_policy_typed_config"), "not supported");
   }
   if (a.has_retry_policy()) {
-    MG_ASSIGN_OR_RETURN(out.retry, TranslateRetryPolicy(a.retry_policy(), Path(path, "retry_policy")));
+    MG_ASSIGN_OR_RETURN(out.retry,
+                        TranslateRetryPolicy(a.retry_policy(), Path(path, "retry_policy")));
   } else if (defaults.retry_policy != nullptr) {
     MG_ASSIGN_OR_RETURN(out.retry,
                         TranslateRetryPolicy(*defaults.retry_policy, defaults.retry_policy_path));
@@ -564,10 +568,12 @@ absl::StatusOr<ForwardAction> TranslateForward(const route::RouteAction& a, std:
   }
   MG_ASSIGN_OR_RETURN(out.hash_policies, TranslateHashPolicies(a.hash_policy(), path));
   if (a.has_internal_redirect_policy()) {
-    return FieldError(Path(path, "internal_redirect_policy"), "internal redirects are not supported");
+    return FieldError(Path(path, "internal_redirect_policy"),
+                      "internal redirects are not supported");
   }
   if (a.internal_redirect_action() == route::RouteAction::HANDLE_INTERNAL_REDIRECT) {
-    return FieldError(Path(path, "internal_redirect_action"), "internal redirects are not supported");
+    return FieldError(Path(path, "internal_redirect_action"),
+                      "internal redirects are not supported");
   }
   if (a.has_hedge_policy()) return FieldError(Path(path, "hedge_policy"), "not supported");
   return out;
@@ -628,7 +634,8 @@ absl::StatusOr<DirectResponseAction> TranslateDirectResponse(const route::Direct
                                                              uint32_t max_body_size) {
   DirectResponseAction out;
   if (d.status() < 200 || d.status() >= 600) {
-    return FieldError(Path(path, "status"), absl::StrCat("status ", d.status(), " not in [200, 600)"));
+    return FieldError(Path(path, "status"),
+                      absl::StrCat("status ", d.status(), " not in [200, 600)"));
   }
   out.status = d.status();
   if (d.has_body()) {
@@ -649,15 +656,16 @@ absl::StatusOr<DirectResponseAction> TranslateDirectResponse(const route::Direct
     }
   }
   if (out.body.size() > max_body_size) {
-    return FieldError(Path(path, "body"), absl::StrCat("body of ", out.body.size(),
-                                                       " bytes exceeds the limit of ",
-                                                       max_body_size));
+    return FieldError(
+        Path(path, "body"),
+        absl::StrCat("body of ", out.body.size(), " bytes exceeds the limit of ", max_body_size));
   }
   return out;
 }
 
 absl::StatusOr<Route> TranslateRoute(const route::Route& r, std::string_view path,
-                                     const Defaults& defaults, const PerFilterConfigs& vhost_filters,
+                                     const Defaults& defaults,
+                                     const PerFilterConfigs& vhost_filters,
                                      uint32_t max_body_size) {
   Route out;
   out.name = r.name();
@@ -676,8 +684,9 @@ absl::StatusOr<Route> TranslateRoute(const route::Route& r, std::string_view pat
       break;
     case route::RouteMatch::kSafeRegex: {
       out.path.kind = PathMatcher::Kind::kRegex;
-      MG_ASSIGN_OR_RETURN(out.path.regex, TranslateRegex(m.safe_regex(), Path(match_path, "safe_regex"),
-                                                         case_sensitive));
+      MG_ASSIGN_OR_RETURN(
+          out.path.regex,
+          TranslateRegex(m.safe_regex(), Path(match_path, "safe_regex"), case_sensitive));
       out.path.value = m.safe_regex().regex();
       break;
     }
@@ -714,8 +723,9 @@ absl::StatusOr<Route> TranslateRoute(const route::Route& r, std::string_view pat
     out.headers.push_back(std::move(grpc));
   }
   for (int i = 0; i < m.query_parameters_size(); ++i) {
-    MG_ASSIGN_OR_RETURN(QueryParameterMatcher qm, TranslateQueryMatcher(m.query_parameters(i),
-                                                                        Path(match_path, "query_parameters", i)));
+    MG_ASSIGN_OR_RETURN(
+        QueryParameterMatcher qm,
+        TranslateQueryMatcher(m.query_parameters(i), Path(match_path, "query_parameters", i)));
     out.query_parameters.push_back(std::move(qm));
   }
   if (m.has_tls_context()) return FieldError(Path(match_path, "tls_context"), "not supported");
@@ -723,8 +733,7 @@ absl::StatusOr<Route> TranslateRoute(const route::Route& r, std::string_view pat
     return FieldError(Path(match_path, "dynamic_metadata"), "not supported");
   }
 
-  MG_RETURN_IF_ERROR(
-      TranslatePerFilterConfigs(r.typed_per_filter_config(), path, out.filters));
+  MG_RETURN_IF_ERROR(TranslatePerFilterConfigs(r.typed_per_filter_config(), path, out.filters));
   InheritFilterConfigs(out.filters, vhost_filters);
   MG_RETURN_IF_ERROR(
       TranslateRequestResponseHeaders(r, path, out.request_headers, out.response_headers));
@@ -736,26 +745,26 @@ absl::StatusOr<Route> TranslateRoute(const route::Route& r, std::string_view pat
                           TranslateForward(a, Path(path, "route"), defaults, out.filters));
       if (a.has_cors()) {
         const auto& c = a.cors();
-        MG_ASSIGN_OR_RETURN(out.filters.cors,
-                            TranslateCorsCommon(c.allow_origin_string_match(),
-                                                "allow_origin_string_match", c.allow_methods(),
-                                                c.allow_headers(), c.expose_headers(), c.max_age(),
-                                                c.allow_credentials().value(),
-                                                c.has_filter_enabled() ? &c.filter_enabled() : nullptr,
-                                                Path(path, "route.cors")));
+        MG_ASSIGN_OR_RETURN(
+            out.filters.cors,
+            TranslateCorsCommon(
+                c.allow_origin_string_match(), "allow_origin_string_match", c.allow_methods(),
+                c.allow_headers(), c.expose_headers(), c.max_age(), c.allow_credentials().value(),
+                c.has_filter_enabled() ? &c.filter_enabled() : nullptr, Path(path, "route.cors")));
       }
       out.action = std::move(forward);
       break;
     }
     case route::Route::kRedirect: {
-      MG_ASSIGN_OR_RETURN(RedirectAction redirect, TranslateRedirect(r.redirect(), Path(path, "redirect")));
+      MG_ASSIGN_OR_RETURN(RedirectAction redirect,
+                          TranslateRedirect(r.redirect(), Path(path, "redirect")));
       out.action = std::move(redirect);
       break;
     }
     case route::Route::kDirectResponse: {
       MG_ASSIGN_OR_RETURN(DirectResponseAction direct,
-                          TranslateDirectResponse(r.direct_response(), Path(path, "direct_response"),
-                                                  max_body_size));
+                          TranslateDirectResponse(r.direct_response(),
+                                                  Path(path, "direct_response"), max_body_size));
       out.action = std::move(direct);
       break;
     }
@@ -775,7 +784,8 @@ absl::StatusOr<VirtualHost> TranslateVirtualHost(const route::VirtualHost& v, st
                                                  uint32_t max_body_size) {
   VirtualHost out;
   out.name = v.name();
-  if (v.domains_size() == 0) return FieldError(Path(path, "domains"), "at least one domain is required");
+  if (v.domains_size() == 0)
+    return FieldError(Path(path, "domains"), "at least one domain is required");
   out.domains.assign(v.domains().begin(), v.domains().end());
   if (v.has_matcher()) return FieldError(Path(path, "matcher"), "not supported");
   if (v.require_tls() != route::VirtualHost::NONE) {
@@ -794,12 +804,12 @@ absl::StatusOr<VirtualHost> TranslateVirtualHost(const route::VirtualHost& v, st
   MG_RETURN_IF_ERROR(TranslatePerFilterConfigs(v.typed_per_filter_config(), path, filters));
   if (v.has_cors() && !filters.cors.has_value()) {
     const auto& c = v.cors();
-    MG_ASSIGN_OR_RETURN(filters.cors,
-                        TranslateCorsCommon(c.allow_origin_string_match(), "allow_origin_string_match",
-                                            c.allow_methods(), c.allow_headers(), c.expose_headers(),
-                                            c.max_age(), c.allow_credentials().value(),
-                                            c.has_filter_enabled() ? &c.filter_enabled() : nullptr,
-                                            Path(path, "cors")));
+    MG_ASSIGN_OR_RETURN(
+        filters.cors,
+        TranslateCorsCommon(
+            c.allow_origin_string_match(), "allow_origin_string_match", c.allow_methods(),
+            c.allow_headers(), c.expose_headers(), c.max_age(), c.allow_credentials().value(),
+            c.has_filter_enabled() ? &c.filter_enabled() : nullptr, Path(path, "cors")));
   }
   InheritFilterConfigs(filters, config_filters);
   Defaults defaults = config_defaults;
@@ -827,7 +837,8 @@ absl::StatusOr<FaultConfig> TranslateFault(
   if (fault.has_delay()) {
     const auto& delay = fault.delay();
     if (delay.has_header_delay()) {
-      return FieldError(Path(path, "delay.header_delay"), "header-controlled faults are not supported");
+      return FieldError(Path(path, "delay.header_delay"),
+                        "header-controlled faults are not supported");
     }
     if (!delay.has_fixed_delay()) return FieldError(Path(path, "delay"), "fixed_delay is required");
     out.delay = ToDuration(delay.fixed_delay());
@@ -846,7 +857,8 @@ absl::StatusOr<FaultConfig> TranslateFault(
         out.abort_grpc_status = abort.grpc_status();
         break;
       case envoy::extensions::filters::http::fault::v3::FaultAbort::kHeaderAbort:
-        return FieldError(Path(path, "abort.header_abort"), "header-controlled faults are not supported");
+        return FieldError(Path(path, "abort.header_abort"),
+                          "header-controlled faults are not supported");
       default:
         return FieldError(Path(path, "abort"), "no error type set");
     }
@@ -934,12 +946,14 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> TranslateRouteConfiguration(
     PerFilterConfigs filters;
     MG_RETURN_IF_ERROR(TranslatePerFilterConfigs(config.typed_per_filter_config(), "", filters));
     Defaults defaults;
-    if (config.request_mirror_policies_size() > 0) defaults.mirrors = &config.request_mirror_policies();
+    if (config.request_mirror_policies_size() > 0)
+      defaults.mirrors = &config.request_mirror_policies();
     std::vector<VirtualHost> vhosts;
     for (int i = 0; i < config.virtual_hosts_size(); ++i) {
-      MG_ASSIGN_OR_RETURN(VirtualHost vhost,
-                          TranslateVirtualHost(config.virtual_hosts(i), Path("", "virtual_hosts", i),
-                                               defaults, filters, max_body_size));
+      MG_ASSIGN_OR_RETURN(
+          VirtualHost vhost,
+          TranslateVirtualHost(config.virtual_hosts(i), Path("", "virtual_hosts", i), defaults,
+                               filters, max_body_size));
       vhosts.push_back(std::move(vhost));
     }
     return RouteTable::Create(std::move(options), std::move(vhosts));

@@ -29,10 +29,13 @@ namespace meshgate::proxy::config {
 
 // Type names (type URL without "type.googleapis.com/") of the HTTP filters
 // meshgate-proxy implements.
-inline constexpr std::string_view kRouterFilterType = "envoy.extensions.filters.http.router.v3.Router";
-inline constexpr std::string_view kFaultFilterType = "envoy.extensions.filters.http.fault.v3.HTTPFault";
+inline constexpr std::string_view kRouterFilterType =
+    "envoy.extensions.filters.http.router.v3.Router";
+inline constexpr std::string_view kFaultFilterType =
+    "envoy.extensions.filters.http.fault.v3.HTTPFault";
 inline constexpr std::string_view kCorsFilterType = "envoy.extensions.filters.http.cors.v3.Cors";
-inline constexpr std::string_view kCorsPolicyType = "envoy.extensions.filters.http.cors.v3.CorsPolicy";
+inline constexpr std::string_view kCorsPolicyType =
+    "envoy.extensions.filters.http.cors.v3.CorsPolicy";
 inline constexpr std::string_view kLocalRateLimitType =
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
 inline constexpr std::string_view kFilterConfigWrapperType = "envoy.config.route.v3.FilterConfig";
@@ -41,8 +44,8 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> TranslateRouteConfiguration(
     const envoy::config::route::v3::RouteConfiguration& config);
 
 // Filter configs, also used for the HCM's http_filters. `path` prefixes errors.
-absl::StatusOr<FaultConfig> TranslateFault(const envoy::extensions::filters::http::fault::v3::HTTPFault& fault,
-                                           std::string_view path);
+absl::StatusOr<FaultConfig> TranslateFault(
+    const envoy::extensions::filters::http::fault::v3::HTTPFault& fault, std::string_view path);
 absl::StatusOr<CorsPolicy> TranslateCorsPolicy(
     const envoy::extensions::filters::http::cors::v3::CorsPolicy& cors, std::string_view path);
 absl::StatusOr<LocalRateLimitConfig> TranslateLocalRateLimit(

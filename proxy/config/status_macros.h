@@ -7,14 +7,14 @@
 #define MG_CONCAT_INNER(a, b) a##b
 #define MG_CONCAT(a, b) MG_CONCAT_INNER(a, b)
 
-#define MG_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
+#define MG_RETURN_IF_ERROR(expr)                                               \
+  do {                                                                         \
     if (absl::Status _mg_status = (expr); !_mg_status.ok()) return _mg_status; \
   } while (0)
 
 #define MG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
-  if (!tmp.ok()) return tmp.status();             \
+  auto tmp = (expr);                             \
+  if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(*tmp)
 
 #define MG_ASSIGN_OR_RETURN(lhs, expr) \

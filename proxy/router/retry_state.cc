@@ -70,7 +70,8 @@ absl::Duration RetryState::NextBackoff() {
   ceiling = std::min(ceiling, max);
   const int64_t ceiling_ns = absl::ToInt64Nanoseconds(ceiling);
   if (ceiling_ns <= 0) return absl::ZeroDuration();
-  return absl::Nanoseconds(static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(ceiling_ns))));
+  return absl::Nanoseconds(
+      static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(ceiling_ns))));
 }
 
 std::function<bool(const Host&)> RetryState::ExcludePredicate() const {

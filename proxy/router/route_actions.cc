@@ -9,8 +9,8 @@ namespace {
 
 // Rewrites the path part (before '?') by the route's match and rewrite rules.
 std::string RewritePathPart(const PathMatcher& match, std::string_view path,
-                            const std::optional<std::string>& prefix_rewrite,
-                            const re2::RE2* regex, const std::string& substitution) {
+                            const std::optional<std::string>& prefix_rewrite, const re2::RE2* regex,
+                            const std::string& substitution) {
   if (prefix_rewrite.has_value()) {
     // Prefix-style matches replace the matched prefix; exact and regex
     // matches replace the whole path.
@@ -80,8 +80,7 @@ std::optional<std::string> RewriteHost(const ForwardAction& action,
 
 std::string ComposeRedirectLocation(const Route& route, const RedirectAction& redirect,
                                     const RequestView& request) {
-  const std::string scheme =
-      AsciiLowered(redirect.scheme.value_or(std::string(request.scheme)));
+  const std::string scheme = AsciiLowered(redirect.scheme.value_or(std::string(request.scheme)));
   const bool scheme_changed = !EqualsIgnoreCase(scheme, request.scheme);
 
   auto [request_host, request_port] = SplitHostPort(request.authority);

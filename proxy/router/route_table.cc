@@ -43,7 +43,8 @@ bool HeaderMatcher::Matches(const RequestView& request) const {
       break;
     case Kind::kRange: {
       int64_t number;
-      matched = absl::SimpleAtoi(Av(*value), &number) && number >= range_start && number < range_end;
+      matched =
+          absl::SimpleAtoi(Av(*value), &number) && number >= range_start && number < range_end;
       break;
     }
     case Kind::kPresent:
@@ -128,7 +129,8 @@ absl::StatusOr<uint32_t> ParseRetryOn(std::string_view retry_on) {
     const auto* it = std::find_if(std::begin(kNames), std::end(kNames),
                                   [&](const auto& entry) { return entry.first == token; });
     if (it == std::end(kNames)) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported retry_on condition '", Av(token), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unsupported retry_on condition '", Av(token), "'"));
     }
     bits |= it->second;
   }
@@ -146,7 +148,8 @@ std::string_view StripPort(std::string_view authority) {
   if (authority.front() == '[' && authority[colon - 1] != ']') return authority;
   if (authority.front() != '[' && authority.find(':') != colon) return authority;
   const std::string_view port = authority.substr(colon + 1);
-  if (port.empty() || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (port.empty() ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return authority;
   }
   return authority.substr(0, colon);
@@ -165,8 +168,8 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(
     for (size_t d = 0; d < vhost.domains.size(); ++d) {
       const std::string domain = AsciiLowered(vhost.domains[d]);
       auto error = [&](std::string_view reason) {
-        return absl::InvalidArgumentError(absl::StrCat("virtual host '", vhost.name, "' domains[", d,
-                                                       "] '", domain, "': ", Av(reason)));
+        return absl::InvalidArgumentError(absl::StrCat("virtual host '", vhost.name, "' domains[",
+                                                       d, "] '", domain, "': ", Av(reason)));
       };
       if (domain.empty()) return error("empty domain");
       auto [it, inserted] = seen.emplace(domain, vhost.name);
@@ -183,8 +186,7 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(
       } else if (domain.front() == '*') {
         table->suffix_wildcards_[domain.size() - 1].emplace(domain.substr(1), i);
       } else if (domain.back() == '*') {
-        table->prefix_wildcards_[domain.size() - 1].emplace(domain.substr(0, domain.size() - 1),
-                                                            i);
+        table->prefix_wildcards_[domain.size() - 1].emplace(domain.substr(0, domain.size() - 1), i);
       } else {
         return error("'*' must be the first or last character");
       }
@@ -215,15 +217,14 @@ const VirtualHost* RouteTable::FindWildcard(std::string_view host) const {
 const VirtualHost* RouteTable::FindVirtualHost(std::string_view authority) const {
   std::string host = AsciiLowered(authority);
   if (options_.ignore_port_in_host_matching) host = std::string(StripPort(host));
+  // Exact beats wildcard even when only the port-less form is exact: a
+  // request to "shop.test:8080" belongs to "shop.test" rather than "shop.*".
+  const std::string_view without_port = StripPort(host);
+  const bool has_port = without_port.size() != host.size();
   const VirtualHost* found = FindVirtualHostExact(host);
+  if (found == nullptr && has_port) found = FindVirtualHostExact(without_port);
   if (found == nullptr) found = FindWildcard(host);
-  if (found == nullptr) {
-    const std::string_view without_port = StripPort(host);
-    if (without_port.size() != host.size()) {
-      found = FindVirtualHostExact(without_port);
-      if (found == nullptr) found = FindWildcard(without_port);
-    }
-  }
+  if (found == nullptr && has_port) found = FindWildcard(without_port);
   if (found == nullptr && default_.has_value()) found = &virtual_hosts_[*default_];
   return found;
 }
@@ -244,7 +245,8 @@ void RouteTable::ApplyRequestHeaders(const RouteMatchResult& match,
       weighted_cluster != nullptr ? &weighted_cluster->request_headers : nullptr,
       &match.route->request_headers, &match.virtual_host->request_headers,
       &options_.request_headers};
-  if (options_.most_specific_header_mutations_wins) std::reverse(std::begin(levels), std::end(levels));
+  if (options_.most_specific_header_mutations_wins)
+    std::reverse(std::begin(levels), std::end(levels));
   for (const HeaderMutations* level : levels) {
     if (level != nullptr) ApplyHeaderMutations(*level, headers);
   }
@@ -257,7 +259,8 @@ void RouteTable::ApplyResponseHeaders(const RouteMatchResult& match,
       weighted_cluster != nullptr ? &weighted_cluster->response_headers : nullptr,
       &match.route->response_headers, &match.virtual_host->response_headers,
       &options_.response_headers};
-  if (options_.most_specific_header_mutations_wins) std::reverse(std::begin(levels), std::end(levels));
+  if (options_.most_specific_header_mutations_wins)
+    std::reverse(std::begin(levels), std::end(levels));
   for (const HeaderMutations* level : levels) {
     if (level != nullptr) ApplyHeaderMutations(*level, headers);
   }

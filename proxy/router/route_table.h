@@ -8,9 +8,10 @@
 //
 // Virtual-host selection follows Envoy's precedence on the lower-cased
 // authority: exact domain > longest "*suffix" wildcard > longest "prefix*"
-// wildcard > "*". A wildcard must match at least one character. The authority
-// is tried as received and, if it carries a port and nothing but "*" matched,
-// again without the port (so "example.com" serves "example.com:8080").
+// wildcard > "*". A wildcard must match at least one character. A port in the
+// authority is optional in the domains: the order is exact domain with the
+// port as received, exact without it, wildcards with it, wildcards without
+// it, then "*" (so "example.com" serves "example.com:8080").
 // Routes of the chosen virtual host are tried in order; the first whose path,
 // header and query-parameter matchers all match wins. runtime_fraction is
 // ignored (every request is eligible).
@@ -153,7 +154,7 @@ struct WeightedClusterEntry {
 };
 
 struct ForwardAction {
-  std::string cluster;                                // single cluster
+  std::string cluster;                                  // single cluster
   std::vector<WeightedClusterEntry> weighted_clusters;  // or weighted
   uint64_t total_weight = 0;
   std::optional<std::string> prefix_rewrite;
@@ -240,6 +241,7 @@ class RouteTable {
       Options options, std::vector<VirtualHost> virtual_hosts);
 
   const std::string& name() const { return options_.name; }
+  const Options& options() const { return options_; }
   const std::vector<VirtualHost>& virtual_hosts() const { return virtual_hosts_; }
 
   // nullptr when no virtual host serves `authority`.
@@ -254,8 +256,7 @@ class RouteTable {
   // most_specific_header_mutations_wins the reverse.
   // `weighted_cluster` is the entry SelectCluster chose, if any.
   void ApplyRequestHeaders(const RouteMatchResult& match,
-                           const WeightedClusterEntry* weighted_cluster,
-                           HeaderList& headers) const;
+                           const WeightedClusterEntry* weighted_cluster, HeaderList& headers) const;
   void ApplyResponseHeaders(const RouteMatchResult& match,
                             const WeightedClusterEntry* weighted_cluster,
                             HeaderList& headers) const;

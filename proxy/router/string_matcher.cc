@@ -1,7 +1,7 @@
 #include "proxy/router/string_matcher.h"
 
-#include "proxy/router/text.h"
 #include "absl/strings/str_cat.h"
+#include "proxy/router/text.h"
 
 namespace meshgate::proxy {
 
@@ -11,8 +11,8 @@ absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(std::string_view pa
   re2::RE2::Options options;
   options.set_log_errors(false);
   options.set_case_sensitive(case_sensitive);
-  auto regex = std::make_shared<const re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()),
-                                                options);
+  auto regex =
+      std::make_shared<const re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
   if (!regex->ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid RE2 regex '", Av(pattern), "': ", regex->error()));

@@ -25,9 +25,8 @@ std::shared_ptr<const HostSet> HostSet::FromEndpoints(const std::vector<Endpoint
     host.weight = std::max<uint32_t>(e.weight, 1);
     host.index = set->hosts_.size();
     // IPv6 literals get brackets so the key parses back as host:port.
-    host.key = e.address.find(':') != std::string::npos
-                   ? absl::StrCat("[", e.address, "]:", e.port)
-                   : absl::StrCat(e.address, ":", e.port);
+    host.key = e.address.find(':') != std::string::npos ? absl::StrCat("[", e.address, "]:", e.port)
+                                                        : absl::StrCat(e.address, ":", e.port);
     set->total_weight_ += host.weight;
     if (!set->hosts_.empty() && set->hosts_.front().weight != host.weight) {
       set->uniform_weights_ = false;

@@ -21,9 +21,6 @@ struct LbPolicyConfig {
   uint64_t max_ring_size = 8 * 1024 * 1024;
   // Maglev: lookup table size; must be prime.
   uint64_t maglev_table_size = 65537;
-  // How many times a pick may be redrawn to avoid hosts the caller excludes
-  // (retry to another host).
-  uint32_t host_selection_attempts = 1;
 };
 
 }  // namespace meshgate::proxy

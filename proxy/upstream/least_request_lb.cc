@@ -28,10 +28,11 @@ const Host& LeastRequestLoadBalancer::Pick(const LbContext& /*context*/, uint32_
   const Host* best = &DrawCandidate();
   for (uint32_t i = 1; i < config_.choice_count; ++i) {
     const Host& candidate = DrawCandidate();
-    // Compare load per unit of weight without division:
-    // (active_c + 1) / w_c < (active_b + 1) / w_b.
-    const uint64_t candidate_load = (uint64_t{active_[candidate.index]} + 1) * best->weight;
-    const uint64_t best_load = (uint64_t{active_[best->index]} + 1) * candidate.weight;
+    // Compare active requests per unit of weight without division:
+    // active_c / w_c < active_b / w_b. Ties keep the earlier candidate, so an
+    // idle cluster is balanced exactly by the (weighted) candidate draw.
+    const uint64_t candidate_load = uint64_t{active_[candidate.index]} * best->weight;
+    const uint64_t best_load = uint64_t{active_[best->index]} * candidate.weight;
     if (candidate_load < best_load) best = &candidate;
   }
   return *best;

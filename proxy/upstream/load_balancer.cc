@@ -23,7 +23,7 @@ const char* LbPolicyName(LbPolicy policy) {
 
 const Host* LoadBalancer::ChooseHost(const LbContext& context) {
   if (hosts_->empty()) return nullptr;
-  const uint32_t attempts = std::max<uint32_t>(config_.host_selection_attempts, 1);
+  const uint32_t attempts = std::max<uint32_t>(context.host_selection_attempts, 1);
   const Host* picked = nullptr;
   for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
     picked = &Pick(context, attempt);

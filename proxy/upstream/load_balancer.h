@@ -27,10 +27,12 @@ struct LbContext {
   // fall back to a random draw without it.
   std::optional<uint64_t> hash;
   // Hosts the caller wants to avoid (e.g. the hosts already tried when the
-  // retry policy says "retry to another host"). Honoured for up to
-  // LbPolicyConfig::host_selection_attempts draws; after that the last pick
-  // is returned even if excluded.
+  // retry policy says "retry to another host"), honoured for up to
+  // `host_selection_attempts` draws (the retry policy's
+  // host_selection_retry_max_attempts); after that the last pick is returned
+  // even if excluded.
   std::function<bool(const Host&)> exclude;
+  uint32_t host_selection_attempts = 1;
 };
 
 class LoadBalancer {

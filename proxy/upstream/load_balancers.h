@@ -7,10 +7,16 @@
 //                          instead of sending them bursts. O(hosts) per pick.
 // LeastRequestLoadBalancer power of `choice_count` choices: draws candidates
 //                          (by weight when weights differ) and takes the one
-//                          with the fewest active requests per unit of weight.
+//                          with the fewest active requests per unit of weight
+//                          (ties: the first drawn).
 // RandomLoadBalancer       weighted random draw.
 // RingHashLoadBalancer     consistent hashing on a ring of virtual nodes whose
-//                          count per host is proportional to its weight.
+//                          count per host is proportional to its weight; the
+//                          entries per unit of weight are a power of two, so a
+//                          host change moves only that host's keys unless the
+//                          total weight crosses a power-of-two boundary. The
+//                          hash is meshgate's own (Hash64), so placement is
+//                          not bit-compatible with Envoy's xxHash/murmur ring.
 // MaglevLoadBalancer       Maglev lookup table (weighted population), O(1)
 //                          lookup, near-minimal disruption on host changes.
 //

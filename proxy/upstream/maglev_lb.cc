@@ -22,7 +22,8 @@ MaglevLoadBalancer::MaglevLoadBalancer(std::shared_ptr<const HostSet> hosts,
   // Fill order by key, so the table does not depend on endpoint order.
   std::vector<size_t> order(list.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return list[a].key < list[b].key; });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return list[a].key < list[b].key; });
 
   struct Permutation {
     uint64_t offset, skip, next = 0, assigned = 0;

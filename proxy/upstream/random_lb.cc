@@ -13,8 +13,8 @@ RandomLoadBalancer::RandomLoadBalancer(std::shared_ptr<const HostSet> hosts,
 }
 
 const Host& RandomLoadBalancer::Pick(const LbContext& /*context*/, uint32_t /*attempt*/) {
-  return hosts_->hosts()[WeightedIndex(cumulative_weight_,
-                                       random_.Uniform(hosts_->total_weight()))];
+  return hosts_
+      ->hosts()[WeightedIndex(cumulative_weight_, random_.Uniform(hosts_->total_weight()))];
 }
 
 }  // namespace meshgate::proxy

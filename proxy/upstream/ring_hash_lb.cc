@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "proxy/upstream/hash.h"
@@ -12,16 +11,20 @@ RingHashLoadBalancer::RingHashLoadBalancer(std::shared_ptr<const HostSet> hosts,
     : LoadBalancer(std::move(hosts), config), random_(random) {
   const std::vector<Host>& list = hosts_->hosts();
   if (list.empty()) return;
-  uint32_t min_weight = list.front().weight;
-  for (const Host& host : list) min_weight = std::min(min_weight, host.weight);
-  // Enough entries that the lightest host still gets one, within the bounds.
-  const double total = static_cast<double>(hosts_->total_weight());
-  const uint64_t wanted = static_cast<uint64_t>(std::ceil(total / min_weight));
-  const uint64_t ring_size =
-      std::min(config.max_ring_size, std::max(config.min_ring_size, wanted));
+  // Entries per unit of weight: the smallest power of two that reaches
+  // min_ring_size. It depends on the total weight only through that rounding,
+  // so adding or removing a host usually leaves every other host's entries
+  // exactly where they were and moves only that host's keys.
+  const uint64_t total = hosts_->total_weight();
+  uint64_t per_weight = 1;
+  while (per_weight * total < config.min_ring_size) per_weight *= 2;
+  const bool fits = per_weight * total <= config.max_ring_size;
   for (const Host& host : list) {
-    const uint64_t replicas = std::max<uint64_t>(
-        1, static_cast<uint64_t>(std::llround(ring_size * (host.weight / total))));
+    // Over max_ring_size, shares are scaled down instead (every host keeps
+    // at least one entry).
+    const uint64_t replicas =
+        fits ? host.weight * per_weight
+             : std::max<uint64_t>(1, host.weight * config.max_ring_size / total);
     for (uint64_t r = 0; r < replicas; ++r) {
       ring_.push_back(
           RingEntry{Hash64(absl::StrCat(host.key, "_", r)), static_cast<uint32_t>(host.index)});

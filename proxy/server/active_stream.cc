@@ -1,6 +1,5 @@
 #include "proxy/server/active_stream.h"
 
-#include <cinttypes>
 #include <cstdio>
 
 #include "proxy/http/http1_codec.h"
@@ -24,10 +23,12 @@ std::string NewRequestId(Random& random) {
   // RFC 4122 version 4, variant 1.
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf),
-                "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, a >> 32,
-                (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffffffffffffULL);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%08llx-%04llx-%04llx-%04llx-%012llx",
+                static_cast<unsigned long long>(a >> 32),
+                static_cast<unsigned long long>((a >> 16) & 0xffff),
+                static_cast<unsigned long long>(a & 0xffff), static_cast<unsigned long long>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
@@ -62,6 +63,26 @@ void ApplyMutations(const HeaderMutations& mutations, http::HeaderMap& headers) 
       case HeaderAppendAction::kOverwriteIfExists:
         if (headers.Has(h.name)) headers.Set(h.name, h.value);
         break;
+    }
+  }
+}
+
+// Every level's header edits for a match, in Envoy's order: by default the
+// least specific level last, so its values win; reversed when the route
+// configuration says most_specific_header_mutations_wins.
+template <typename Select>
+void ApplyAllLevels(const RouteTable& table, const RouteMatchResult& match,
+                    const WeightedClusterEntry* weighted, Select select, http::HeaderMap& headers) {
+  const HeaderMutations* levels[4] = {weighted ? &select(*weighted) : nullptr,
+                                      &select(*match.route), &select(*match.virtual_host),
+                                      &select(table.options())};
+  if (table.options().most_specific_header_mutations_wins) {
+    for (int i = 3; i >= 0; --i) {
+      if (levels[i]) ApplyMutations(*levels[i], headers);
+    }
+  } else {
+    for (const auto* level : levels) {
+      if (level) ApplyMutations(*level, headers);
     }
   }
 }
@@ -186,11 +207,12 @@ void ActiveStream::Route() {
   }
   std::string source_ip = hcm_.connection().peer_address().ip();
   RequestView view = MakeView(request_headers_, source_ip);
-  match_ = routes_->Match(view);
-  if (match_.route == nullptr) {
+  auto match = routes_->Match(view);
+  if (!match || match->route == nullptr) {
     SendLocalReply(404, "", "NR");
     return;
   }
+  match_ = *match;
   const auto& route = *match_.route;
 
   // Per-route filters, in the order of the HCM chain as Envoy runs them.
@@ -298,11 +320,10 @@ void ActiveStream::ContinueAfterFilters() {
   if (auto path = RewritePath(route, *forward_, original_path_))
     request_headers_.Set(http::kPath, *path);
   if (auto host = RewriteHost(*forward_, weighted_)) request_headers_.Set(http::kAuthority, *host);
-  const auto& table_options = routes_->options();
-  ApplyMutations(table_options.request_headers, request_headers_);
-  ApplyMutations(match_.virtual_host->request_headers, request_headers_);
-  ApplyMutations(route.request_headers, request_headers_);
-  if (weighted_ != nullptr) ApplyMutations(weighted_->request_headers, request_headers_);
+  ApplyAllLevels(
+      *routes_, match_, weighted_,
+      [](const auto& level) -> const HeaderMutations& { return level.request_headers; },
+      request_headers_);
   std::string peer = hcm_.connection().peer_address().ip();
   if (auto xff = request_headers_.Get("x-forwarded-for")) {
     request_headers_.Set("x-forwarded-for", std::string(*xff) + ", " + peer);
@@ -443,11 +464,9 @@ void ActiveStream::OnUpstreamHeaders(http::ResponseHeaders headers, bool end_str
             .count());
     if (retry_ && retry_->attempts() > 1) cs.upstream_rq_retry_success.Inc();
   }
-  const auto& route = *match_.route;
-  ApplyMutations(route.response_headers, headers);
-  if (weighted_ != nullptr) ApplyMutations(weighted_->response_headers, headers);
-  ApplyMutations(match_.virtual_host->response_headers, headers);
-  ApplyMutations(routes_->options().response_headers, headers);
+  ApplyAllLevels(
+      *routes_, match_, weighted_,
+      [](const auto& level) -> const HeaderMutations& { return level.response_headers; }, headers);
   if (end_stream) {
     upstream_request_active_ = false;
     cluster_->stats().upstream_rq_active.Dec();

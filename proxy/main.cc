@@ -257,10 +257,10 @@ int main(int argc, char** argv) {
     g_cv.notify_all();
   });
 
-  xds::AdsClientOptions ads_options;
+  meshgate::proxy::xds::AdsClientOptions ads_options;
   ads_options.target = settings["xds-address"];
   ads_options.node = MakeNode(settings);
-  xds::AdsClient ads(ads_options, &handler);
+  meshgate::proxy::xds::AdsClient ads(ads_options, &handler);
   handler.set_client(&ads);
 
   server::AdminServer admin;
@@ -361,7 +361,8 @@ int main(int argc, char** argv) {
   ads.Start();
 
   constexpr auto kWarmingDeadline = std::chrono::seconds(5);
-  std::optional<std::chrono::steady_clock::time_point> incomplete_since;
+  bool incomplete = false;
+  std::chrono::steady_clock::time_point incomplete_since{};
   uint64_t published_generation = 0;
   while (g_signal == 0) {
     {
@@ -375,12 +376,15 @@ int main(int argc, char** argv) {
     bool complete = server::XdsConfigHandler::IsComplete(*snapshot, &missing);
     auto now = std::chrono::steady_clock::now();
     if (!complete) {
-      if (!incomplete_since) incomplete_since = now;
-      if (now - *incomplete_since < kWarmingDeadline) continue;
+      if (!incomplete) {
+        incomplete = true;
+        incomplete_since = now;
+      }
+      if (now - incomplete_since < kWarmingDeadline) continue;
       spdlog::warn("publishing config without {} (still missing after {}s)", missing,
                    kWarmingDeadline.count());
     }
-    incomplete_since.reset();
+    incomplete = false;
     if (snapshot->listeners.empty() && !ready) continue;  // nothing to serve yet
     published_generation = snapshot->generation;
     for (auto& w : workers) w->SetSnapshot(snapshot);

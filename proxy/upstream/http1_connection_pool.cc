@@ -159,7 +159,8 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   // timer dies with the stream, so a caller that gives up first is safe.
   void FailSoon(UpstreamReset reason) {
     done_ = true;
-    failure_timer_ = pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
+    failure_timer_ =
+        pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
     failure_timer_->Enable(std::chrono::milliseconds(0));
   }
   void Unbind() { client_ = nullptr; }
@@ -286,8 +287,8 @@ Http1ConnectionPool::~Http1ConnectionPool() {
 }
 
 size_t Http1ConnectionPool::idle_count() const {
-  return static_cast<size_t>(std::count_if(clients_.begin(), clients_.end(),
-                                           [](const auto& c) { return c->ready(); }));
+  return static_cast<size_t>(
+      std::count_if(clients_.begin(), clients_.end(), [](const auto& c) { return c->ready(); }));
 }
 
 std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {

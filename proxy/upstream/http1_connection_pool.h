@@ -52,16 +52,17 @@ class UpstreamStream {
 
 struct PoolSettings {
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds idle_timeout{60'000};  // Envoy's default upstream idle timeout is 1h; keep it tighter
-  uint32_t max_requests_per_connection = 0;        // 0: unlimited
+  std::chrono::milliseconds idle_timeout{
+      60'000};  // Envoy's default upstream idle timeout is 1h; keep it tighter
+  uint32_t max_requests_per_connection = 0;  // 0: unlimited
   uint32_t max_connections = 1024;
   uint32_t max_pending = 1024;
 };
 
 class Http1ConnectionPool {
  public:
-  Http1ConnectionPool(event::Dispatcher& dispatcher, network::Address address, PoolSettings settings,
-                      stats::ClusterStats& stats);
+  Http1ConnectionPool(event::Dispatcher& dispatcher, network::Address address,
+                      PoolSettings settings, stats::ClusterStats& stats);
   ~Http1ConnectionPool();
   Http1ConnectionPool(const Http1ConnectionPool&) = delete;
   Http1ConnectionPool& operator=(const Http1ConnectionPool&) = delete;

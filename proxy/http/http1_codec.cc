@@ -839,9 +839,9 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
   HeaderMap& PendingHeaders() override { return request_; }
 
   void OnHeadParsed() override {
-    // Per-request state starts here; the previous response is complete.
-    stream_ = ++last_stream_;
-    stream_active_ = true;
+    // Per-request state starts here; the previous response is complete. The
+    // stream gets its id only once it is announced, so an error in this head
+    // belongs to no stream the owner knows.
     request_complete_ = response_complete_ = response_headers_done_ = false;
     encoder_ = BodyEncoder();
     body_received_ = 0;
@@ -947,6 +947,8 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
     } else {
       StartLengthBody(length.value);
     }
+    stream_ = ++last_stream_;
+    stream_active_ = true;
     callbacks_.OnHeaders(stream_, std::move(request_), end_stream);
     request_ = RequestHeaders();
     if (end_stream) OnMessageComplete();

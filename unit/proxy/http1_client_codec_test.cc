@@ -1,5 +1,6 @@
 // Client side of the HTTP/1.1 codec: requests out, responses in, and a round
 // trip through both sides. Response input is fed with every split.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,8 @@ struct ClientErrorCase {
   std::string response;
   std::string reason;
 };
+
+void PrintTo(const ClientErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class Http1ClientErrors : public ::testing::TestWithParam<ClientErrorCase> {};
 

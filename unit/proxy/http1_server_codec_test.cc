@@ -1,6 +1,8 @@
 // Server side of the HTTP/1.1 codec: requests in, responses out. Every input
 // is fed whole, in fixed-size pieces down to one byte, and in random pieces;
 // the recorded events must be the same for every split.
+#include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -155,6 +157,8 @@ struct KeepAliveCase {
   bool close;
   std::string connection_field;  // expected in the response, "" for none
 };
+
+void PrintTo(const KeepAliveCase& c, std::ostream* os) { *os << c.name; }
 
 class Http1ServerKeepAlive : public ::testing::TestWithParam<KeepAliveCase> {};
 
@@ -392,6 +396,23 @@ TEST(Http1ServerCodec, DispatchFromACallbackIsRefused) {
   EXPECT_EQ(nested.code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(Http1ServerCodec, ErrorsNameTheStreamTheyBelongTo) {
+  ServerHarness server;
+  ASSERT_TRUE(server.Feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n").ok());
+  ASSERT_TRUE(server.Respond(1, 200, "").ok());
+  // Stream 2 was announced; its body is broken.
+  EXPECT_FALSE(server
+                   .Feed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "zz\r\n")
+                   .ok());
+  EXPECT_EQ(server.log.last_error().stream, 2u);
+  // A broken head never becomes a stream.
+  ServerHarness head_error;
+  EXPECT_FALSE(head_error.Feed("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").ok());
+  EXPECT_EQ(head_error.log.last_error().stream, 0u);
+  EXPECT_THAT(head_error.log.events(), ElementsAre("error 400"));
+}
+
 TEST(Http1ServerCodec, MinimalErrorResponse) {
   EXPECT_EQ(MinimalErrorResponse(431),
             "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
@@ -411,6 +432,8 @@ struct ErrorCase {
   std::string reason;  // a substring of ProtocolError::reason
   Http1Settings settings = {};
 };
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class Http1ServerErrors : public ::testing::TestWithParam<ErrorCase> {};
 
@@ -554,7 +577,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ChunkDataTooLong", kChunked + "5\r\nhello!\r\n", 400, "not followed by CRLF"},
         ErrorCase{"ChunkLineTooLong", kChunked + "5;" + std::string(5000, 'x') + "\r\n", 400,
                   "chunk-size line too long"},
-        ErrorCase{"BareLfInTrailers", kChunked + "0\r\nX-T: 1\n\r\n", 400, "bare LF"}));
+        ErrorCase{"BareLfInTrailers", kChunked + "0\r\nX-T: 1\n\r\n", 400, "bare LF"}),
+    [](const auto& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
     Limits, Http1ServerErrors,

@@ -456,6 +456,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
         if (built.load_assignment) {
           mesh->endpoints.emplace(name, Seal(std::move(*built.load_assignment)));
         }
+        CollectSecrets(built.cluster, &mesh->cluster_secrets);
         mesh->clusters.emplace(name, Seal(std::move(built.cluster)));
       }
     }

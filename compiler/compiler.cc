@@ -99,7 +99,7 @@ void AddMeshResources(const CompiledMesh& mesh, bool grpc, CompiledResources* ou
     out->diagnostics.insert(out->diagnostics.end(), mesh.grpc_diagnostics.begin(),
                             mesh.grpc_diagnostics.end());
   }
-  for (const auto& [name, c] : out->clusters) CollectSecrets(*c.resource, &out->secrets);
+  if (!grpc) out->secrets = mesh.cluster_secrets;
 }
 
 CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target,

@@ -122,6 +122,8 @@ struct CompiledMesh {
   // Clusters as proxyless gRPC clients accept them: same pointer as in
   // `clusters` when nothing had to change.
   ResourceMap<Cluster> grpc_clusters;
+  // SDS secret names the clusters reference (grpc_clusters reference none).
+  std::set<std::string> cluster_secrets;
   // Diagnostics about mesh-wide objects (services, destination rules, ...).
   std::vector<CompileDiagnostic> diagnostics;
   std::vector<CompileDiagnostic> grpc_diagnostics;

@@ -186,6 +186,18 @@ const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) c
 void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) {
   for (const api::Resource* vs : virtual_services_) {
     const auto& spec = vs->As<api::VirtualService>();
+    // What no listener honours yet is reported once per object.
+    if (!spec.tcp.empty()) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.tcp", "TCP routes are not supported; ignored"));
+    }
+    if (!spec.tls.empty()) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.tls", "TLS routes are not supported; ignored"));
+    }
+    if (!spec.export_to.empty() && !(spec.export_to.size() == 1 && spec.export_to[0] == "*")) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.exportTo",
+                                      "exportTo is not enforced; visible to the whole mesh",
+                                      CompileDiagnostic::Severity::kWarning));
+    }
     if (!BoundTo(*vs, "mesh")) continue;
     std::string ns = NamespaceOf(*vs);
     for (size_t i = 0; i < spec.hosts.size(); ++i) {

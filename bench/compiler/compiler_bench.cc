@@ -109,7 +109,24 @@ void BM_FullCompile(benchmark::State& state) {
   state.counters["target_s"] = target_seconds;
 }
 
+// The two halves: mesh-wide resources, and one more proxy on a built mesh.
+void BM_BuildMesh(benchmark::State& state) {
+  auto snapshot = SyntheticMesh(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(BuildMesh(snapshot, {}));
+}
+
+void BM_CompileSidecar(benchmark::State& state) {
+  auto mesh = BuildMesh(SyntheticMesh(static_cast<int>(state.range(0))), {});
+  ProxyTarget target;
+  target.namespace_ = "ns1";
+  target.labels = {{"app", "svc100"}};
+  for (auto _ : state) benchmark::DoNotOptimize(CompileForProxy(*mesh, target));
+}
+
 BENCHMARK(BM_FullCompile)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+BENCHMARK(BM_BuildMesh)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CompileSidecar)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace meshgate::compiler

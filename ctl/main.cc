@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "ctl/admin_commands.h"
 #include "ctl/validate.h"
 
 namespace {
@@ -11,10 +12,17 @@ constexpr char kUsage[] =
     "Usage: meshgatectl COMMAND [flags]\n"
     "\n"
     "Commands:\n"
-    "  validate   validate config files offline (meshgatectl validate --help)\n"
+    "  validate       validate config files offline (meshgatectl validate --help)\n"
+    "  proxy-status   sync state of every connected proxy, per xDS type\n"
+    "                 (meshgatectl proxy-status --help)\n"
+    "  proxy-config   a proxy's listeners, routes, clusters or endpoints\n"
+    "                 (meshgatectl proxy-config --help)\n"
     "\n"
     "Flags:\n"
-    "  -h, --help   print this help\n";
+    "  -h, --help   print this help\n"
+    "\n"
+    "proxy-status and proxy-config ask the control plane's admin endpoint\n"
+    "(--admin HOST:PORT, default 127.0.0.1:15014; kubectl port-forward to reach a cluster's).\n";
 
 }  // namespace
 
@@ -33,6 +41,8 @@ int main(int argc, char** argv) {
   if (command == "validate") {
     return meshgate::ctl::RunValidate(args, std::cin, std::cout, std::cerr);
   }
+  if (command == "proxy-status") return meshgate::ctl::RunProxyStatus(args, std::cout, std::cerr);
+  if (command == "proxy-config") return meshgate::ctl::RunProxyConfig(args, std::cout, std::cerr);
   std::cerr << "meshgatectl: unknown command '" << command << "'\n\n" << kUsage;
   return meshgate::ctl::kExitUsage;
 }

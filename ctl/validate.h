@@ -10,12 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace meshgate::ctl {
+#include "ctl/output.h"
 
-// Exit codes of meshgatectl.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitInvalid = 1;
-inline constexpr int kExitUsage = 2;
+namespace meshgate::ctl {
 
 std::string ValidateUsage();
 

@@ -140,7 +140,9 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
         } else if (c == ']' || c == '}') {
           --flow;
           in_plain = false;
-        } else if (c == ':' && (IsBlank(next) || next == ',' || next == ']' || next == '}')) {
+        } else if (c == ':' &&
+                   (!in_plain || IsBlank(next) || next == ',' || next == ']' || next == '}')) {
+          // After a quoted key, JSON's adjacent "a":"b" starts a value too.
           token_start = true;
           in_plain = false;
         }

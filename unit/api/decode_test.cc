@@ -504,6 +504,19 @@ TEST(DecodeTest, BracketsInsideStringsAndCommentsDoNotCount) {
   EXPECT_EQ(result.resources.size(), 1u);
 }
 
+TEST(DecodeTest, CompactJsonStringsDoNotCount) {
+  const std::string closes(300, ']');
+  const std::string opens(300, '[');
+  const DecodeResult result =
+      DecodeText(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":")" +
+                 closes + opens + R"("}})");
+  EXPECT_THAT(result.diagnostics, IsEmpty()) << Dump(result);
+  // Closing brackets inside a string must not hide real nesting after it.
+  const DecodeResult deep = DecodeText(R"({"a":")" + closes + R"(","b":)" + opens);
+  ASSERT_EQ(deep.diagnostics.size(), 1u);
+  EXPECT_THAT(deep.diagnostics[0].message, HasSubstr("nesting deeper than 128"));
+}
+
 TEST(DecodeTest, AliasBombIsBounded) {
   std::string text =
       "apiVersion: apim.meshgate.io/v1alpha1\nkind: APIProduct\nmetadata: {name: b}\n"

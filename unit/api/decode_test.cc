@@ -495,6 +495,20 @@ TEST(DecodeTest, SelfReferencingAliasIsBounded) {
   EXPECT_TRUE(HasErrors(result.diagnostics)) << Dump(result);
 }
 
+// yaml-cpp 0.7 never returns on these; the pre-scan rejects them first.
+TEST(DecodeTest, StrayCommaIsRejectedBeforeParsing) {
+  for (const char* text : {",apiVersion: v1\n", "{a: 1},\n", "a: 1\n\"x\",\n"}) {
+    const DecodeResult result = DecodeText(text);
+    ASSERT_EQ(result.diagnostics.size(), 1u) << text;
+    EXPECT_THAT(result.diagnostics[0].message, HasSubstr("unexpected ','")) << text;
+  }
+  // Commas inside plain scalars, quotes and flow collections are content.
+  const DecodeResult ok = DecodeText(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {a: b}}\n"
+      "data:\n  k: \"x,y\"\n  j: a,b\n");
+  EXPECT_THAT(ok.diagnostics, IsEmpty()) << Dump(ok);
+}
+
 TEST(DecodeTest, BracketsInsideStringsAndCommentsDoNotCount) {
   std::string brackets(500, '[');
   const DecodeResult result =

@@ -399,7 +399,15 @@ DecodeResult Decode(std::string_view text, const DecodeOptions& options) {
     result.diagnostics.push_back(std::move(d));
     return result;
   }
-  if (const DepthScan scan = ScanNestingDepth(text, options.max_depth); scan.exceeded) {
+  if (const DepthScan scan = ScanNestingDepth(text, options.max_depth); scan.stray_comma) {
+    DecodeResult result;
+    Diagnostic d;
+    d.location = SourceLocation{options.source_name, scan.line};
+    d.message = "malformed YAML: unexpected ',' outside a flow collection (column " +
+                std::to_string(scan.column) + ")";
+    result.diagnostics.push_back(std::move(d));
+    return result;
+  } else if (scan.exceeded) {
     DecodeResult result;
     Diagnostic d;
     d.location = SourceLocation{options.source_name, scan.line};

@@ -68,7 +68,10 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
     int scalar_column = static_cast<int>(indent);
     auto depth = [&] { return flow > 0 ? block_at_flow + flow : block + indicators; };
     auto exceeded = [&](size_t column) {
-      return DepthScan{true, line_number, static_cast<int>(column) + 1};
+      return DepthScan{true, false, line_number, static_cast<int>(column) + 1};
+    };
+    auto stray_comma = [&](size_t column) {
+      return DepthScan{false, true, line_number, static_cast<int>(column) + 1};
     };
 
     for (size_t i = indent; i < line.size(); ++i) {
@@ -106,7 +109,10 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
           token_start = false;
           continue;
         }
-        if (c == ',' && flow > 0) continue;
+        if (c == ',') {
+          if (flow == 0) return stray_comma(i);
+          continue;
+        }
         if ((c == '-' || c == '?' || c == ':') && IsBlank(next)) {
           if (flow == 0) {
             ++indicators;
@@ -140,10 +146,14 @@ DepthScan ScanNestingDepth(std::string_view text, int max_depth) {
         } else if (c == ']' || c == '}') {
           --flow;
           in_plain = false;
-        } else if (c == ':' && (IsBlank(next) || next == ',' || next == ']' || next == '}')) {
+        } else if (c == ':' &&
+                   (!in_plain || IsBlank(next) || next == ',' || next == ']' || next == '}')) {
+          // After a quoted key, JSON's adjacent "a":"b" starts a value too.
           token_start = true;
           in_plain = false;
         }
+      } else if (c == ',' && !in_plain) {
+        return stray_comma(i);  // right after a quoted scalar or a flow collection
       } else if (c == ':' && IsBlank(next)) {
         ++indicators;
         if (depth() > max_depth) return exceeded(i);

@@ -21,7 +21,11 @@ namespace meshgate::api {
 
 struct DepthScan {
   bool exceeded = false;
-  int line = 0;    // 1-based, where the limit was first exceeded
+  // A ',' outside any flow collection and outside a plain scalar. It is never
+  // valid YAML, and yaml-cpp 0.7 loops forever on some of these (",a: 1",
+  // "{a},"), so the scan rejects them before the parser runs.
+  bool stray_comma = false;
+  int line = 0;    // 1-based, where the problem was found
   int column = 0;  // 1-based
 };
 

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "api/snapshot.h"
 #include "operator/config_source.h"
 #include "operator/config_store.h"
@@ -25,8 +26,17 @@ struct OperatorOptions {
   std::string config_dir;
   std::string state_dir;
   std::string log_level = "info";
-  int admin_port = 15000;
   bool strict = false;
+  // Ports; 0 turns the endpoint off.
+  std::string listen_address = "127.0.0.1";  // loopback in file mode
+  int xds_port = 15010;
+  int admin_port = 15014;
+  int ca_port = 15012;
+  std::string ca_tokens;  // file of "TOKEN SPIFFE_ID" lines
+  std::string trust_domain = "cluster.local";
+  std::string cluster_domain = "cluster.local";
+  absl::Duration debounce = absl::Milliseconds(100);
+  absl::Duration debounce_max = absl::Seconds(10);
 };
 
 struct OperatorFlags {
@@ -60,6 +70,9 @@ class Operator {
 
  private:
   void Report(const StoreChange& change);
+  absl::Status StartXds();
+  absl::Status StartCa();
+  absl::Status StartAdmin();
 
   const OperatorOptions options_;
   std::ostream& out_;
@@ -68,6 +81,8 @@ class Operator {
   std::vector<std::unique_ptr<ConfigSource>> sources_;
   ConfigStore::SubscriptionId subscription_ = 0;
   bool started_ = false;
+  struct ControlPlane;  // xDS, CA and admin: built in Start()
+  std::unique_ptr<ControlPlane> cp_;
 };
 
 }  // namespace meshgate::operator_

@@ -3,6 +3,8 @@
 // editors do, and reads the store reports on the process's stdout and its
 // diagnostics on stderr.
 #include <fcntl.h>
+
+#include <algorithm>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -51,6 +53,13 @@ class OperatorProcess {
                                      0644);
     std::vector<std::string> storage = {kOperator};
     storage.insert(storage.end(), args.begin(), args.end());
+    // These tests watch the config store only: no xDS, admin or CA port, so
+    // they never collide with other tests' processes.
+    for (const char* flag : {"--xds-port", "--admin-port", "--ca-port"}) {
+      if (std::find(args.begin(), args.end(), flag) == args.end()) {
+        storage.insert(storage.end(), {flag, "0"});
+      }
+    }
     std::vector<char*> argv;
     for (auto& a : storage) argv.push_back(a.data());
     argv.push_back(nullptr);

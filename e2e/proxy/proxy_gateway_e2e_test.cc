@@ -229,7 +229,8 @@ class ProxyGatewayTest : public ::testing::Test {
     op_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir",
                           config_->path(), "--state-dir", state_->path(), "--xds-port",
                           std::to_string(xds_port_), "--admin-port",
-                          std::to_string(op_admin_port_), "--debounce", "20ms"});
+                          std::to_string(op_admin_port_), "--ca-port",
+                          std::to_string(PickFreePort()), "--debounce", "20ms"});
   }
 
   static void TearDownTestSuite() {

@@ -495,6 +495,20 @@ TEST(DecodeTest, SelfReferencingAliasIsBounded) {
   EXPECT_TRUE(HasErrors(result.diagnostics)) << Dump(result);
 }
 
+// yaml-cpp 0.7 never returns on these; the pre-scan rejects them first.
+TEST(DecodeTest, StrayCommaIsRejectedBeforeParsing) {
+  for (const char* text : {",apiVersion: v1\n", "{a: 1},\n", "a: 1\n\"x\",\n"}) {
+    const DecodeResult result = DecodeText(text);
+    ASSERT_EQ(result.diagnostics.size(), 1u) << text;
+    EXPECT_THAT(result.diagnostics[0].message, HasSubstr("unexpected ','")) << text;
+  }
+  // Commas inside plain scalars, quotes and flow collections are content.
+  const DecodeResult ok = DecodeText(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {a: b}}\n"
+      "data:\n  k: \"x,y\"\n  j: a,b\n");
+  EXPECT_THAT(ok.diagnostics, IsEmpty()) << Dump(ok);
+}
+
 TEST(DecodeTest, BracketsInsideStringsAndCommentsDoNotCount) {
   std::string brackets(500, '[');
   const DecodeResult result =
@@ -502,6 +516,19 @@ TEST(DecodeTest, BracketsInsideStringsAndCommentsDoNotCount) {
                  brackets + "\ndata:\n  a: '" + brackets + "'\n  b: |\n    " + brackets + "\n");
   EXPECT_THAT(result.diagnostics, IsEmpty()) << Dump(result);
   EXPECT_EQ(result.resources.size(), 1u);
+}
+
+TEST(DecodeTest, CompactJsonStringsDoNotCount) {
+  const std::string closes(300, ']');
+  const std::string opens(300, '[');
+  const DecodeResult result =
+      DecodeText(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":")" +
+                 closes + opens + R"("}})");
+  EXPECT_THAT(result.diagnostics, IsEmpty()) << Dump(result);
+  // Closing brackets inside a string must not hide real nesting after it.
+  const DecodeResult deep = DecodeText(R"({"a":")" + closes + R"(","b":)" + opens);
+  ASSERT_EQ(deep.diagnostics.size(), 1u);
+  EXPECT_THAT(deep.diagnostics[0].message, HasSubstr("nesting deeper than 128"));
 }
 
 TEST(DecodeTest, AliasBombIsBounded) {

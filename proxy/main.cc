@@ -1,6 +1,404 @@
-#include <cstdio>
+// meshgate-proxy: the data plane. Programmed only through xDS (ADS) by
+// meshgate-operator; runs as a sidecar next to a workload or as the gateway
+// at the edge.
+//
+//   meshgate-proxy --xds-address HOST:PORT --node-id ID --role sidecar|gateway
+//                  [--namespace NS] [--service-account SA] [--labels k=v,k=v]
+//                  [--admin-port 15000] [--admin-address 127.0.0.1]
+//                  [--workers N] [--access-log PATH|-|off] [--log-level info]
+//                  [--drain-timeout-ms 5000] [--bootstrap FILE]
+//
+// A bootstrap file holds the same settings as `name: value` lines (flat
+// YAML); flags given on the command line win. Gateways find the Gateway
+// objects meant for them by --labels, matched against Gateway.spec.selector
+// as Istio matches the gateway pod's labels; they travel to the control plane
+// in the node metadata LABELS.
+#include <google/protobuf/struct.pb.h>
+#include <signal.h>
+#include <unistd.h>
 
-int main() {
-  std::fprintf(stderr, "proxy: not implemented yet\n");
-  return 1;
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/logging.h"
+#include "proxy/accesslog/access_log.h"
+#include "proxy/config/config_snapshot.h"
+#include "proxy/server/admin_server.h"
+#include "proxy/server/worker.h"
+#include "proxy/server/xds_config_handler.h"
+#include "proxy/stats/stats.h"
+#include "proxy/xds/ads_client.h"
+#include "spdlog/spdlog.h"
+
+namespace meshgate::proxy {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: meshgate-proxy --xds-address HOST:PORT --node-id ID --role sidecar|gateway\n"
+    "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
+    "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
+    "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
+    "         [--bootstrap FILE]\n";
+
+const std::vector<std::string> kKnownSettings = {
+    "xds-address", "node-id",          "role",          "namespace", "service-account",
+    "labels",      "admin-port",       "admin-address", "workers",   "access-log",
+    "log-level",   "drain-timeout-ms", "bootstrap"};
+
+using Settings = std::map<std::string, std::string>;
+
+bool Known(const std::string& key) {
+  for (const auto& k : kKnownSettings) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+bool ParseBootstrap(const std::string& path, Settings& out) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "meshgate-proxy: cannot read bootstrap %s\n", path.c_str());
+    return false;
+  }
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    size_t begin = line.find_first_not_of(" \t");
+    if (begin == std::string::npos) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "%s:%d: expected `name: value`\n", path.c_str(), lineno);
+      return false;
+    }
+    std::string key = line.substr(begin, colon - begin);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    while (!value.empty() &&
+           (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
+      value.pop_back();
+    }
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (!Known(key)) {
+      std::fprintf(stderr, "%s:%d: unknown setting '%s'\n", path.c_str(), lineno, key.c_str());
+      return false;
+    }
+    out.emplace(key, value);  // flags already present win
+  }
+  return true;
+}
+
+bool ParseFlags(int argc, char** argv, Settings& out) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      std::fprintf(stderr, "meshgate-proxy: unexpected argument '%s'\n%s", arg.c_str(), kUsage);
+      return false;
+    }
+    std::string key = arg.substr(2);
+    std::string value;
+    size_t eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "meshgate-proxy: --%s needs a value\n", key.c_str());
+      return false;
+    }
+    if (!Known(key)) {
+      std::fprintf(stderr, "meshgate-proxy: unknown flag --%s\n%s", key.c_str(), kUsage);
+      return false;
+    }
+    out[key] = value;
+  }
+  if (auto it = out.find("bootstrap"); it != out.end()) {
+    if (!ParseBootstrap(it->second, out)) return false;
+  }
+  for (const char* required : {"xds-address", "node-id", "role"}) {
+    if (!out.count(required)) {
+      std::fprintf(stderr, "meshgate-proxy: --%s is required\n%s", required, kUsage);
+      return false;
+    }
+  }
+  const std::string& role = out["role"];
+  if (role != "sidecar" && role != "gateway") {
+    std::fprintf(stderr, "meshgate-proxy: --role must be sidecar or gateway, not '%s'\n",
+                 role.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool ParseUint(const std::string& text, uint64_t max, uint64_t* out) {
+  if (text.empty() || text.size() > 10) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > max) return false;
+  *out = v;
+  return true;
+}
+
+envoy::config::core::v3::Node MakeNode(Settings& s) {
+  envoy::config::core::v3::Node node;
+  node.set_id(s["node-id"]);
+  node.set_user_agent_name("meshgate-proxy");
+  auto& fields = *node.mutable_metadata()->mutable_fields();
+  fields["MESHGATE_ROLE"].set_string_value(s["role"]);
+  if (s.count("namespace")) fields["NAMESPACE"].set_string_value(s["namespace"]);
+  if (s.count("service-account")) fields["SERVICE_ACCOUNT"].set_string_value(s["service-account"]);
+  if (s.count("labels")) {
+    auto& labels = *fields["LABELS"].mutable_struct_value()->mutable_fields();
+    std::string list = s["labels"];
+    size_t pos = 0;
+    while (pos < list.size()) {
+      size_t comma = list.find(',', pos);
+      std::string kv =
+          list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) labels[kv.substr(0, eq)].set_string_value(kv.substr(eq + 1));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return node;
+}
+
+std::atomic<int> g_signal{0};
+std::mutex g_mu;
+std::condition_variable g_cv;
+
+void OnSignal(int sig) { g_signal = sig; }
+
+}  // namespace
+}  // namespace meshgate::proxy
+
+int main(int argc, char** argv) {
+  using namespace meshgate::proxy;
+  Settings settings;
+  if (!ParseFlags(argc, argv, settings)) return 2;
+  meshgate::InitLogging("meshgate-proxy",
+                        settings.count("log-level") ? settings["log-level"] : "info");
+
+  uint64_t workers_n = std::max<unsigned>(1, std::thread::hardware_concurrency());
+  uint64_t admin_port = 15000;
+  uint64_t drain_ms = 5000;
+  if (settings.count("workers") &&
+      (!ParseUint(settings["workers"], 256, &workers_n) || workers_n == 0)) {
+    std::fprintf(stderr, "meshgate-proxy: --workers must be 1..256\n");
+    return 2;
+  }
+  if (settings.count("admin-port") && !ParseUint(settings["admin-port"], 65535, &admin_port)) {
+    std::fprintf(stderr, "meshgate-proxy: --admin-port must be 0..65535\n");
+    return 2;
+  }
+  if (settings.count("drain-timeout-ms") &&
+      !ParseUint(settings["drain-timeout-ms"], 3'600'000, &drain_ms)) {
+    std::fprintf(stderr, "meshgate-proxy: --drain-timeout-ms must be 0..3600000\n");
+    return 2;
+  }
+
+  std::shared_ptr<accesslog::AccessLogFile> access_log;
+  std::string access_log_path = settings.count("access-log") ? settings["access-log"] : "-";
+  if (access_log_path != "off") {
+    auto file = accesslog::AccessLogFile::Open(access_log_path);
+    if (!file.ok()) {
+      std::fprintf(stderr, "meshgate-proxy: %s\n", std::string(file.status().message()).c_str());
+      return 2;
+    }
+    access_log = *file;
+  }
+
+  stats::StatsStore stats(workers_n);
+  config::ConfigStore store;
+  std::random_device entropy;
+  std::vector<std::unique_ptr<server::Worker>> workers;
+  for (size_t i = 0; i < workers_n; ++i) {
+    workers.push_back(std::make_unique<server::Worker>(i, stats.Worker(i), access_log,
+                                                       (uint64_t{entropy()} << 32) | entropy()));
+    workers.back()->Start();
+  }
+
+  // Publishing: the ADS thread marks the config changed; this thread hands
+  // complete snapshots to the workers (Envoy's warming: a listener is served
+  // once its routes and its clusters' endpoints are there, or after a
+  // deadline, so a control plane that never sends them cannot stall us).
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};
+  bool changed = false;
+  server::XdsConfigHandler handler(store, [&] {
+    std::lock_guard lock(g_mu);
+    changed = true;
+    g_cv.notify_all();
+  });
+
+  meshgate::proxy::xds::AdsClientOptions ads_options;
+  ads_options.target = settings["xds-address"];
+  ads_options.node = MakeNode(settings);
+  meshgate::proxy::xds::AdsClient ads(ads_options, &handler);
+  handler.set_client(&ads);
+
+  server::AdminServer admin;
+  admin.AddHandler("/ready", [&](const server::AdminRequest&) {
+    server::AdminResponse r;
+    if (draining) {
+      r.status = 503;
+      r.body = "DRAINING\n";
+    } else if (!ready) {
+      r.status = 503;
+      r.body = "PRE_INITIALIZING\n";
+    } else {
+      r.body = "LIVE\n";
+    }
+    return r;
+  });
+  admin.AddHandler("/stats/prometheus", [&](const server::AdminRequest&) {
+    server::AdminResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = stats.RenderPrometheus();
+    r.body += "# TYPE envoy_control_plane_connected_state gauge\n";
+    r.body +=
+        "envoy_control_plane_connected_state " + std::to_string(handler.connected() ? 1 : 0) + "\n";
+    r.body += "# TYPE envoy_control_plane_rejected_total counter\n";
+    r.body += "envoy_control_plane_rejected_total " + std::to_string(ads.nacks()) + "\n";
+    return r;
+  });
+  admin.AddHandler("/config_dump", [&](const server::AdminRequest&) {
+    server::AdminResponse r;
+    r.content_type = "application/json";
+    r.body = handler.ConfigDumpJson();
+    return r;
+  });
+  admin.AddHandler("/clusters", [&](const server::AdminRequest&) {
+    server::AdminResponse r;
+    auto snapshot = store.Current();
+    std::map<std::string, std::string> lines;  // sorted output
+    for (const auto& [name, cluster] : snapshot->clusters) {
+      std::string text;
+      auto endpoints = snapshot->EndpointsFor(*cluster);
+      if (endpoints) {
+        for (const auto& e : endpoints->endpoints) {
+          std::string host = name + "::" + e.address + ":" + std::to_string(e.port);
+          text += host + "::health_flags::" +
+                  (meshgate::proxy::IsRoutable(e.health) ? "healthy" : "/failed_eds_health") + "\n";
+          text += host + "::weight::" + std::to_string(e.weight) + "\n";
+          text += host + "::priority::" + std::to_string(e.priority) + "\n";
+        }
+      }
+      lines[name] = text;
+    }
+    for (const auto& [name, text] : lines) r.body += text;
+    return r;
+  });
+  admin.AddHandler("/listeners", [&](const server::AdminRequest&) {
+    server::AdminResponse r;
+    for (const auto& [name, port] : workers[0]->ListeningPorts()) {
+      r.body += name + "::0.0.0.0:" + std::to_string(port) + "\n";
+    }
+    return r;
+  });
+  admin.AddHandler("/drain", [&](const server::AdminRequest& req) {
+    server::AdminResponse r;
+    if (req.method != "POST") {
+      r.status = 405;
+      r.body = "POST /drain\n";
+      return r;
+    }
+    draining = true;
+    for (auto& w : workers) w->Drain(std::chrono::milliseconds(drain_ms));
+    r.body = "draining\n";
+    return r;
+  });
+  std::string admin_address =
+      settings.count("admin-address") ? settings["admin-address"] : "127.0.0.1";
+  auto admin_addr =
+      meshgate::proxy::network::Address::Parse(admin_address, static_cast<uint16_t>(admin_port));
+  if (!admin_addr.ok()) {
+    std::fprintf(stderr, "meshgate-proxy: --admin-address: %s\n",
+                 std::string(admin_addr.status().message()).c_str());
+    return 2;
+  }
+  auto bound = admin.Start(*admin_addr);
+  if (!bound.ok()) {
+    std::fprintf(stderr, "meshgate-proxy: admin: %s\n",
+                 std::string(bound.status().message()).c_str());
+    return 1;
+  }
+  spdlog::info("admin listening on {}", bound->ToString());
+  std::printf("meshgate-proxy admin=%s workers=%zu role=%s node=%s\n", bound->ToString().c_str(),
+              static_cast<size_t>(workers_n), settings["role"].c_str(),
+              settings["node-id"].c_str());
+  std::fflush(stdout);
+
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  ads.Start();
+
+  constexpr auto kWarmingDeadline = std::chrono::seconds(5);
+  bool incomplete = false;
+  std::chrono::steady_clock::time_point incomplete_since{};
+  uint64_t published_generation = 0;
+  while (g_signal == 0) {
+    {
+      std::unique_lock lock(g_mu);
+      g_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return changed; });
+      changed = false;
+    }
+    auto snapshot = store.Current();
+    if (snapshot->generation == published_generation) continue;
+    std::string missing;
+    bool complete = server::XdsConfigHandler::IsComplete(*snapshot, &missing);
+    auto now = std::chrono::steady_clock::now();
+    if (!complete) {
+      if (!incomplete) {
+        incomplete = true;
+        incomplete_since = now;
+      }
+      if (now - incomplete_since < kWarmingDeadline) continue;
+      spdlog::warn("publishing config without {} (still missing after {}s)", missing,
+                   kWarmingDeadline.count());
+    }
+    incomplete = false;
+    if (snapshot->listeners.empty() && !ready) continue;  // nothing to serve yet
+    published_generation = snapshot->generation;
+    for (auto& w : workers) w->SetSnapshot(snapshot);
+    if (!ready) spdlog::info("first complete config applied: ready");
+    ready = true;
+  }
+
+  spdlog::info("signal {}: draining for up to {} ms", g_signal.load(), drain_ms);
+  draining = true;
+  for (auto& w : workers) w->Drain(std::chrono::milliseconds(drain_ms));
+  ads.Stop();
+  // Give in-flight requests the drain window, then stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint64_t>(drain_ms, 1000)));
+  for (auto& w : workers) w->Stop();
+  admin.Stop();
+  return 0;
 }

@@ -9,6 +9,7 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
   libssl-dev openssl libyaml-cpp-dev libspdlog-dev libfmt-dev libcpprest-dev nlohmann-json3-dev
   libre2-dev libnghttp2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhttp-parser-dev  # peer of bench/proxy/http1_parse_bench only, never linked into meshgate
   clang-format clang-tidy
   nodejs npm
   curl wrk nghttp2-client nginx-light haproxy python3 python3-h2 iproute2 kubectl

@@ -215,10 +215,6 @@ std::string StatsStore::RenderPrometheus() const {
             "envoy_http_conn_manager_prefix=\"" + Escape(prefix) + "\"", h);
   }
 
-  w.Type("envoy_control_plane_connected_state", "gauge");
-  w.Sample("envoy_control_plane_connected_state", "", control_plane_connected_.Value());
-  w.Type("envoy_control_plane_rejected_total", "counter");
-  w.Sample("envoy_control_plane_rejected_total", "", control_plane_nack_.Value());
   return std::move(w.out());
 }
 

@@ -118,16 +118,10 @@ class StatsStore {
   WorkerStats& Worker(size_t index) { return *workers_[index]; }
   size_t worker_count() const { return workers_.size(); }
 
-  // Process-wide counters set by the main thread (xDS, server state).
-  Counter& control_plane_nack() { return control_plane_nack_; }
-  Gauge& control_plane_connected() { return control_plane_connected_; }
-
   std::string RenderPrometheus() const;
 
  private:
   std::vector<std::unique_ptr<WorkerStats>> workers_;
-  Counter control_plane_nack_;
-  Gauge control_plane_connected_;
 };
 
 }  // namespace meshgate::proxy::stats

@@ -1,0 +1,387 @@
+#include "proxy/config/cluster_translator.h"
+
+#include "absl/strings/str_cat.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+#include "proxy/config/proto_checks.h"
+#include "proxy/config/status_macros.h"
+#include "proxy/router/text.h"
+#include "proxy/upstream/load_balancer.h"
+
+// Control planes still send deprecated xDS fields (http2_protocol_options,
+// max_requests_per_connection on Cluster, ...); honouring them is the point.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace meshgate::proxy::config {
+namespace {
+
+namespace cluster = envoy::config::cluster::v3;
+namespace endpoint = envoy::config::endpoint::v3;
+namespace core = envoy::config::core::v3;
+
+constexpr std::string_view kHttpProtocolOptionsKey =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+constexpr std::string_view kUpstreamTlsType =
+    "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+constexpr std::string_view kRawBufferType =
+    "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";
+
+absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateAssignment(
+    const endpoint::ClusterLoadAssignment& cla, std::string_view path) {
+  auto set = std::make_shared<EndpointSet>();
+  set->cluster_name = cla.cluster_name();
+  if (cla.named_endpoints_size() > 0) {
+    return FieldError(Path(path, "named_endpoints"), "not supported");
+  }
+  if (cla.has_policy() && cla.policy().drop_overloads_size() > 0) {
+    return FieldError(Path(path, "policy.drop_overloads"), "not supported");
+  }
+  for (int l = 0; l < cla.endpoints_size(); ++l) {
+    const endpoint::LocalityLbEndpoints& locality = cla.endpoints(l);
+    const std::string l_path = Path(path, "endpoints", l);
+    if (locality.has_leds_cluster_locality_config()) {
+      return FieldError(Path(l_path, "leds_cluster_locality_config"), "LEDS is not supported");
+    }
+    const auto& lb_endpoints = locality.has_load_balancer_endpoints()
+                                   ? locality.load_balancer_endpoints().lb_endpoints()
+                                   : locality.lb_endpoints();
+    const std::string list_field = locality.has_load_balancer_endpoints()
+                                       ? "load_balancer_endpoints.lb_endpoints"
+                                       : "lb_endpoints";
+    for (int e = 0; e < lb_endpoints.size(); ++e) {
+      const endpoint::LbEndpoint& lb = lb_endpoints[e];
+      const std::string e_path = Path(l_path, list_field, e);
+      if (lb.has_endpoint_name()) {
+        return FieldError(Path(e_path, "endpoint_name"), "named endpoints are not supported");
+      }
+      const core::Address& address = lb.endpoint().address();
+      if (!address.has_socket_address()) {
+        return FieldError(Path(e_path, "endpoint.address"), "only socket addresses are supported");
+      }
+      const core::SocketAddress& socket = address.socket_address();
+      if (socket.protocol() != core::SocketAddress::TCP) {
+        return FieldError(Path(e_path, "endpoint.address.socket_address.protocol"), "only TCP");
+      }
+      if (socket.port_specifier_case() != core::SocketAddress::kPortValue ||
+          socket.port_value() == 0 || socket.port_value() > 65535) {
+        return FieldError(Path(e_path, "endpoint.address.socket_address.port_value"),
+                          "a port in [1, 65535] is required");
+      }
+      if (socket.address().empty()) {
+        return FieldError(Path(e_path, "endpoint.address.socket_address.address"), "empty address");
+      }
+      Endpoint ep;
+      ep.address = socket.address();
+      ep.port = socket.port_value();
+      ep.weight = lb.has_load_balancing_weight() ? lb.load_balancing_weight().value() : 1;
+      if (ep.weight == 0) {
+        return FieldError(Path(e_path, "load_balancing_weight"), "must be >= 1");
+      }
+      switch (lb.health_status()) {
+        case core::HEALTHY:
+          ep.health = HostHealth::kHealthy;
+          break;
+        case core::UNHEALTHY:
+          ep.health = HostHealth::kUnhealthy;
+          break;
+        case core::DRAINING:
+          ep.health = HostHealth::kDraining;
+          break;
+        case core::TIMEOUT:
+          ep.health = HostHealth::kTimeout;
+          break;
+        case core::DEGRADED:
+          ep.health = HostHealth::kDegraded;
+          break;
+        default:
+          ep.health = HostHealth::kUnknown;
+          break;
+      }
+      ep.priority = locality.priority();
+      ep.locality = absl::StrCat(locality.locality().region(), "/", locality.locality().zone(), "/",
+                                 locality.locality().sub_zone());
+      set->endpoints.push_back(std::move(ep));
+    }
+  }
+  set->hosts = HostSet::FromEndpoints(set->endpoints);
+  return std::shared_ptr<const EndpointSet>(std::move(set));
+}
+
+absl::Status TranslateLb(const cluster::Cluster& c, ClusterConfig& out) {
+  switch (c.lb_policy()) {
+    case cluster::Cluster::ROUND_ROBIN:
+      out.lb.policy = LbPolicy::kRoundRobin;
+      break;
+    case cluster::Cluster::LEAST_REQUEST:
+      out.lb.policy = LbPolicy::kLeastRequest;
+      break;
+    case cluster::Cluster::RANDOM:
+      out.lb.policy = LbPolicy::kRandom;
+      break;
+    case cluster::Cluster::RING_HASH:
+      out.lb.policy = LbPolicy::kRingHash;
+      break;
+    case cluster::Cluster::MAGLEV:
+      out.lb.policy = LbPolicy::kMaglev;
+      break;
+    default:
+      return FieldError("lb_policy", absl::StrCat("unsupported load balancing policy ",
+                                                  cluster::Cluster::LbPolicy_Name(c.lb_policy())));
+  }
+  if (c.has_load_balancing_policy()) {
+    return FieldError("load_balancing_policy", "typed load balancing policies are not supported");
+  }
+  switch (c.lb_config_case()) {
+    case cluster::Cluster::kRingHashLbConfig: {
+      if (out.lb.policy != LbPolicy::kRingHash) {
+        return FieldError("ring_hash_lb_config", "requires lb_policy RING_HASH");
+      }
+      const auto& ring = c.ring_hash_lb_config();
+      if (ring.has_minimum_ring_size()) out.lb.min_ring_size = ring.minimum_ring_size().value();
+      if (ring.has_maximum_ring_size()) out.lb.max_ring_size = ring.maximum_ring_size().value();
+      break;
+    }
+    case cluster::Cluster::kMaglevLbConfig:
+      if (out.lb.policy != LbPolicy::kMaglev) {
+        return FieldError("maglev_lb_config", "requires lb_policy MAGLEV");
+      }
+      if (c.maglev_lb_config().has_table_size()) {
+        out.lb.maglev_table_size = c.maglev_lb_config().table_size().value();
+      }
+      break;
+    case cluster::Cluster::kLeastRequestLbConfig: {
+      if (out.lb.policy != LbPolicy::kLeastRequest) {
+        return FieldError("least_request_lb_config", "requires lb_policy LEAST_REQUEST");
+      }
+      const auto& lr = c.least_request_lb_config();
+      if (lr.has_choice_count()) out.lb.choice_count = lr.choice_count().value();
+      if (lr.has_active_request_bias()) {
+        return FieldError("least_request_lb_config.active_request_bias", "not supported");
+      }
+      break;
+    }
+    case cluster::Cluster::kRoundRobinLbConfig:
+      if (c.round_robin_lb_config().has_slow_start_config()) {
+        return FieldError("round_robin_lb_config.slow_start_config", "not supported");
+      }
+      break;
+    case cluster::Cluster::kOriginalDstLbConfig:
+      return FieldError("original_dst_lb_config", "not supported");
+    default:
+      break;
+  }
+  if (absl::Status status = ValidateLbPolicyConfig(out.lb); !status.ok()) {
+    const char* field = out.lb.policy == LbPolicy::kMaglev         ? "maglev_lb_config"
+                        : out.lb.policy == LbPolicy::kRingHash     ? "ring_hash_lb_config"
+                        : out.lb.policy == LbPolicy::kLeastRequest ? "least_request_lb_config"
+                                                                   : "lb_policy";
+    return FieldError(field, status.message());
+  }
+  if (c.has_common_lb_config()) {
+    const auto& common = c.common_lb_config();
+    if (common.has_healthy_panic_threshold()) {
+      out.healthy_panic_threshold_percent =
+          static_cast<uint32_t>(common.healthy_panic_threshold().value());
+    }
+    if (common.has_zone_aware_lb_config()) {
+      return FieldError("common_lb_config.zone_aware_lb_config", "not supported");
+    }
+    if (common.has_consistent_hashing_lb_config() &&
+        common.consistent_hashing_lb_config().use_hostname_for_hashing()) {
+      return FieldError("common_lb_config.consistent_hashing_lb_config.use_hostname_for_hashing",
+                        "not supported");
+    }
+  }
+  if (c.has_lb_subset_config() && c.lb_subset_config().subset_selectors_size() > 0) {
+    return FieldError("lb_subset_config", "subset load balancing is not supported");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TranslateProtocol(const cluster::Cluster& c, ClusterConfig& out) {
+  if (c.has_http2_protocol_options()) out.protocol = UpstreamProtocol::kHttp2;
+  if (c.protocol_selection() == cluster::Cluster::USE_DOWNSTREAM_PROTOCOL) {
+    out.protocol = UpstreamProtocol::kUseDownstream;
+  }
+  if (c.has_common_http_protocol_options()) {
+    const auto& common = c.common_http_protocol_options();
+    if (common.has_idle_timeout()) out.idle_timeout = ToDuration(common.idle_timeout());
+    if (common.has_max_requests_per_connection()) {
+      out.max_requests_per_connection = common.max_requests_per_connection().value();
+    }
+  }
+  if (c.has_max_requests_per_connection()) {
+    out.max_requests_per_connection = c.max_requests_per_connection().value();
+  }
+  for (const auto& [key, any] : c.typed_extension_protocol_options()) {
+    const std::string path = absl::StrCat("typed_extension_protocol_options['", key, "']");
+    if (key != kHttpProtocolOptionsKey) {
+      return FieldError(path, "unsupported protocol options extension");
+    }
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
+    MG_RETURN_IF_ERROR(UnpackAny(any, options, path));
+    using Options = envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
+    switch (options.upstream_protocol_options_case()) {
+      case Options::kExplicitHttpConfig:
+        if (options.explicit_http_config().has_http3_protocol_options()) {
+          return FieldError(Path(path, "explicit_http_config.http3_protocol_options"),
+                            "HTTP/3 upstreams are not supported");
+        }
+        out.protocol = options.explicit_http_config().has_http2_protocol_options()
+                           ? UpstreamProtocol::kHttp2
+                           : UpstreamProtocol::kHttp1;
+        break;
+      case Options::kUseDownstreamProtocolConfig:
+        out.protocol = UpstreamProtocol::kUseDownstream;
+        break;
+      case Options::kAutoConfig:
+        return FieldError(Path(path, "auto_config"), "ALPN protocol selection is not supported");
+      default:
+        break;
+    }
+    if (options.has_common_http_protocol_options()) {
+      const auto& common = options.common_http_protocol_options();
+      if (common.has_idle_timeout()) out.idle_timeout = ToDuration(common.idle_timeout());
+      if (common.has_max_requests_per_connection()) {
+        out.max_requests_per_connection = common.max_requests_per_connection().value();
+      }
+    }
+    if (options.http_filters_size() > 0) {
+      return FieldError(Path(path, "http_filters"), "upstream HTTP filters are not supported");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TranslateTransportSocket(const core::TransportSocket& socket, std::string_view path,
+                                      ClusterConfig& out) {
+  if (!socket.has_typed_config()) {
+    return FieldError(path, "typed_config is required");
+  }
+  const std::string_view type = AnyTypeName(socket.typed_config());
+  if (type == kRawBufferType) return absl::OkStatus();
+  if (type != kUpstreamTlsType) {
+    return FieldError(Path(path, "typed_config"),
+                      absl::StrCat("unsupported transport socket '", Av(type), "'"));
+  }
+  auto tls = std::make_shared<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>();
+  MG_RETURN_IF_ERROR(UnpackAny(socket.typed_config(), *tls, Path(path, "typed_config")));
+  out.tls = std::move(tls);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cluster& c) {
+  MG_RETURN_IF_ERROR(CheckNoUnknownFields(c, ""));
+  auto out = std::make_shared<ClusterConfig>();
+  out->name = c.name();
+  if (c.name().empty()) return FieldError("name", "cluster name is required");
+  if (c.has_cluster_type())
+    return FieldError("cluster_type", "custom cluster types are not supported");
+  switch (c.type()) {
+    case cluster::Cluster::STATIC:
+      out->type = DiscoveryType::kStatic;
+      break;
+    case cluster::Cluster::STRICT_DNS:
+      out->type = DiscoveryType::kStrictDns;
+      break;
+    case cluster::Cluster::LOGICAL_DNS:
+      out->type = DiscoveryType::kLogicalDns;
+      break;
+    case cluster::Cluster::EDS:
+      out->type = DiscoveryType::kEds;
+      break;
+    default:
+      return FieldError("type", absl::StrCat("unsupported discovery type ",
+                                             cluster::Cluster::DiscoveryType_Name(c.type())));
+  }
+  out->eds_service_name = c.eds_cluster_config().service_name().empty()
+                              ? c.name()
+                              : c.eds_cluster_config().service_name();
+  if (c.has_connect_timeout()) {
+    out->connect_timeout = ToDuration(c.connect_timeout());
+    if (out->connect_timeout <= absl::ZeroDuration()) {
+      return FieldError("connect_timeout", "must be > 0");
+    }
+  }
+  MG_RETURN_IF_ERROR(TranslateLb(c, *out));
+  MG_RETURN_IF_ERROR(TranslateProtocol(c, *out));
+  if (c.has_circuit_breakers()) {
+    const auto& thresholds = c.circuit_breakers().thresholds();
+    for (int i = 0; i < thresholds.size(); ++i) {
+      const auto& t = thresholds[i];
+      if (t.priority() != core::DEFAULT) continue;  // one priority only: flattened
+      if (t.has_max_connections())
+        out->circuit_breakers.max_connections = t.max_connections().value();
+      if (t.has_max_pending_requests()) {
+        out->circuit_breakers.max_pending_requests = t.max_pending_requests().value();
+      }
+      if (t.has_max_requests()) out->circuit_breakers.max_requests = t.max_requests().value();
+      if (t.has_max_retries()) out->circuit_breakers.max_retries = t.max_retries().value();
+      if (t.has_retry_budget()) {
+        return FieldError(Path("circuit_breakers", "thresholds", i) + ".retry_budget",
+                          "not supported");
+      }
+    }
+  }
+  if (c.has_outlier_detection()) {
+    const auto& od = c.outlier_detection();
+    OutlierDetectionConfig config;
+    if (od.has_consecutive_5xx()) config.consecutive_5xx = od.consecutive_5xx().value();
+    if (od.has_consecutive_gateway_failure()) {
+      config.consecutive_gateway_failure = od.consecutive_gateway_failure().value();
+    }
+    if (od.has_interval()) config.interval = ToDuration(od.interval());
+    if (od.has_base_ejection_time())
+      config.base_ejection_time = ToDuration(od.base_ejection_time());
+    if (od.has_max_ejection_percent())
+      config.max_ejection_percent = od.max_ejection_percent().value();
+    out->outlier_detection = config;
+  }
+  if (c.health_checks_size() > 0) {
+    return FieldError("health_checks", "active health checking is not supported");
+  }
+  if (c.transport_socket_matches_size() > 0) {
+    return FieldError("transport_socket_matches", "not supported");
+  }
+  if (c.has_transport_socket()) {
+    MG_RETURN_IF_ERROR(TranslateTransportSocket(c.transport_socket(), "transport_socket", *out));
+  }
+  if (c.filters_size() > 0)
+    return FieldError("filters", "cluster network filters are not supported");
+  if (c.has_upstream_config()) return FieldError("upstream_config", "not supported");
+  if (c.has_load_assignment()) {
+    if (out->type == DiscoveryType::kEds) {
+      // Envoy ignores an inline assignment on EDS clusters; so do we.
+    } else {
+      MG_ASSIGN_OR_RETURN(out->static_endpoints,
+                          TranslateAssignment(c.load_assignment(), "load_assignment"));
+    }
+  } else if (out->type != DiscoveryType::kEds) {
+    return FieldError("load_assignment", "required for STATIC and DNS clusters");
+  }
+  return std::shared_ptr<const ClusterConfig>(std::move(out));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ClusterConfig>> TranslateCluster(const cluster::Cluster& c) {
+  auto result = Translate(c);
+  if (!result.ok()) return ForResource(result.status(), "Cluster", c.name());
+  return result;
+}
+
+absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateClusterLoadAssignment(
+    const endpoint::ClusterLoadAssignment& assignment) {
+  absl::Status unknown = CheckNoUnknownFields(assignment, "");
+  if (!unknown.ok())
+    return ForResource(unknown, "ClusterLoadAssignment", assignment.cluster_name());
+  if (assignment.cluster_name().empty()) {
+    return ForResource(FieldError("cluster_name", "required"), "ClusterLoadAssignment", "");
+  }
+  auto result = TranslateAssignment(assignment, "");
+  if (!result.ok()) {
+    return ForResource(result.status(), "ClusterLoadAssignment", assignment.cluster_name());
+  }
+  return result;
+}
+
+}  // namespace meshgate::proxy::config

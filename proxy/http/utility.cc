@@ -1,0 +1,133 @@
+#include "proxy/http/utility.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/http/str_util.h"
+
+namespace meshgate::proxy::http {
+namespace {
+
+// RFC 3986 unreserved / sub-delims, plus '%' for pct-encoded reg-names.
+bool IsRegNameChar(char c) {
+  if (absl::ascii_isalnum(c)) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '%':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+PathAndQuery SplitPathAndQuery(std::string_view target) {
+  const size_t hash = target.find('#');
+  if (hash != std::string_view::npos) target = target.substr(0, hash);
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return {target, {}};
+  return {target.substr(0, question), target.substr(question + 1)};
+}
+
+absl::StatusOr<Authority> ParseAuthority(std::string_view authority) {
+  if (authority.empty()) return absl::InvalidArgumentError("empty authority");
+  Authority result;
+  std::string_view host;
+  std::string_view rest;
+  if (authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return absl::InvalidArgumentError(Concat("authority '", authority, "': unclosed '['"));
+    }
+    host = authority.substr(0, close + 1);
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!absl::ascii_isxdigit(c) && c != ':' && c != '.') {
+        return absl::InvalidArgumentError(
+            Concat("authority '", authority, "': invalid IPv6 literal"));
+      }
+    }
+    if (host.size() == 2) {
+      return absl::InvalidArgumentError(Concat("authority '", authority, "': empty IPv6"));
+    }
+    rest = authority.substr(close + 1);
+  } else {
+    const size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
+    if (host.empty()) {
+      return absl::InvalidArgumentError(Concat("authority '", authority, "': empty host"));
+    }
+    for (char c : host) {
+      if (!IsRegNameChar(c)) {
+        return absl::InvalidArgumentError(
+            Concat("authority '", authority, "': invalid character in host"));
+      }
+    }
+  }
+  if (!rest.empty()) {
+    if (rest.front() != ':') {
+      return absl::InvalidArgumentError(
+          Concat("authority '", authority, "': unexpected text after host"));
+    }
+    rest.remove_prefix(1);
+    // An empty port ("host:") means the default port (RFC 3986 §3.2.3).
+    if (!rest.empty()) {
+      if (rest.size() > 5) {
+        return absl::InvalidArgumentError(Concat("authority '", authority, "': bad port"));
+      }
+      uint32_t port = 0;
+      for (char c : rest) {
+        if (!absl::ascii_isdigit(c)) {
+          return absl::InvalidArgumentError(Concat("authority '", authority, "': bad port"));
+        }
+        port = port * 10 + static_cast<uint32_t>(c - '0');
+      }
+      if (port == 0 || port > 65535) {
+        return absl::InvalidArgumentError(Concat("authority '", authority, "': port out of range"));
+      }
+      result.port = static_cast<uint16_t>(port);
+    }
+  }
+  result.host = ToLower(host);
+  return result;
+}
+
+std::optional<uint16_t> DefaultPort(std::string_view scheme) {
+  if (EqualsIgnoreCase(scheme, "http")) return 80;
+  if (EqualsIgnoreCase(scheme, "https")) return 443;
+  return std::nullopt;
+}
+
+absl::StatusOr<std::string> NormalizeAuthority(std::string_view authority,
+                                               std::string_view scheme) {
+  absl::StatusOr<Authority> parsed = ParseAuthority(authority);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->port || parsed->port == DefaultPort(scheme)) return std::move(parsed->host);
+  return Concat(parsed->host, ":", *parsed->port);
+}
+
+bool IsUpgradeRequest(const RequestHeaders& headers) {
+  return headers.Has("upgrade") && ListContainsToken(headers.GetJoined("connection"), "upgrade");
+}
+
+bool ExpectsContinue(const RequestHeaders& headers) {
+  const std::optional<std::string_view> expect = headers.Get("expect");
+  return expect && EqualsIgnoreCase(StripWhitespace(*expect), "100-continue");
+}
+
+}  // namespace meshgate::proxy::http

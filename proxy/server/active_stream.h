@@ -1,0 +1,115 @@
+// ActiveStream: one downstream request on an HttpConnectionManager, from its
+// headers to the end of its response — routing, per-route filters, and the
+// upstream attempts (with retries and timeouts) that answer it.
+//
+// Thread-safety: single worker thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proxy/accesslog/access_log.h"
+#include "proxy/http/header_map.h"
+#include "proxy/router/retry_state.h"
+#include "proxy/router/route_table.h"
+#include "proxy/server/worker_context.h"
+#include "proxy/upstream/http1_connection_pool.h"
+
+namespace meshgate::proxy::server {
+
+class HttpConnectionManager;
+
+class ActiveStream : public upstream::UpstreamStreamCallbacks {
+ public:
+  ActiveStream(HttpConnectionManager& hcm, http::StreamId id);
+  ~ActiveStream() override;
+
+  http::StreamId id() const { return id_; }
+  bool response_complete() const { return response_complete_; }
+
+  void DecodeHeaders(http::RequestHeaders headers, bool end_stream);
+  void DecodeData(std::string_view data, bool end_stream);
+  void DecodeTrailers(http::TrailerMap trailers);
+  // The downstream went away (connection closed or stream reset).
+  void OnDownstreamReset();
+
+  // upstream::UpstreamStreamCallbacks
+  void OnUpstreamHeaders(http::ResponseHeaders headers, bool end_stream) override;
+  void OnUpstreamData(std::string_view data, bool end_stream) override;
+  void OnUpstreamTrailers(http::TrailerMap trailers) override;
+  void OnUpstreamReset(UpstreamReset reason) override;
+
+ private:
+  // Routing and filters, once the request headers are known.
+  void Route();
+  void ContinueAfterFilters();
+  bool RunFaultFilter();
+  bool HandleCorsPreflight();
+  bool RunLocalRateLimit();
+
+  // Upstream attempts.
+  void StartAttempt();
+  void OnPerTryTimeout();
+  void OnGlobalTimeout();
+  void ScheduleRetry(absl::Duration backoff);
+  void SendMirrors();
+
+  // Responses.
+  void SendLocalReply(int status, std::string_view body, std::string_view flag,
+                      const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
+  void EncodeResponseHeaders(http::ResponseHeaders headers, bool end_stream);
+  void EncodeResponseData(std::string_view data, bool end_stream);
+  void OnResponseComplete();
+  void CleanupUpstream();
+  void Log();
+
+  HttpConnectionManager& hcm_;
+  http::StreamId id_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::system_clock::time_point start_wall_;
+
+  // Pinned configuration for this request's life.
+  std::shared_ptr<const config::ConfigSnapshot> snapshot_;
+  std::shared_ptr<const RouteTable> routes_;
+  RouteMatchResult match_;
+  const ForwardAction* forward_ = nullptr;
+  const WeightedClusterEntry* weighted_ = nullptr;
+  const std::string* cluster_name_ = nullptr;
+
+  http::RequestHeaders request_headers_;
+  std::string original_path_;
+  std::string original_authority_;
+  std::string request_body_;  // kept for retries and mirrors
+  bool body_too_large_to_retry_ = false;
+  std::optional<http::TrailerMap> request_trailers_;
+  bool request_complete_ = false;
+  bool routed_ = false;  // Route() finished and the request goes upstream
+  bool paused_for_fault_ = false;
+  std::unique_ptr<event::Timer> fault_delay_timer_;
+  std::string cors_origin_;  // set when the response needs CORS headers
+
+  WorkerCluster* cluster_ = nullptr;
+  std::unique_ptr<upstream::UpstreamStream> upstream_;
+  const Host* upstream_host_ = nullptr;
+  std::string upstream_host_key_;
+  std::optional<RetryState> retry_;
+  std::unique_ptr<event::Timer> per_try_timer_;
+  std::unique_ptr<event::Timer> global_timer_;
+  std::unique_ptr<event::Timer> backoff_timer_;
+  std::chrono::steady_clock::time_point attempt_start_;
+  bool upstream_headers_sent_downstream_ = false;
+  bool upstream_request_active_ = false;
+
+  // Outcome, for stats and the access log.
+  int response_code_ = 0;
+  std::string response_flags_;
+  uint64_t bytes_received_ = 0;
+  uint64_t bytes_sent_ = 0;
+  bool response_complete_ = false;
+  bool logged_ = false;
+  std::string request_id_;
+};
+
+}  // namespace meshgate::proxy::server

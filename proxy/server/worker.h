@@ -1,0 +1,90 @@
+// Worker: one thread, one event loop, and everything it owns — listening
+// sockets (SO_REUSEPORT, one per worker per listener), downstream
+// connections, per-cluster load balancers and connection pools, statistics
+// and an access-log batch. Workers share nothing but the immutable config
+// snapshot they are handed.
+//
+// Config changes arrive with SetSnapshot(), posted to the worker's loop and
+// applied between events: listeners are opened, kept, or drained (stop
+// accepting; established connections finish their requests), clusters are
+// rebuilt when their config or endpoints changed, keeping the connection
+// pools of hosts that remain.
+//
+// Thread-safety: Start/Stop/SetSnapshot/Drain may be called from any thread;
+// everything else runs on the worker's own thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/network/listener.h"
+#include "proxy/server/http_connection_manager.h"
+#include "proxy/server/worker_context.h"
+
+namespace meshgate::proxy::server {
+
+class Worker final : public WorkerContext {
+ public:
+  Worker(size_t index, stats::WorkerStats& stats,
+         std::shared_ptr<accesslog::AccessLogFile> access_log, uint64_t seed);
+  ~Worker() override;
+
+  void Start();
+  void Stop();
+  void SetSnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);
+  // Stop accepting everywhere; connections close after their current
+  // request, idle ones at once, and whatever remains after `timeout`.
+  void Drain(std::chrono::milliseconds timeout);
+  // Ports of the listeners this worker has open, by listener name (for tests
+  // and the admin page). Thread-safe snapshot.
+  std::map<std::string, uint16_t> ListeningPorts() const;
+  size_t index() const { return index_; }
+
+  // WorkerContext
+  event::Dispatcher& dispatcher() override { return *dispatcher_; }
+  const std::shared_ptr<const config::ConfigSnapshot>& snapshot() const override {
+    return snapshot_;
+  }
+  WorkerCluster* FindCluster(const std::string& name) override;
+  stats::WorkerStats& stats() override { return stats_; }
+  accesslog::AccessLogWriter* access_log() override { return access_log_.get(); }
+  Random& random() override { return random_; }
+  bool draining() const override { return draining_; }
+  void RemoveConnection(event::DeferredDeletable* connection) override;
+
+ private:
+  struct ActiveListener {
+    std::shared_ptr<const config::ListenerConfig> config;
+    std::unique_ptr<network::TcpListener> socket;
+  };
+
+  void ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);
+  void UpdateListeners();
+  void UpdateClusters();
+  void OnAccept(const std::string& listener_name, int fd);
+  void SweepDrainingPools();
+
+  size_t index_;
+  stats::WorkerStats& stats_;
+  std::unique_ptr<accesslog::AccessLogWriter> access_log_;
+  SeededRandom random_;
+  std::unique_ptr<event::Dispatcher> dispatcher_;
+  std::thread thread_;
+  std::shared_ptr<const config::ConfigSnapshot> snapshot_;
+  std::map<std::string, ActiveListener> listeners_;
+  std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
+  std::vector<std::unique_ptr<upstream::Http1ConnectionPool>> draining_pools_;
+  std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
+  std::unique_ptr<event::Timer> housekeeping_timer_;
+  std::unique_ptr<event::Timer> drain_deadline_;
+  bool draining_ = false;
+
+  mutable std::mutex ports_mu_;
+  std::map<std::string, uint16_t> ports_;
+};
+
+}  // namespace meshgate::proxy::server

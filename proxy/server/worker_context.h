@@ -1,0 +1,69 @@
+// WorkerContext: what a connection on a worker may ask of its worker — the
+// current configuration snapshot, per-worker cluster state (load balancer
+// and connection pools), statistics, the access log and randomness.
+//
+// Thread-safety: everything here belongs to the worker's thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/accesslog/access_log.h"
+#include "proxy/config/config_snapshot.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/stats/stats.h"
+#include "proxy/upstream/http1_connection_pool.h"
+#include "proxy/upstream/load_balancer.h"
+#include "proxy/upstream/random.h"
+
+namespace meshgate::proxy::server {
+
+// One cluster as seen by one worker: its config, endpoints, balancer and a
+// connection pool per host.
+class WorkerCluster {
+ public:
+  WorkerCluster(event::Dispatcher& dispatcher, std::shared_ptr<const config::ClusterConfig> config,
+                std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
+                stats::ClusterStats& stats);
+
+  const config::ClusterConfig& config() const { return *config_; }
+  const std::shared_ptr<const config::ClusterConfig>& config_ptr() const { return config_; }
+  const std::shared_ptr<const config::EndpointSet>& endpoints() const { return endpoints_; }
+  stats::ClusterStats& stats() { return stats_; }
+  // nullptr when the cluster has no routable host.
+  LoadBalancer* load_balancer() { return lb_.get(); }
+  // The pool for `host`; nullptr when the host's address is not an IP literal.
+  upstream::Http1ConnectionPool* PoolFor(const Host& host);
+  // Hands every pool over for draining (the cluster is being replaced).
+  void MovePoolsTo(std::vector<std::unique_ptr<upstream::Http1ConnectionPool>>& draining);
+  // Takes over the pools of `old` for hosts that still exist.
+  void AdoptPools(WorkerCluster& old);
+
+ private:
+  event::Dispatcher& dispatcher_;
+  std::shared_ptr<const config::ClusterConfig> config_;
+  std::shared_ptr<const config::EndpointSet> endpoints_;
+  stats::ClusterStats& stats_;
+  std::unique_ptr<LoadBalancer> lb_;
+  std::map<std::string, std::unique_ptr<upstream::Http1ConnectionPool>> pools_;  // by host key
+};
+
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+  virtual event::Dispatcher& dispatcher() = 0;
+  virtual const std::shared_ptr<const config::ConfigSnapshot>& snapshot() const = 0;
+  // nullptr when the snapshot has no such cluster (or no endpoints yet).
+  virtual WorkerCluster* FindCluster(const std::string& name) = 0;
+  virtual stats::WorkerStats& stats() = 0;
+  virtual accesslog::AccessLogWriter* access_log() = 0;
+  virtual Random& random() = 0;
+  // True while the worker drains: connections close after their current request.
+  virtual bool draining() const = 0;
+  // The connection is finished; the worker releases it (deferred).
+  virtual void RemoveConnection(event::DeferredDeletable* connection) = 0;
+};
+
+}  // namespace meshgate::proxy::server

@@ -3,6 +3,7 @@
 # a direct baseline, nginx, HAProxy and meshgate-proxy, in one run. See bench/README.md.
 #
 #   bash bench/proxy/run.sh
+#   bash bench/proxy/run.sh --write-meshgate-config DIR   # only write meshgate's config, to DIR
 #
 # Environment (all optional):
 #   BUILD_DIR       build tree with bin/meshgate-loadgen (and meshgate binaries)  [<repo>/build]
@@ -123,7 +124,7 @@ require_binary() {
 
 # wait_http URL SECONDS PID: until URL answers 200 with a BODY_BYTES body.
 wait_http() {
-  local url=$1 seconds=$2 pid=$3 deadline=$((SECONDS + $2))
+  local url=$1 pid=$3 deadline=$((SECONDS + $2))
   while ((SECONDS < deadline)); do
     kill -0 "$pid" 2>/dev/null || return 1
     if [[ $(curl -s -o "$TMP/probe.body" -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]] &&
@@ -272,7 +273,7 @@ EOF
 # meshgate reads Kubernetes objects: a Gateway for the listener, a VirtualService routing to the
 # origin Service, and CLUSTERS Services with EndpointSlices (all pointing at the origin).
 write_meshgate_config() {
-  local dir="$TMP/meshgate/config" i name
+  local dir=$1 i name
   mkdir -p "$dir"
   cat >"$dir/namespace.yaml" <<EOF
 apiVersion: v1
@@ -408,7 +409,7 @@ start_meshgate() {
       return 1
     fi
   done
-  write_meshgate_config
+  write_meshgate_config "$TMP/meshgate/config"
   # The control plane is not under test: it shares the client core and idles once configured.
   start meshgate-operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/meshgate/config" \
     --xds-port "$OPERATOR_XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn
@@ -452,7 +453,7 @@ stop_peer() {
 # Measurements. Each writes rows "peer metric value" to $RESULTS.
 
 measure_memory() {
-  local peer=$1 pids before after held_pid port path
+  local peer=$1 pids before after held_pid port
   mapfile -t pids < <(tree_pids "$PEER_PID")
   sleep 1
   before=$(rss_kb "${pids[@]}")
@@ -514,7 +515,8 @@ measure_cpu() {
 }
 
 measure_latency() {
-  local peer=$1 f="$TMP/latency-$peer.json" p50 p90 p99 p999 max errors achieved lag
+  local peer=$1 p50 p90 p99 p999 max errors achieved lag
+  local f="$TMP/latency-$peer.json"
   run_loadgen "$LATENCY_RATE" "$f"
   read -r p50 p90 p99 p999 max errors achieved lag < <(json_fields latency_us.p50 latency_us.p90 \
     latency_us.p99 latency_us.p99_9 latency_us.max errors.total achieved_rate max_send_lag_us <"$f")
@@ -532,6 +534,13 @@ measure_latency() {
 
 # ---------------------------------------------------------------------------------------------
 # Main.
+
+if [[ ${1:-} == --write-meshgate-config ]]; then
+  [[ -n ${2:-} ]] || die "--write-meshgate-config needs a directory"
+  write_meshgate_config "$2"
+  exit 0
+fi
+(($# == 0)) || die "unknown argument '$1' (configure with environment variables; see the top of $0)"
 
 for tool in nginx haproxy wrk taskset curl python3 ss pgrep getconf "${RT[@]:0:1}"; do
   require_binary "$tool" "needed by the benchmark; scripts/deps.sh installs it"

@@ -411,11 +411,13 @@ start_meshgate() {
   done
   write_meshgate_config "$TMP/meshgate/config"
   # The control plane is not under test: it shares the client core and idles once configured.
-  start meshgate-operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/meshgate/config" \
+  mkdir -p "$TMP/meshgate/state"
+  start meshgate-operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" \
+    --config-dir "$TMP/meshgate/config" --state-dir "$TMP/meshgate/state" \
     --xds-port "$OPERATOR_XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn
   MESHGATE_OPERATOR_PID=$LAST_PID
   start meshgate-proxy "$PROXY_CORE" "${RT[@]}" "$MESHGATE_PROXY" --xds-address "127.0.0.1:$OPERATOR_XDS_PORT" \
-    --node-id bench-gateway --role gateway --labels istio=ingressgateway \
+    --node-id bench-gateway --role gateway --namespace bench --labels istio=ingressgateway \
     --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off --log-level warn
   PEER_PID=$LAST_PID
   PEER_URL="http://127.0.0.1:$MESHGATE_PORT/"

@@ -4,7 +4,13 @@
 // `*List` with `items`). Every object is decoded and validated independently:
 // a broken object yields diagnostics and is left out, while the valid ones in
 // the same text are returned. Input is untrusted: size and nesting depth are
-// bounded before parsing, so no input exhausts memory or the stack.
+// bounded before parsing (see api/depth_scan.h for the depth rule), alias
+// expansion is bounded by a node budget while decoding, and yaml-cpp's
+// exceptions never escape, so no input exhausts memory or the stack.
+//
+// Every diagnostic carries the file (source_name), the 1-based line of the
+// offending node, the object ("Kind/namespace/name") and the field path
+// (`spec.http[0].route[1].weight`, map keys as `headers[x-user]`).
 //
 // Thread-safety: the functions are pure and may be called concurrently.
 #pragma once

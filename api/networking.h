@@ -295,6 +295,7 @@ struct OutlierDetection {
   std::optional<uint32_t> consecutive_local_origin_failures;
   std::optional<uint32_t> consecutive_gateway_errors;
   std::optional<uint32_t> consecutive_5xx_errors;
+  std::optional<int32_t> consecutive_errors;  // deprecated; Istio still accepts it
   std::optional<absl::Duration> interval;
   std::optional<absl::Duration> base_ejection_time;
   std::optional<int32_t> max_ejection_percent;

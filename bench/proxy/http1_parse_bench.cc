@@ -230,7 +230,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
       if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
-      const double seconds = run.GetAdjustedRealTime() * 1e-9;  // per iteration, ns
+      // CPU time: on a shared machine wall time mostly measures the neighbours.
+      const double seconds = run.GetAdjustedCPUTime() * 1e-9;  // per iteration, ns
       if (seconds > 0) rates_[run.benchmark_name()] = 1.0 / seconds;
     }
   }

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "proxy/http/str_util.h"
 
 namespace meshgate::proxy::http {

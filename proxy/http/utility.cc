@@ -1,8 +1,6 @@
 #include "proxy/http/utility.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "proxy/http/str_util.h"
 
 namespace meshgate::proxy::http {

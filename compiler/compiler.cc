@@ -1,0 +1,282 @@
+#include "compiler/compiler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "compiler/internal.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace meshgate::compiler {
+namespace {
+
+uint64_t Mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 29;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+// Streaming 64-bit hash over 8-byte words; the serialization is hashed as
+// it is produced, so no resource is ever materialized as one string.
+class HashingStream final : public google::protobuf::io::ZeroCopyOutputStream {
+ public:
+  bool Next(void** data, int* size) override {
+    Absorb(pending_);
+    *data = buffer_;
+    *size = sizeof(buffer_);
+    pending_ = sizeof(buffer_);
+    return true;
+  }
+  void BackUp(int count) override { pending_ -= count; }
+  int64_t ByteCount() const override { return total_ + pending_; }
+
+  uint64_t Finish() {
+    Absorb(pending_);
+    pending_ = 0;
+    uint64_t tail = 0;
+    std::memcpy(&tail, carry_, carry_len_);
+    uint64_t h = state_ ^ Mix(tail ^ (static_cast<uint64_t>(carry_len_) << 56));
+    return Mix(h ^ (static_cast<uint64_t>(total_) * 0x9e3779b97f4a7c15ULL));
+  }
+
+ private:
+  void Word(uint64_t word) {
+    state_ = (state_ ^ Mix(word)) * 0x9e3779b97f4a7c15ULL;
+    state_ = (state_ << 27) | (state_ >> 37);
+  }
+  void Absorb(int length) {
+    const char* p = buffer_;
+    total_ += length;
+    while (length > 0 && carry_len_ > 0 && carry_len_ < 8) {
+      carry_[carry_len_++] = *p++;
+      --length;
+      if (carry_len_ == 8) {
+        uint64_t word;
+        std::memcpy(&word, carry_, 8);
+        Word(word);
+        carry_len_ = 0;
+        break;
+      }
+    }
+    for (; length >= 8; length -= 8, p += 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      Word(word);
+    }
+    for (; length > 0; --length) carry_[carry_len_++] = *p++;
+  }
+
+  char buffer_[8192];
+  int pending_ = 0;
+  int64_t total_ = 0;
+  char carry_[8] = {};
+  int carry_len_ = 0;
+  uint64_t state_ = 0x2545f4914f6cdd1dULL;
+};
+
+void Normalize(std::vector<CompileDiagnostic>* diags) {
+  std::sort(diags->begin(), diags->end());
+  diags->erase(std::unique(diags->begin(), diags->end()), diags->end());
+}
+
+// Route configurations shared between the proxies of one batch.
+struct SharedRoutes {
+  // (namespace, port) -> route config not depending on labels.
+  std::map<std::pair<std::string, uint32_t>, Versioned<RouteConfiguration>> by_namespace;
+};
+
+void AddMeshResources(const CompiledMesh& mesh, bool grpc, CompiledResources* out) {
+  out->clusters = grpc ? mesh.grpc_clusters : mesh.clusters;
+  out->endpoints = mesh.endpoints;
+  out->diagnostics = mesh.diagnostics;
+  if (grpc) {
+    out->diagnostics.insert(out->diagnostics.end(), mesh.grpc_diagnostics.begin(),
+                            mesh.grpc_diagnostics.end());
+  }
+  if (!grpc) out->secrets = mesh.cluster_secrets;
+}
+
+CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target,
+                             SharedRoutes* shared) {
+  CompiledResources out;
+  switch (target.role) {
+    case ProxyTarget::Role::kProxylessGrpc:
+      // Listeners and routes are asked for by name: CompileProxylessListener.
+      AddMeshResources(mesh, true, &out);
+      break;
+    case ProxyTarget::Role::kGateway:
+      AddMeshResources(mesh, false, &out);
+      BuildGateway(mesh, target, &out);
+      break;
+    case ProxyTarget::Role::kSidecar: {
+      AddMeshResources(mesh, false, &out);
+      std::set<uint32_t> http_ports;
+      for (const auto& [host, service] : mesh.index->services()) {
+        for (const auto& p : service.ports) {
+          if (IsHttp(p.protocol)) http_ports.insert(p.port);
+        }
+      }
+      std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+      for (uint32_t port : http_ports) {
+        std::string name = absl::StrCat(port);
+        auto key = std::make_pair(ns, port);
+        if (shared != nullptr) {
+          auto it = shared->by_namespace.find(key);
+          if (it != shared->by_namespace.end()) {
+            out.routes.emplace(name, it->second);
+            continue;
+          }
+        }
+        bool proxy_dependent = false;
+        RouteContext ctx;
+        ctx.index = mesh.index.get();
+        ctx.gateway_keys = {"mesh"};
+        ctx.port = port;
+        ctx.proxy_namespace = ns;
+        ctx.proxy_labels = &target.labels;
+        ctx.diagnostics = &out.diagnostics;
+        ctx.proxy_dependent = &proxy_dependent;
+        ctx.cache = mesh.route_cache.get();
+        auto versioned = Seal(SidecarRouteConfig(ctx, port));
+        if (shared != nullptr && !proxy_dependent) shared->by_namespace.emplace(key, versioned);
+        out.routes.emplace(name, std::move(versioned));
+      }
+      BuildSidecarListeners(mesh, target, http_ports, &out);
+      break;
+    }
+  }
+  for (const auto& [name, c] : out.clusters) {
+    if (absl::StartsWith(name, "inbound|")) CollectSecrets(*c.resource, &out.secrets);
+  }
+  Normalize(&out.diagnostics);
+  return out;
+}
+
+}  // namespace
+
+uint64_t ContentHash(const google::protobuf::Message& message) {
+  HashingStream stream;
+  {
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return stream.Finish();
+}
+
+CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions& options) {
+  auto mesh = std::make_shared<CompiledMesh>();
+  mesh->options = options;
+  mesh->snapshot = snapshot;
+  auto index = std::make_shared<MeshIndex>(*snapshot, options, &mesh->diagnostics);
+  mesh->index = index;
+  BuildClusters(*index, mesh.get());
+  // Translate every service port's routes once, against a neutral proxy: the
+  // result is shared by all proxies whose routes do not depend on them, and
+  // route problems are reported even when no proxy is compiled.
+  auto cache = std::make_shared<MeshRouteCache>();
+  for (const auto& [host, service] : index->services()) {
+    for (const auto& p : service.ports) {
+      if (!IsHttp(p.protocol)) continue;
+      bool proxy_dependent = false;
+      api::Labels no_labels;
+      RouteContext ctx;
+      ctx.index = index.get();
+      ctx.gateway_keys = {"mesh"};
+      ctx.port = p.port;
+      ctx.proxy_namespace = service.namespace_;
+      ctx.proxy_labels = &no_labels;
+      ctx.diagnostics = &mesh->diagnostics;
+      ctx.proxy_dependent = &proxy_dependent;
+      envoy::config::route::v3::VirtualHost vhost;
+      AddServiceRoutes(ctx, service, &vhost);
+      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), std::move(vhost));
+    }
+  }
+  mesh->route_cache = std::move(cache);
+  Normalize(&mesh->diagnostics);
+  Normalize(&mesh->grpc_diagnostics);
+  return mesh;
+}
+
+CompiledResources CompileForProxy(const CompiledMesh& mesh, const ProxyTarget& target) {
+  return CompileOne(mesh, target, nullptr);
+}
+
+std::vector<CompiledResources> CompileForProxies(const CompiledMesh& mesh,
+                                                 const std::vector<ProxyTarget>& targets) {
+  SharedRoutes shared;
+  std::vector<CompiledResources> out;
+  out.reserve(targets.size());
+  for (const auto& t : targets) out.push_back(CompileOne(mesh, t, &shared));
+  return out;
+}
+
+CompiledResources Compile(api::ConfigSnapshotPtr snapshot, const ProxyTarget& target,
+                          const CompileOptions& options) {
+  CompiledMeshPtr mesh = BuildMesh(std::move(snapshot), options);
+  return CompileForProxy(*mesh, target);
+}
+
+std::vector<std::string> ListenerNamesForProxyless(const CompiledMesh& mesh) {
+  std::vector<std::string> names;
+  for (const auto& [host, service] : mesh.index->services()) {
+    for (const auto& p : service.ports) names.push_back(absl::StrCat(host, ":", p.port));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& mesh,
+                                                           const ProxyTarget& target,
+                                                           std::string_view listener_name_std) {
+  absl::string_view listener_name(listener_name_std.data(), listener_name_std.size());
+  auto colon = listener_name.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string_view::npos ||
+      !absl::SimpleAtoi(listener_name.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listener name \"", listener_name, "\" is not HOST:PORT"));
+  }
+  absl::string_view host = listener_name.substr(0, colon);
+  std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+  const ServiceInfo* service = mesh.index->FindService(mesh.index->ResolveHost(host, ns));
+  if (service == nullptr || service->FindPort(port) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no service port for \"", listener_name, "\""));
+  }
+  ProxylessListener out;
+  std::string name(listener_name);
+
+  RouteConfiguration rc;
+  rc.set_name(name);
+  auto* vhost = rc.add_virtual_hosts();
+  vhost->set_name(name);
+  std::set<std::string> domains = {name, std::string(host), service->hostname,
+                                   absl::StrCat(service->hostname, ":", port)};
+  for (const auto& d : domains) vhost->add_domains(d);
+  RouteContext ctx;
+  ctx.index = mesh.index.get();
+  ctx.gateway_keys = {"mesh"};
+  ctx.grpc = true;
+  ctx.port = port;
+  ctx.proxy_namespace = ns;
+  ctx.proxy_labels = &target.labels;
+  ctx.diagnostics = &out.diagnostics;
+  AddServiceRoutes(ctx, *service, vhost);
+  out.route = Seal(std::move(rc));
+
+  Listener l;
+  l.set_name(name);
+  l.mutable_api_listener()->mutable_api_listener()->PackFrom(MakeHcm(name, name, true));
+  out.listener = Seal(std::move(l));
+  Normalize(&out.diagnostics);
+  return out;
+}
+
+}  // namespace meshgate::compiler

@@ -1,0 +1,518 @@
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "compiler/internal.h"
+
+namespace meshgate::compiler {
+namespace {
+
+constexpr char kDefaultNamespace[] = "default";
+
+std::string NamespaceOrDefault(const std::string& ns) {
+  return ns.empty() ? std::string(kDefaultNamespace) : ns;
+}
+
+}  // namespace
+
+std::string CompileDiagnostic::ToString() const {
+  std::string out = severity == Severity::kError ? "error: " : "warning: ";
+  if (!object.empty()) absl::StrAppend(&out, object, ": ");
+  if (!field_path.empty()) absl::StrAppend(&out, field_path, ": ");
+  absl::StrAppend(&out, message);
+  return out;
+}
+
+bool HasErrors(const std::vector<CompileDiagnostic>& diagnostics) {
+  return std::any_of(diagnostics.begin(), diagnostics.end(), [](const CompileDiagnostic& d) {
+    return d.severity == CompileDiagnostic::Severity::kError;
+  });
+}
+
+CompileDiagnostic MakeDiagnostic(const api::Resource& resource, std::string field_path,
+                                 std::string message, CompileDiagnostic::Severity severity) {
+  api::ObjectKey key = resource.Key();
+  key.namespace_ = NamespaceOrDefault(key.namespace_);
+  return CompileDiagnostic{severity, key.ToString(), std::move(field_path), std::move(message)};
+}
+
+bool IsHttp(Protocol protocol) {
+  return protocol == Protocol::kHttp || protocol == Protocol::kHttp2 ||
+         protocol == Protocol::kGrpc || protocol == Protocol::kUnknown;
+}
+
+Protocol ProtocolFromName(absl::string_view raw) {
+  std::string name = absl::AsciiStrToLower(raw);
+  if (name == "http" || name == "http1" || name == "http/1.1") return Protocol::kHttp;
+  if (name == "http2" || name == "h2c" || name == "kubernetes.io/h2c") return Protocol::kHttp2;
+  if (name == "grpc" || name == "grpc-web") return Protocol::kGrpc;
+  if (name == "https") return Protocol::kHttps;
+  if (name == "tls") return Protocol::kTls;
+  if (name == "tcp" || name == "mongo" || name == "mysql" || name == "redis") return Protocol::kTcp;
+  return Protocol::kUnknown;
+}
+
+Protocol ProtocolOf(absl::string_view app_protocol, absl::string_view port_name) {
+  if (!app_protocol.empty()) {
+    Protocol p = ProtocolFromName(app_protocol);
+    if (p != Protocol::kUnknown) return p;
+  }
+  // Istio: "<protocol>[-<suffix>]".
+  absl::string_view prefix = port_name.substr(0, port_name.find('-'));
+  return ProtocolFromName(prefix);
+}
+
+std::string OutboundClusterName(uint32_t port, absl::string_view subset, absl::string_view host) {
+  return absl::StrCat("outbound|", port, "|", subset, "|", host);
+}
+
+std::string InboundClusterName(uint32_t port) { return absl::StrCat("inbound|", port, "||"); }
+
+bool LabelsMatch(const api::Labels& selector, const api::Labels& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+bool HostMatches(absl::string_view pattern, absl::string_view host) {
+  if (pattern == "*") return true;
+  if (absl::StartsWith(pattern, "*")) {
+    absl::string_view suffix = pattern.substr(1);  // ".example.com"
+    if (absl::StartsWith(host, "*")) return absl::EndsWith(host.substr(1), suffix);
+    return host.size() > suffix.size() && absl::EndsWith(host, suffix);
+  }
+  return pattern == host;
+}
+
+const ServicePortInfo* ServiceInfo::FindPort(uint32_t port) const {
+  for (const auto& p : ports) {
+    if (p.port == port) return &p;
+  }
+  return nullptr;
+}
+
+const api::Subset* FindSubset(const api::DestinationRule& rule, absl::string_view subset) {
+  for (const auto& s : rule.subsets) {
+    if (s.name == subset) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+void Overlay(const api::TrafficPolicy& policy, uint32_t port, EffectivePolicy* out) {
+  if (policy.load_balancer) out->load_balancer = policy.load_balancer;
+  if (policy.connection_pool) out->connection_pool = policy.connection_pool;
+  if (policy.outlier_detection) out->outlier_detection = policy.outlier_detection;
+  if (policy.tls) out->tls = policy.tls;
+  for (const auto& pl : policy.port_level_settings) {
+    if (!pl.port || pl.port->number != port) continue;
+    if (pl.load_balancer) out->load_balancer = pl.load_balancer;
+    if (pl.connection_pool) out->connection_pool = pl.connection_pool;
+    if (pl.outlier_detection) out->outlier_detection = pl.outlier_detection;
+    if (pl.tls) out->tls = pl.tls;
+  }
+}
+
+}  // namespace
+
+EffectivePolicy ResolvePolicy(const api::DestinationRule* rule, uint32_t port,
+                              absl::string_view subset) {
+  EffectivePolicy out;
+  if (rule == nullptr) return out;
+  if (rule->traffic_policy) Overlay(*rule->traffic_policy, port, &out);
+  if (!subset.empty()) {
+    const api::Subset* s = FindSubset(*rule, subset);
+    if (s != nullptr && s->traffic_policy) Overlay(*s->traffic_policy, port, &out);
+  }
+  return out;
+}
+
+MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& options,
+                     std::vector<CompileDiagnostic>* diagnostics)
+    : options_(options) {
+  IndexServices(snapshot, diagnostics);
+  IndexServiceEntries(snapshot, diagnostics);
+  SortEndpoints();
+  IndexDestinationRules(snapshot, diagnostics);
+  for (const auto& r : snapshot.OfKind(api::Kind::kVirtualService)) {
+    virtual_services_.push_back(r.get());
+  }
+  for (const auto& r : snapshot.OfKind(api::Kind::kGateway)) gateways_.push_back(r.get());
+  // Objects without a namespace sort first in the snapshot; order by the
+  // namespace they are defaulted to so "" and "default" interleave stably.
+  auto ns_of = [](const api::Resource* r) -> absl::string_view {
+    return r->metadata.namespace_.empty() ? kDefaultNamespace
+                                          : absl::string_view(r->metadata.namespace_);
+  };
+  auto by_key = [&ns_of](const api::Resource* a, const api::Resource* b) {
+    absl::string_view na = ns_of(a), nb = ns_of(b);
+    if (na != nb) return na < nb;
+    return a->metadata.name < b->metadata.name;
+  };
+  std::stable_sort(virtual_services_.begin(), virtual_services_.end(), by_key);
+  std::stable_sort(gateways_.begin(), gateways_.end(), by_key);
+  for (const auto& [host, service] : services_) {
+    for (const auto& p : service.ports) ports_.insert(p.port);
+  }
+  IndexMeshVirtualServices(diagnostics);
+}
+
+std::string MeshIndex::GatewayKey(absl::string_view ref, absl::string_view vs_namespace) {
+  if (ref == "mesh" || absl::StrContains(ref, '/')) return std::string(ref);
+  return absl::StrCat(vs_namespace, "/", ref);
+}
+
+bool MeshIndex::BoundTo(const api::Resource& vs, absl::string_view key) const {
+  const auto& spec = vs.As<api::VirtualService>();
+  if (spec.gateways.empty()) return key == "mesh";
+  std::string ns = NamespaceOf(vs);
+  for (const auto& g : spec.gateways) {
+    if (GatewayKey(g, ns) == key) return true;
+  }
+  return false;
+}
+
+const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) const {
+  auto it = mesh_virtual_services_.find(std::string(hostname));
+  return it == mesh_virtual_services_.end() ? nullptr : it->second;
+}
+
+void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) {
+  for (const api::Resource* vs : virtual_services_) {
+    const auto& spec = vs->As<api::VirtualService>();
+    // What no listener honours yet is reported once per object.
+    if (!spec.tcp.empty()) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.tcp", "TCP routes are not supported; ignored"));
+    }
+    if (!spec.tls.empty()) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.tls", "TLS routes are not supported; ignored"));
+    }
+    if (!spec.export_to.empty() && !(spec.export_to.size() == 1 && spec.export_to[0] == "*")) {
+      diags->push_back(MakeDiagnostic(*vs, "spec.exportTo",
+                                      "exportTo is not enforced; visible to the whole mesh",
+                                      CompileDiagnostic::Severity::kWarning));
+    }
+    if (!BoundTo(*vs, "mesh")) continue;
+    std::string ns = NamespaceOf(*vs);
+    for (size_t i = 0; i < spec.hosts.size(); ++i) {
+      std::string host = ResolveHost(spec.hosts[i], ns);
+      std::string field = absl::StrCat("spec.hosts[", i, "]");
+      std::vector<std::string> owned;
+      if (absl::StrContains(host, '*')) {
+        for (const auto& [hostname, info] : services_) {
+          if (HostMatches(host, hostname)) owned.push_back(hostname);
+        }
+        if (owned.empty() || host == "*") {
+          diags->push_back(MakeDiagnostic(*vs, field,
+                                          "wildcard host " + host +
+                                              " is not programmed for sidecars beyond the "
+                                              "services it matches",
+                                          CompileDiagnostic::Severity::kWarning));
+        }
+      } else if (services_.count(host) > 0) {
+        owned.push_back(host);
+      } else {
+        auto [it, inserted] = extra_mesh_hosts_.try_emplace(host, vs);
+        if (!inserted && it->second != vs) {
+          diags->push_back(MakeDiagnostic(*vs, field,
+                                          "host " + host + " is already routed by " +
+                                              it->second->Key().ToString() + "; ignored",
+                                          CompileDiagnostic::Severity::kWarning));
+        }
+        continue;
+      }
+      for (const auto& hostname : owned) {
+        auto [it, inserted] = mesh_virtual_services_.try_emplace(hostname, vs);
+        if (!inserted && it->second != vs) {
+          diags->push_back(MakeDiagnostic(*vs, field,
+                                          "host " + hostname + " is already routed by " +
+                                              it->second->Key().ToString() +
+                                              " for sidecars; ignored",
+                                          CompileDiagnostic::Severity::kWarning));
+        }
+      }
+    }
+  }
+}
+
+std::string MeshIndex::NamespaceOf(const api::Resource& resource) const {
+  return NamespaceOrDefault(resource.metadata.namespace_);
+}
+
+const ServiceInfo* MeshIndex::FindService(absl::string_view hostname) const {
+  auto it = services_.find(std::string(hostname));
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+const api::Resource* MeshIndex::FindVirtualService(absl::string_view namespace_,
+                                                   absl::string_view name) const {
+  for (const api::Resource* vs : virtual_services_) {
+    if (vs->metadata.name == name && NamespaceOf(*vs) == namespace_) return vs;
+  }
+  return nullptr;
+}
+
+std::string MeshIndex::ResolveHost(absl::string_view host, absl::string_view namespace_) const {
+  if (host.empty() || absl::StrContains(host, '*')) return std::string(host);
+  if (!absl::StrContains(host, '.')) {
+    return absl::StrCat(host, ".", namespace_, ".svc.", options_.cluster_domain);
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(host, '.');
+  if (parts.size() == 2 || (parts.size() == 3 && parts[2] == "svc")) {
+    std::string fqdn = absl::StrCat(parts[0], ".", parts[1], ".svc.", options_.cluster_domain);
+    if (services_.count(fqdn) > 0) return fqdn;
+  }
+  return std::string(host);
+}
+
+void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
+                              std::vector<CompileDiagnostic>* diags) {
+  // Pods by (namespace, name), for EndpointSlice targetRefs.
+  std::map<std::pair<std::string, std::string>, const api::Resource*> pods;
+  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) {
+    pods[{NamespaceOf(*r), r->metadata.name}] = r.get();
+  }
+  std::map<std::pair<std::string, std::string>, std::string> host_of_service;
+  for (const auto& r : snapshot.OfKind(api::Kind::kService)) {
+    const auto& svc = r->As<api::Service>();
+    ServiceInfo info;
+    info.namespace_ = NamespaceOf(*r);
+    info.name = r->metadata.name;
+    info.hostname = absl::StrCat(info.name, ".", info.namespace_, ".svc.", options_.cluster_domain);
+    info.resource = r.get();
+    for (size_t i = 0; i < svc.ports.size(); ++i) {
+      const auto& sp = svc.ports[i];
+      if (sp.protocol == "UDP" || sp.protocol == "SCTP") {
+        diags->push_back(MakeDiagnostic(*r, absl::StrCat("spec.ports[", i, "].protocol"),
+                                        sp.protocol + " ports are not proxied",
+                                        CompileDiagnostic::Severity::kWarning));
+        continue;
+      }
+      ServicePortInfo port;
+      port.port = sp.port;
+      port.name = sp.name;
+      port.protocol = ProtocolOf(sp.app_protocol, sp.name);
+      info.ports.push_back(std::move(port));
+    }
+    std::sort(info.ports.begin(), info.ports.end(),
+              [](const auto& a, const auto& b) { return a.port < b.port; });
+    host_of_service[{info.namespace_, info.name}] = info.hostname;
+    services_.emplace(info.hostname, std::move(info));
+  }
+
+  for (const auto& r : snapshot.OfKind(api::Kind::kEndpointSlice)) {
+    const auto& slice = r->As<api::EndpointSlice>();
+    std::string ns = NamespaceOf(*r);
+    auto host_it = host_of_service.find({ns, slice.service_name});
+    if (host_it == host_of_service.end()) continue;  // not a Service we route to
+    ServiceInfo& info = services_.at(host_it->second);
+    const auto& svc = info.resource->As<api::Service>();
+    if (slice.address_type == "FQDN") {
+      diags->push_back(MakeDiagnostic(*r, "addressType",
+                                      "FQDN EndpointSlices are not supported; slice ignored",
+                                      CompileDiagnostic::Severity::kWarning));
+      continue;
+    }
+    for (const auto& sp : svc.ports) {
+      ServicePortInfo* port = nullptr;
+      for (auto& p : info.ports) {
+        if (p.port == sp.port) port = &p;
+      }
+      if (port == nullptr) continue;
+      // The slice port carries the resolved targetPort; it is matched by name.
+      const api::EndpointPort* slice_port = nullptr;
+      for (const auto& ep : slice.ports) {
+        if (ep.name == sp.name) slice_port = &ep;
+      }
+      if (slice_port == nullptr) continue;
+      for (const auto& endpoint : slice.endpoints) {
+        if (endpoint.conditions.ready.has_value() && !*endpoint.conditions.ready) continue;
+        if (endpoint.conditions.terminating.value_or(false)) continue;
+        const api::Resource* pod = nullptr;
+        if (endpoint.target_ref && endpoint.target_ref->kind == "Pod") {
+          std::string pod_ns =
+              endpoint.target_ref->namespace_.empty() ? ns : endpoint.target_ref->namespace_;
+          auto pod_it = pods.find({pod_ns, endpoint.target_ref->name});
+          if (pod_it != pods.end()) pod = pod_it->second;
+        }
+        uint32_t target = 0;
+        if (slice_port->port) {
+          target = *slice_port->port;
+        } else if (sp.target_port_number) {
+          target = *sp.target_port_number;
+        } else if (!sp.target_port_name.empty() && pod != nullptr) {
+          for (const auto& cp : pod->As<api::Pod>().container_ports) {
+            if (cp.name == sp.target_port_name) target = cp.container_port;
+          }
+        } else {
+          target = sp.port;
+        }
+        if (target == 0) continue;
+        for (const auto& address : endpoint.addresses) {
+          EndpointInfo e;
+          e.address = address;
+          e.port = target;
+          e.zone = endpoint.zone;
+          if (pod != nullptr) {
+            e.labels = &pod->metadata.labels;
+            e.service_account = pod->As<api::Pod>().service_account_name;
+            if (e.service_account.empty()) e.service_account = "default";
+            info.service_accounts.insert(e.service_account);
+          }
+          port->endpoints.push_back(std::move(e));
+        }
+      }
+    }
+  }
+}
+
+void MeshIndex::SortEndpoints() {
+  for (auto& [host, info] : services_) {
+    for (auto& p : info.ports) {
+      std::sort(p.endpoints.begin(), p.endpoints.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.zone, a.address, a.port) < std::tie(b.zone, b.address, b.port);
+      });
+      p.endpoints.erase(std::unique(p.endpoints.begin(), p.endpoints.end(),
+                                    [](const auto& a, const auto& b) {
+                                      return a.address == b.address && a.port == b.port;
+                                    }),
+                        p.endpoints.end());
+    }
+  }
+}
+
+void MeshIndex::IndexServiceEntries(const api::ConfigSnapshot& snapshot,
+                                    std::vector<CompileDiagnostic>* diags) {
+  std::vector<const api::Resource*> pods;
+  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) pods.push_back(r.get());
+  for (const auto& r : snapshot.OfKind(api::Kind::kServiceEntry)) {
+    const auto& se = r->As<api::ServiceEntry>();
+    std::string ns = NamespaceOf(*r);
+    for (size_t h = 0; h < se.hosts.size(); ++h) {
+      const std::string& host = se.hosts[h];
+      if (absl::StrContains(host, '*')) {
+        diags->push_back(MakeDiagnostic(*r, absl::StrCat("spec.hosts[", h, "]"),
+                                        "wildcard ServiceEntry hosts get no cluster",
+                                        CompileDiagnostic::Severity::kWarning));
+        continue;
+      }
+      if (services_.count(host) > 0) {
+        diags->push_back(MakeDiagnostic(*r, absl::StrCat("spec.hosts[", h, "]"),
+                                        "host " + host + " is already defined; ignored",
+                                        CompileDiagnostic::Severity::kWarning));
+        continue;
+      }
+      ServiceInfo info;
+      info.hostname = host;
+      info.namespace_ = ns;
+      info.resource = r.get();
+      info.from_service_entry = true;
+      info.resolution = se.resolution;
+      for (const auto& p : se.ports) {
+        ServicePortInfo port;
+        port.port = p.number;
+        port.name = p.name;
+        port.protocol = ProtocolFromName(p.protocol);
+        uint32_t target = p.target_port.value_or(p.number);
+        for (const auto& we : se.endpoints) {
+          EndpointInfo e;
+          e.address = we.address;
+          auto it = we.ports.find(p.name);
+          e.port = it != we.ports.end() ? it->second : target;
+          e.labels = &we.labels;
+          e.zone = we.locality;
+          e.weight = we.weight.value_or(0);
+          e.service_account = we.service_account;
+          if (!e.service_account.empty()) info.service_accounts.insert(e.service_account);
+          port.endpoints.push_back(std::move(e));
+        }
+        if (se.workload_selector) {
+          for (const api::Resource* pod : pods) {
+            if (NamespaceOf(*pod) != ns) continue;
+            if (!LabelsMatch(se.workload_selector->match_labels, pod->metadata.labels)) continue;
+            const auto& spec = pod->As<api::Pod>();
+            if (spec.pod_ip.empty()) continue;
+            EndpointInfo e;
+            e.address = spec.pod_ip;
+            e.port = target;
+            e.labels = &pod->metadata.labels;
+            e.service_account = spec.service_account_name;
+            port.endpoints.push_back(std::move(e));
+          }
+        }
+        info.ports.push_back(std::move(port));
+      }
+      std::sort(info.ports.begin(), info.ports.end(),
+                [](const auto& a, const auto& b) { return a.port < b.port; });
+      services_.emplace(host, std::move(info));
+    }
+  }
+}
+
+void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
+                                      std::vector<CompileDiagnostic>* diags) {
+  // Istio's precedence: a rule in the service's own namespace, then one in the
+  // root namespace, then any other; an exact host beats a wildcard. Among
+  // equals the first by (namespace, name) wins.
+  struct Candidate {
+    int rank = 0;
+    const api::Resource* rule = nullptr;
+  };
+  std::map<std::string, Candidate> chosen;
+  for (const auto& r : snapshot.OfKind(api::Kind::kDestinationRule)) {
+    const auto& dr = r->As<api::DestinationRule>();
+    std::string ns = NamespaceOf(*r);
+    if (dr.workload_selector) {
+      diags->push_back(
+          MakeDiagnostic(*r, "spec.workloadSelector",
+                         "DestinationRules scoped to workloads are not supported; rule ignored"));
+      continue;
+    }
+    std::string host = ResolveHost(dr.host, ns);
+    bool wildcard = absl::StrContains(host, '*');
+    bool matched = false;
+    std::vector<ServiceInfo*> targets;
+    if (wildcard) {
+      for (auto& [hostname, info] : services_) {
+        if (HostMatches(host, hostname)) targets.push_back(&info);
+      }
+    } else if (auto it = services_.find(host); it != services_.end()) {
+      targets.push_back(&it->second);
+    }
+    for (ServiceInfo* target : targets) {
+      const std::string& hostname = target->hostname;
+      const ServiceInfo& info = *target;
+      matched = true;
+      int rank = (info.namespace_ == ns           ? 0
+                  : ns == options_.root_namespace ? 2
+                                                  : 4) +
+                 (wildcard ? 1 : 0);
+      auto [it, inserted] = chosen.try_emplace(hostname, Candidate{rank, r.get()});
+      if (!inserted) {
+        if (rank < it->second.rank) {
+          it->second = Candidate{rank, r.get()};
+        } else if (rank == it->second.rank && !wildcard) {
+          diags->push_back(MakeDiagnostic(*r, "spec.host",
+                                          "host " + hostname + " already has DestinationRule " +
+                                              it->second.rule->Key().ToString() + "; ignored",
+                                          CompileDiagnostic::Severity::kWarning));
+        }
+      }
+    }
+    if (!matched) {
+      diags->push_back(MakeDiagnostic(*r, "spec.host", "no service for host " + host,
+                                      CompileDiagnostic::Severity::kWarning));
+    }
+  }
+  for (auto& [hostname, candidate] : chosen) {
+    services_.at(hostname).destination_rule = candidate.rule;
+  }
+}
+
+}  // namespace meshgate::compiler

@@ -1,0 +1,498 @@
+// Listeners (and the route configurations that depend on the proxy) for the
+// sidecar and gateway roles, Istio-named.
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "compiler/internal.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace meshgate::compiler {
+namespace {
+
+using envoy::config::listener::v3::FilterChain;
+using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+using Severity = CompileDiagnostic::Severity;
+
+void SetAds(envoy::config::core::v3::ConfigSource* source) {
+  source->mutable_ads();
+  source->set_resource_api_version(envoy::config::core::v3::V3);
+}
+
+void SetAddress(absl::string_view ip, uint32_t port, envoy::config::core::v3::Address* out) {
+  auto* sa = out->mutable_socket_address();
+  sa->set_address(std::string(ip));
+  sa->set_port_value(port);
+}
+
+}  // namespace
+
+// The HCM of every listener: RDS over ADS, fault and CORS before the router
+// (gRPC clients get fault and router only; the router is always last).
+HttpConnectionManager MakeHcm(absl::string_view stat_prefix, absl::string_view route_name,
+                              bool grpc) {
+  HttpConnectionManager hcm;
+  hcm.set_stat_prefix(std::string(stat_prefix));
+  hcm.set_codec_type(HttpConnectionManager::AUTO);
+  auto* rds = hcm.mutable_rds();
+  SetAds(rds->mutable_config_source());
+  rds->set_route_config_name(std::string(route_name));
+  auto* fault = hcm.add_http_filters();
+  fault->set_name("envoy.filters.http.fault");
+  fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+  if (!grpc) {
+    auto* cors = hcm.add_http_filters();
+    cors->set_name("envoy.filters.http.cors");
+    cors->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
+  }
+  auto* router = hcm.add_http_filters();
+  router->set_name("envoy.filters.http.router");
+  router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+  return hcm;
+}
+
+namespace {
+
+void AddHcmFilter(const HttpConnectionManager& hcm, FilterChain* chain) {
+  auto* f = chain->add_filters();
+  f->set_name("envoy.filters.network.http_connection_manager");
+  f->mutable_typed_config()->PackFrom(hcm);
+}
+
+void AddTcpProxy(absl::string_view stat_prefix, absl::string_view cluster, FilterChain* chain) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  tcp.set_stat_prefix(std::string(stat_prefix));
+  tcp.set_cluster(std::string(cluster));
+  auto* f = chain->add_filters();
+  f->set_name("envoy.filters.network.tcp_proxy");
+  f->mutable_typed_config()->PackFrom(tcp);
+}
+
+void AddOriginalDst(Listener* l) {
+  auto* f = l->add_listener_filters();
+  f->set_name("envoy.filters.listener.original_dst");
+  f->mutable_typed_config()->PackFrom(
+      envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+}
+
+// Target ports of the Services selecting this workload, with their protocol.
+std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const ProxyTarget& target,
+                                           std::vector<CompileDiagnostic>* diags) {
+  std::map<uint32_t, Protocol> out;
+  if (target.labels.empty()) return out;
+  std::vector<api::ResourcePtr> pods = mesh.snapshot->OfKind(api::Kind::kPod);
+  for (const auto& r : mesh.snapshot->OfKind(api::Kind::kService)) {
+    if (mesh.index->NamespaceOf(*r) != target.namespace_) continue;
+    const auto& svc = r->As<api::Service>();
+    if (svc.selector.empty() || !LabelsMatch(svc.selector, target.labels)) continue;
+    for (size_t i = 0; i < svc.ports.size(); ++i) {
+      const auto& p = svc.ports[i];
+      if (p.protocol != "TCP") continue;
+      uint32_t port = p.target_port_number.value_or(0);
+      if (port == 0 && !p.target_port_name.empty()) {
+        for (const auto& pod : pods) {
+          if (mesh.index->NamespaceOf(*pod) != target.namespace_ ||
+              !LabelsMatch(target.labels, pod->metadata.labels)) {
+            continue;
+          }
+          for (const auto& cp : pod->As<api::Pod>().container_ports) {
+            if (cp.name == p.target_port_name) port = cp.container_port;
+          }
+          if (port != 0) break;
+        }
+        if (port == 0) {
+          diags->push_back(MakeDiagnostic(
+              *r, absl::StrCat("spec.ports[", i, "].targetPort"),
+              "named port " + p.target_port_name + " not found on the workload's pods",
+              Severity::kWarning));
+          continue;
+        }
+      }
+      if (port == 0) port = p.port;
+      out.emplace(port, ProtocolOf(p.app_protocol, p.name));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
+                           const std::set<uint32_t>& http_ports, CompiledResources* out) {
+  const CompileOptions& options = mesh.options;
+  // virtualOutbound: everything iptables redirects, handed to the listener
+  // owning the original destination; unknown destinations pass through.
+  {
+    Listener l;
+    l.set_name("virtualOutbound");
+    SetAddress("0.0.0.0", options.outbound_capture_port, l.mutable_address());
+    l.mutable_use_original_dst()->set_value(true);
+    l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+    AddOriginalDst(&l);
+    auto* chain = l.add_filter_chains();
+    chain->set_name("virtualOutbound-catchall-tcp");
+    AddTcpProxy("PassthroughCluster", "PassthroughCluster", chain);
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
+  }
+  for (uint32_t port : http_ports) {
+    Listener l;
+    l.set_name(absl::StrCat("0.0.0.0_", port));
+    SetAddress("0.0.0.0", port, l.mutable_address());
+    l.mutable_bind_to_port()->set_value(false);
+    l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+    AddHcmFilter(MakeHcm(absl::StrCat("outbound_0.0.0.0_", port), absl::StrCat(port), false),
+                 l.add_filter_chains());
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
+  }
+  // TCP services: one listener per cluster IP and port, as Istio.
+  for (const auto& [host, service] : mesh.index->services()) {
+    for (const auto& p : service.ports) {
+      if (IsHttp(p.protocol)) continue;
+      std::string ip;
+      if (!service.from_service_entry) {
+        ip = service.resource->As<api::Service>().cluster_ip;
+      } else if (!service.resource->As<api::ServiceEntry>().addresses.empty()) {
+        ip = service.resource->As<api::ServiceEntry>().addresses[0];
+      }
+      if (ip.empty() || ip == "None" || absl::StrContains(ip, '/')) continue;
+      Listener l;
+      l.set_name(absl::StrCat(ip, "_", p.port));
+      if (out->listeners.count(l.name()) > 0) continue;
+      SetAddress(ip, p.port, l.mutable_address());
+      l.mutable_bind_to_port()->set_value(false);
+      l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+      std::string cluster = OutboundClusterName(p.port, "", host);
+      AddTcpProxy(cluster, cluster, l.add_filter_chains());
+      {
+        std::string listener_name = l.name();
+        out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+      }
+    }
+  }
+  // virtualInbound: one filter chain per workload port, to 127.0.0.1:PORT.
+  {
+    Listener l;
+    l.set_name("virtualInbound");
+    SetAddress("0.0.0.0", options.inbound_capture_port, l.mutable_address());
+    l.set_traffic_direction(envoy::config::core::v3::INBOUND);
+    AddOriginalDst(&l);
+    for (const auto& [port, protocol] : WorkloadPorts(mesh, target, &out->diagnostics)) {
+      std::string cluster = InboundClusterName(port);
+      auto* chain = l.add_filter_chains();
+      chain->set_name(cluster);
+      chain->mutable_filter_chain_match()->mutable_destination_port()->set_value(port);
+      if (IsHttp(protocol)) {
+        HttpConnectionManager hcm;
+        hcm.set_stat_prefix(cluster);
+        hcm.set_codec_type(HttpConnectionManager::AUTO);
+        auto* rc = hcm.mutable_route_config();
+        rc->set_name(cluster);
+        rc->mutable_validate_clusters()->set_value(false);
+        auto* vhost = rc->add_virtual_hosts();
+        vhost->set_name(absl::StrCat("inbound|http|", port));
+        vhost->add_domains("*");
+        auto* route = vhost->add_routes();
+        route->set_name("default");
+        route->mutable_match()->set_prefix("/");
+        route->mutable_route()->set_cluster(cluster);
+        route->mutable_route()->mutable_timeout()->set_seconds(0);
+        auto* router = hcm.add_http_filters();
+        router->set_name("envoy.filters.http.router");
+        router->mutable_typed_config()->PackFrom(
+            envoy::extensions::filters::http::router::v3::Router());
+        AddHcmFilter(hcm, chain);
+      } else {
+        AddTcpProxy(cluster, cluster, chain);
+      }
+      out->clusters.emplace(cluster, Seal(InboundCluster(port)));
+    }
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Gateways
+
+namespace {
+
+struct ServerRef {
+  const api::Resource* gateway = nullptr;
+  const api::Server* server = nullptr;
+  size_t index = 0;
+  std::string field() const { return absl::StrCat("spec.servers[", index, "]"); }
+};
+
+bool IsHttpProtocol(const std::string& p) {
+  return p == "HTTP" || p == "HTTP2" || p == "GRPC" || p == "GRPC-WEB";
+}
+
+// "ns/host" -> (ns, host); "./" is the gateway's own namespace.
+std::pair<std::string, std::string> SplitServerHost(const std::string& host,
+                                                    const std::string& gateway_ns) {
+  auto slash = host.find('/');
+  if (slash == std::string::npos) return {"*", host};
+  std::string ns = host.substr(0, slash);
+  if (ns == ".") ns = gateway_ns;
+  return {ns, host.substr(slash + 1)};
+}
+
+// Virtual hosts for the servers sharing one route configuration: Istio's
+// intersection of server hosts and the hosts of the VirtualServices bound to
+// the server's gateway. VirtualServices for the same host are merged in order.
+RouteConfiguration GatewayRouteConfig(const CompiledMesh& mesh, const ProxyTarget& target,
+                                      const std::string& name, uint32_t port,
+                                      const std::vector<ServerRef>& servers,
+                                      std::vector<CompileDiagnostic>* diags) {
+  const MeshIndex& index = *mesh.index;
+  RouteConfiguration rc;
+  rc.set_name(name);
+  rc.mutable_validate_clusters()->set_value(false);
+  std::map<std::string, envoy::config::route::v3::VirtualHost> vhosts;
+  std::map<std::string, std::set<const api::Resource*>> added;
+  for (const auto& ref : servers) {
+    std::string gw_ns = index.NamespaceOf(*ref.gateway);
+    std::string gw_key = gw_ns + "/" + ref.gateway->metadata.name;
+    RouteContext ctx;
+    ctx.index = &index;
+    ctx.gateway_keys = {gw_key};
+    ctx.is_gateway = true;
+    ctx.port = port;
+    ctx.proxy_namespace = target.namespace_;
+    ctx.proxy_labels = &target.labels;
+    ctx.diagnostics = diags;
+    bool redirect = ref.server->tls && ref.server->tls->https_redirect;
+    for (const api::Resource* vs : index.virtual_services()) {
+      if (!index.BoundTo(*vs, gw_key)) continue;
+      std::string vs_ns = index.NamespaceOf(*vs);
+      for (const auto& raw_vs_host : vs->As<api::VirtualService>().hosts) {
+        std::string vs_host = absl::StrContains(raw_vs_host, '.') || raw_vs_host == "*" ||
+                                      absl::StartsWith(raw_vs_host, "*")
+                                  ? raw_vs_host
+                                  : index.ResolveHost(raw_vs_host, vs_ns);
+        for (const auto& raw_server_host : ref.server->hosts) {
+          auto [ns, server_host] = SplitServerHost(raw_server_host, gw_ns);
+          if (ns != "*" && ns != vs_ns) continue;
+          std::string host;
+          if (HostMatches(server_host, vs_host)) {
+            host = vs_host;
+          } else if (HostMatches(vs_host, server_host)) {
+            host = server_host;
+          } else {
+            continue;
+          }
+          auto& vhost = vhosts[host];
+          if (vhost.name().empty()) {
+            vhost.set_name(absl::StrCat(host, ":", port));
+            vhost.add_domains(host);
+            if (host != "*") vhost.add_domains(absl::StrCat(host, ":", port));
+          }
+          if (redirect) {
+            vhost.set_require_tls(envoy::config::route::v3::VirtualHost::ALL);
+          }
+          if (added[host].insert(vs).second) AddVirtualServiceRoutes(ctx, *vs, &vhost);
+        }
+      }
+    }
+  }
+  for (auto& [host, vhost] : vhosts) *rc.add_virtual_hosts() = std::move(vhost);
+  return rc;
+}
+
+void AddServerTls(const ServerRef& ref, FilterChain* chain, std::set<std::string>* secrets,
+                  std::vector<CompileDiagnostic>* diags) {
+  using Mode = api::ServerTLSSettings::Mode;
+  using envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
+  using envoy::extensions::transport_sockets::tls::v3::TlsParameters;
+  const auto& tls = *ref.server->tls;
+  DownstreamTlsContext ctx;
+  auto* common = ctx.mutable_common_tls_context();
+  auto add_secret = [&](const std::string& name,
+                        envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig* config) {
+    config->set_name(name);
+    SetAds(config->mutable_sds_config());
+    secrets->insert(name);
+  };
+  std::string ca;
+  if (tls.mode == Mode::kIstioMutual) {
+    add_secret("default", common->add_tls_certificate_sds_secret_configs());
+    ca = "ROOTCA";
+  } else {
+    std::vector<std::string> credentials = tls.credential_names;
+    if (!tls.credential_name.empty()) credentials.insert(credentials.begin(), tls.credential_name);
+    for (const auto& c : credentials)
+      add_secret(c, common->add_tls_certificate_sds_secret_configs());
+    if (credentials.empty() && !tls.server_certificate.empty()) {
+      add_secret(absl::StrCat("file-cert:", tls.server_certificate, "~", tls.private_key),
+                 common->add_tls_certificate_sds_secret_configs());
+    }
+    if (common->tls_certificate_sds_secret_configs_size() == 0) {
+      diags->push_back(MakeDiagnostic(*ref.gateway, ref.field() + ".tls",
+                                      "credentialName or serverCertificate is required"));
+    }
+    if (tls.mode == Mode::kMutual || tls.mode == Mode::kOptionalMutual) {
+      if (!credentials.empty()) {
+        ca = credentials.front() + "-cacert";
+      } else if (!tls.ca_certificates.empty()) {
+        ca = "file-root:" + tls.ca_certificates;
+      } else {
+        diags->push_back(MakeDiagnostic(*ref.gateway, ref.field() + ".tls.caCertificates",
+                                        "MUTUAL needs caCertificates or credentialName"));
+      }
+    }
+  }
+  if (!ca.empty()) {
+    auto* combined = common->mutable_combined_validation_context();
+    add_secret(ca, combined->mutable_validation_context_sds_secret_config());
+    auto* v = combined->mutable_default_validation_context();
+    for (const auto& san : tls.subject_alt_names) {
+      auto* m = v->add_match_typed_subject_alt_names();
+      m->set_san_type(envoy::extensions::transport_sockets::tls::v3::SubjectAltNameMatcher::URI);
+      m->mutable_matcher()->set_exact(san);
+    }
+    for (const auto& spki : tls.verify_certificate_spki) v->add_verify_certificate_spki(spki);
+    for (const auto& hash : tls.verify_certificate_hash) v->add_verify_certificate_hash(hash);
+    ctx.mutable_require_client_certificate()->set_value(tls.mode != Mode::kOptionalMutual);
+  }
+  using V = api::ServerTLSSettings::ProtocolVersion;
+  auto version = [](V v) {
+    switch (v) {
+      case V::kTLSv1_0:
+        return TlsParameters::TLSv1_0;
+      case V::kTLSv1_1:
+        return TlsParameters::TLSv1_1;
+      case V::kTLSv1_2:
+        return TlsParameters::TLSv1_2;
+      case V::kTLSv1_3:
+        return TlsParameters::TLSv1_3;
+      case V::kAuto:
+        break;
+    }
+    return TlsParameters::TLS_AUTO;
+  };
+  if (tls.min_protocol_version != V::kAuto) {
+    common->mutable_tls_params()->set_tls_minimum_protocol_version(
+        version(tls.min_protocol_version));
+  }
+  if (tls.max_protocol_version != V::kAuto) {
+    common->mutable_tls_params()->set_tls_maximum_protocol_version(
+        version(tls.max_protocol_version));
+  }
+  for (const auto& c : tls.cipher_suites) common->mutable_tls_params()->add_cipher_suites(c);
+  if (!tls.ca_crl.empty()) {
+    diags->push_back(MakeDiagnostic(*ref.gateway, ref.field() + ".tls.caCrl",
+                                    "not supported; ignored", Severity::kWarning));
+  }
+  common->add_alpn_protocols("h2");
+  common->add_alpn_protocols("http/1.1");
+  auto* socket = chain->mutable_transport_socket();
+  socket->set_name("envoy.transport_sockets.tls");
+  socket->mutable_typed_config()->PackFrom(ctx);
+}
+
+}  // namespace
+
+void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledResources* out) {
+  using Mode = api::ServerTLSSettings::Mode;
+  const MeshIndex& index = *mesh.index;
+  std::map<uint32_t, std::vector<ServerRef>> by_port;
+  for (const api::Resource* gw : index.gateways()) {
+    const auto& spec = gw->As<api::Gateway>();
+    if (!LabelsMatch(spec.selector, target.labels)) continue;
+    for (size_t i = 0; i < spec.servers.size(); ++i) {
+      by_port[spec.servers[i].port.number].push_back(ServerRef{gw, &spec.servers[i], i});
+    }
+  }
+  for (const auto& [port, servers] : by_port) {
+    Listener l;
+    l.set_name(absl::StrCat("0.0.0.0_", port));
+    SetAddress("0.0.0.0", port, l.mutable_address());
+    l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+    std::vector<ServerRef> http_servers;
+    bool tls_chains = false;
+    for (const auto& ref : servers) {
+      const auto& s = *ref.server;
+      const std::string& protocol = s.port.protocol;
+      bool terminate =
+          s.tls && (s.tls->mode == Mode::kSimple || s.tls->mode == Mode::kMutual ||
+                    s.tls->mode == Mode::kOptionalMutual || s.tls->mode == Mode::kIstioMutual);
+      if (IsHttpProtocol(protocol) && !terminate) {
+        if (tls_chains) {
+          out->diagnostics.push_back(MakeDiagnostic(
+              *ref.gateway, ref.field() + ".port",
+              absl::StrCat("port ", port, " already serves HTTPS; plain HTTP server ignored")));
+          continue;
+        }
+        http_servers.push_back(ref);
+        continue;
+      }
+      if ((protocol == "HTTPS" || IsHttpProtocol(protocol)) && terminate) {
+        if (!http_servers.empty()) {
+          out->diagnostics.push_back(MakeDiagnostic(
+              *ref.gateway, ref.field() + ".port",
+              absl::StrCat("port ", port, " already serves plain HTTP; HTTPS server ignored")));
+          continue;
+        }
+        std::string server_name =
+            absl::StrCat(s.port.name.empty() ? s.name : s.port.name, ".",
+                         ref.gateway->metadata.name, ".", index.NamespaceOf(*ref.gateway));
+        std::string route_name = absl::StrCat("https.", port, ".", server_name);
+        auto* chain = l.add_filter_chains();
+        chain->set_name(route_name);
+        for (const auto& h : s.hosts) {
+          std::string host = SplitServerHost(h, index.NamespaceOf(*ref.gateway)).second;
+          if (host != "*") chain->mutable_filter_chain_match()->add_server_names(host);
+        }
+        AddServerTls(ref, chain, &out->secrets, &out->diagnostics);
+        auto hcm = MakeHcm(route_name, route_name, false);
+        hcm.mutable_use_remote_address()->set_value(true);
+        AddHcmFilter(hcm, chain);
+        out->routes.emplace(route_name, Seal(GatewayRouteConfig(mesh, target, route_name, port,
+                                                                {ref}, &out->diagnostics)));
+        tls_chains = true;
+        continue;
+      }
+      out->diagnostics.push_back(MakeDiagnostic(
+          *ref.gateway, ref.field(),
+          absl::StrCat("servers of protocol ", protocol, s.tls ? " with this TLS mode" : "",
+                       " are not supported; ignored")));
+    }
+    if (!http_servers.empty()) {
+      std::string route_name = absl::StrCat("http.", port);
+      auto hcm = MakeHcm(route_name, route_name, false);
+      hcm.mutable_use_remote_address()->set_value(true);
+      AddHcmFilter(hcm, l.add_filter_chains());
+      out->routes.emplace(route_name, Seal(GatewayRouteConfig(mesh, target, route_name, port,
+                                                              http_servers, &out->diagnostics)));
+    }
+    if (tls_chains) {
+      auto* f = l.add_listener_filters();
+      f->set_name("envoy.filters.listener.tls_inspector");
+      f->mutable_typed_config()->PackFrom(
+          envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+    }
+    if (l.filter_chains_size() == 0) continue;
+    {
+      std::string listener_name = l.name();
+      out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
+    }
+  }
+}
+
+}  // namespace meshgate::compiler

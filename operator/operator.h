@@ -1,0 +1,88 @@
+// Operator: the control-plane process's wiring. Owns the config store and the
+// config sources that feed it, and reports every store change on an output
+// stream; the xDS server, the CA and the admin endpoint join here later.
+//
+// Lifecycle: construct, Start() once, Stop() once (also run by the
+// destructor). Thread-safety: Start() and Stop() from one thread; store() may
+// be used from any thread between them.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/snapshot.h"
+#include "operator/config_source.h"
+#include "operator/config_store.h"
+
+namespace meshgate::operator_ {
+
+struct OperatorOptions {
+  std::string config_dir;
+  std::string state_dir;
+  std::string log_level = "info";
+  bool strict = false;
+  // Ports; 0 turns the endpoint off.
+  std::string listen_address = "127.0.0.1";  // loopback in file mode
+  int xds_port = 15010;
+  int admin_port = 15014;
+  int ca_port = 15012;
+  std::string ca_tokens;  // file of "TOKEN SPIFFE_ID" lines
+  std::string trust_domain = "cluster.local";
+  std::string cluster_domain = "cluster.local";
+  absl::Duration debounce = absl::Milliseconds(100);
+  absl::Duration debounce_max = absl::Seconds(10);
+};
+
+struct OperatorFlags {
+  OperatorOptions options;
+  bool help = false;  // --help was given; nothing else was checked
+};
+
+// Parses the command line (without argv[0]). Strict: unknown flags, stray
+// arguments, missing values and malformed numbers are errors whose message is
+// meant for the user.
+absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args);
+std::string OperatorUsage();
+
+// "store version=N objects=M VirtualService=a DestinationRule=b ..." with
+// every kind, in Kind order.
+std::string FormatStoreSummary(const api::ConfigSnapshot& snapshot);
+
+class Operator {
+ public:
+  // `out` receives the change reports; REQUIRES: it outlives the operator.
+  Operator(OperatorOptions options, std::ostream& out);
+  ~Operator();
+  Operator(const Operator&) = delete;
+  Operator& operator=(const Operator&) = delete;
+
+  // Loads the config and starts following it. On error nothing keeps running.
+  absl::Status Start();
+  void Stop();
+
+  ConfigStore& store() { return store_; }
+
+ private:
+  void Report(const StoreChange& change);
+  absl::Status StartXds();
+  absl::Status StartCa();
+  absl::Status StartAdmin();
+
+  const OperatorOptions options_;
+  std::ostream& out_;
+  std::mutex out_mu_;
+  ConfigStore store_;
+  std::vector<std::unique_ptr<ConfigSource>> sources_;
+  ConfigStore::SubscriptionId subscription_ = 0;
+  bool started_ = false;
+  struct ControlPlane;  // xDS, CA and admin: built in Start()
+  std::unique_ptr<ControlPlane> cp_;
+};
+
+}  // namespace meshgate::operator_

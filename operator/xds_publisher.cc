@@ -1,0 +1,219 @@
+#include "operator/xds_publisher.h"
+
+#include <google/protobuf/struct.pb.h>
+
+#include "spdlog/spdlog.h"
+
+namespace meshgate::operator_ {
+namespace {
+
+using compiler::ProxyTarget;
+
+std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  if (it == s.fields().end() || !it->second.has_string_value()) return "";
+  return it->second.string_value();
+}
+
+ProxyTarget TargetOf(const envoy::config::core::v3::Node& node) {
+  ProxyTarget t;
+  const auto& md = node.metadata();
+  std::string role = StringField(md, "MESHGATE_ROLE");
+  if (role == "gateway") {
+    t.role = ProxyTarget::Role::kGateway;
+  } else if (role == "sidecar") {
+    t.role = ProxyTarget::Role::kSidecar;
+  } else if (StringField(md, "GENERATOR") == "grpc" ||
+             node.user_agent_name().find("gRPC") != std::string::npos ||
+             node.user_agent_name().find("grpc") != std::string::npos) {
+    t.role = ProxyTarget::Role::kProxylessGrpc;
+  } else {
+    t.role = ProxyTarget::Role::kSidecar;
+  }
+  t.namespace_ = StringField(md, "NAMESPACE");
+  if (t.namespace_.empty()) t.namespace_ = "default";
+  if (auto it = md.fields().find("LABELS");
+      it != md.fields().end() && it->second.has_struct_value()) {
+    for (const auto& [k, v] : it->second.struct_value().fields()) {
+      if (v.has_string_value()) t.labels[k] = v.string_value();
+    }
+  }
+  t.workload_name = StringField(md, "WORKLOAD_NAME");
+  return t;
+}
+
+std::string GroupKey(const ProxyTarget& t) {
+  std::string key;
+  switch (t.role) {
+    case ProxyTarget::Role::kGateway:
+      key = "gateway";
+      break;
+    case ProxyTarget::Role::kSidecar:
+      key = "sidecar";
+      break;
+    case ProxyTarget::Role::kProxylessGrpc:
+      key = "grpc";
+      break;
+  }
+  key += "/" + t.namespace_ + "/";
+  bool first = true;
+  for (const auto& [k, v] : t.labels) {  // std::map: sorted, so the key is canonical
+    if (!first) key += ",";
+    first = false;
+    key += k + "=" + v;
+  }
+  return key;
+}
+
+}  // namespace
+
+XdsPublisher::XdsPublisher(ConfigStore& store, const Clock& clock, xds::MetricsRegistry& metrics,
+                           XdsPublisherOptions options)
+    : store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)),
+      debouncer_(clock, options_.debounce, &metrics) {}
+
+XdsPublisher::~XdsPublisher() { Stop(); }
+
+xds::NodeHasher XdsPublisher::GroupHasher() {
+  return [this](const envoy::config::core::v3::Node& node) { return GroupFor(node); };
+}
+
+std::string XdsPublisher::GroupFor(const envoy::config::core::v3::Node& node) {
+  ProxyTarget target = TargetOf(node);
+  std::string group = GroupKey(target);
+  compiler::CompiledMeshPtr mesh;
+  {
+    std::lock_guard lock(mu_);
+    if (!targets_.emplace(group, target).second) return group;
+    mesh = mesh_;
+  }
+  spdlog::info("xds: new proxy group {} (node {})", group, node.id());
+  if (mesh) PublishGroup(group, target, *mesh, clock_.Monotonic());
+  return group;
+}
+
+void XdsPublisher::Start() {
+  subscription_ = store_.Subscribe([this](const StoreChange& change) { OnStoreChange(change); });
+  PublishAll(clock_.Monotonic());  // the state loaded before we subscribed
+  thread_ = std::thread([this] { Run(); });
+}
+
+void XdsPublisher::Stop() {
+  if (subscription_ != 0) store_.Unsubscribe(subscription_);
+  subscription_ = 0;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void XdsPublisher::OnStoreChange(const StoreChange& change) {
+  // Endpoint-only changes (EndpointSlices, Pods) could take an EDS-only fast
+  // path; the compile is cheap enough that every change recompiles, and the
+  // cache only pushes what actually changed.
+  bool endpoints_only = true;
+  auto is_endpoint_kind = [](const api::ObjectKey& k) {
+    return k.kind == api::Kind::kEndpointSlice || k.kind == api::Kind::kPod;
+  };
+  for (const auto& k : change.upserted) endpoints_only = endpoints_only && is_endpoint_kind(k);
+  for (const auto& k : change.deleted) endpoints_only = endpoints_only && is_endpoint_kind(k);
+  debouncer_.Add(endpoints_only);
+  cv_.notify_all();
+}
+
+void XdsPublisher::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto deadline = debouncer_.NextDeadline();
+    if (!deadline) {
+      cv_.wait(lock);
+      continue;
+    }
+    // The debouncer runs on the injected clock; the wait itself is real time.
+    auto wait = *deadline - clock_.Monotonic();
+    if (wait > std::chrono::steady_clock::duration::zero()) {
+      cv_.wait_for(lock, wait);
+      continue;
+    }
+    auto batch = debouncer_.Poll();
+    if (!batch) continue;
+    lock.unlock();
+    PublishAll(batch->first_event);
+    lock.lock();
+  }
+}
+
+void XdsPublisher::PublishAll(std::chrono::steady_clock::time_point change_seen) {
+  std::lock_guard compile_lock(compile_mu_);
+  api::ConfigSnapshotPtr snapshot = store_.Snapshot();
+  compiler::CompiledMeshPtr mesh = compiler::BuildMesh(snapshot, options_.compile);
+  std::map<std::string, ProxyTarget> targets;
+  {
+    std::lock_guard lock(mu_);
+    mesh_ = mesh;
+    targets = targets_;
+    diagnostics_ = mesh->diagnostics;
+    published_version_ = snapshot->resource_version;
+  }
+  for (const auto& d : mesh->diagnostics) spdlog::warn("compile: {}", d.ToString());
+  for (const auto& [group, target] : targets) PublishGroup(group, target, *mesh, change_seen);
+}
+
+void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& target,
+                                const compiler::CompiledMesh& mesh,
+                                std::chrono::steady_clock::time_point change_seen) {
+  if (cache_ == nullptr) return;
+  compiler::CompiledResources resources = compiler::CompileForProxy(mesh, target);
+  xds::Snapshot::Builder builder;
+  auto add = [&](const std::string& name, const google::protobuf::Message& message) {
+    auto resource = interner_.Intern(name, message);
+    if (resource.ok()) {
+      builder.Add(*resource);
+    } else {
+      spdlog::error("xds: {}: {}", name, std::string(resource.status().message()));
+    }
+  };
+  if (target.role == ProxyTarget::Role::kProxylessGrpc) {
+    // gRPC clients ask for listeners by name (HOST:PORT) and accept only
+    // api_listeners; give them one per service port.
+    resources.listeners.clear();
+    resources.routes.clear();
+    resources.clusters = mesh.grpc_clusters;
+    for (const std::string& name : compiler::ListenerNamesForProxyless(mesh)) {
+      auto pl = compiler::CompileProxylessListener(mesh, target, name);
+      if (!pl.ok()) continue;
+      resources.listeners[name] = pl->listener;
+      resources.routes[pl->route.resource->name()] = pl->route;
+    }
+  }
+  for (const auto& [name, v] : resources.listeners) add(name, *v.resource);
+  for (const auto& [name, v] : resources.routes) add(name, *v.resource);
+  for (const auto& [name, v] : resources.clusters) add(name, *v.resource);
+  for (const auto& [name, v] : resources.endpoints) add(name, *v.resource);
+  builder.AddEmptyType(xds::kListenerType);
+  builder.AddEmptyType(xds::kClusterType);
+  builder.AddEmptyType(xds::kRouteType);
+  builder.AddEmptyType(xds::kEndpointType);
+  auto snapshot = builder.Build();
+  for (const auto& d : resources.diagnostics) spdlog::warn("compile {}: {}", group, d.ToString());
+  if (absl::Status s = cache_->SetSnapshot(group, snapshot, change_seen); !s.ok()) {
+    spdlog::error("xds: snapshot for {} rejected: {}", group, std::string(s.message()));
+  }
+}
+
+std::vector<compiler::CompileDiagnostic> XdsPublisher::LastDiagnostics() const {
+  std::lock_guard lock(mu_);
+  return diagnostics_;
+}
+
+int64_t XdsPublisher::PublishedVersion() const {
+  std::lock_guard lock(mu_);
+  return published_version_;
+}
+
+}  // namespace meshgate::operator_

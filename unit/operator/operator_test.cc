@@ -1,0 +1,138 @@
+#include "operator/operator.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace meshgate::operator_ {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(OperatorFlagsTest, ParsesEveryFlagInBothForms) {
+  auto flags = ParseOperatorFlags({"--config-dir", "/c", "--state-dir=/s", "--log-level=debug",
+                                   "--admin-port", "9901", "--strict"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_FALSE(flags->help);
+  EXPECT_EQ(flags->options.config_dir, "/c");
+  EXPECT_EQ(flags->options.state_dir, "/s");
+  EXPECT_EQ(flags->options.log_level, "debug");
+  EXPECT_EQ(flags->options.admin_port, 9901);
+  EXPECT_TRUE(flags->options.strict);
+}
+
+TEST(OperatorFlagsTest, HelpWinsOverEverythingElse) {
+  auto flags = ParseOperatorFlags({"--bogus", "--help"});
+  EXPECT_FALSE(flags.ok());  // flags are read in order; the bogus one comes first
+  flags = ParseOperatorFlags({"--help", "--bogus"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_TRUE(flags->help);
+}
+
+TEST(OperatorFlagsTest, RejectsBadCommandLines) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{}, "--config-dir is required"},
+      {{"--config-dir"}, "--config-dir needs a value"},
+      {{"--config-dir="}, "--config-dir needs a value"},
+      {{"--config-dir", "a", "--config-dir", "b"}, "given twice"},
+      {{"--config-dir", "a", "stray"}, "unexpected argument 'stray'"},
+      {{"--config-dir", "a", "--nope"}, "unknown flag '--nope'"},
+      {{"--config-dir", "a", "--admin-port", "http"}, "port number"},
+      {{"--config-dir", "a", "--admin-port", "70000"}, "port number"},
+      {{"--config-dir", "a", "--admin-port", "80x"}, "port number"},
+      {{"--config-dir", "a", "--log-level", "loud"}, "--log-level must be one of"},
+      {{"--config-dir", "a", "--strict=yes"}, "--strict takes no value"},
+  };
+  for (const Case& c : cases) {
+    auto flags = ParseOperatorFlags(c.args);
+    ASSERT_FALSE(flags.ok()) << c.message;
+    EXPECT_THAT(std::string(flags.status().message()), HasSubstr(c.message));
+  }
+}
+
+TEST(StoreSummaryTest, CountsEveryKind) {
+  api::ConfigSnapshot snapshot;
+  snapshot.resource_version = 7;
+  auto add = [&](api::Kind kind, const std::string& name) {
+    auto r = std::make_shared<api::Resource>();
+    r->kind = kind;
+    r->metadata.namespace_ = "ns";
+    r->metadata.name = name;
+    snapshot.objects.emplace(r->Key(), r);
+  };
+  add(api::Kind::kVirtualService, "a");
+  add(api::Kind::kVirtualService, "b");
+  add(api::Kind::kDestinationRule, "a");
+  add(api::Kind::kPod, "p");
+  EXPECT_EQ(FormatStoreSummary(snapshot),
+            "store version=7 objects=4 VirtualService=2 DestinationRule=1 Gateway=0 "
+            "ServiceEntry=0 APIProduct=0 Service=0 EndpointSlice=0 Pod=1 Namespace=0 Secret=0 "
+            "ConfigMap=0");
+}
+
+TEST(OperatorTest, ReportsTheInitialLoad) {
+  char tmpl[] = "/tmp/meshgate-operator-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/svc.yaml") << "apiVersion: v1\n"
+                                      "kind: Service\n"
+                                      "metadata:\n"
+                                      "  name: echo\n"
+                                      "  namespace: demo\n"
+                                      "spec:\n"
+                                      "  selector:\n"
+                                      "    app: echo\n"
+                                      "  ports:\n"
+                                      "  - port: 8080\n";
+  std::ostringstream out;
+  {
+    OperatorOptions options;
+    options.config_dir = dir;
+    Operator op(options, out);
+    ASSERT_TRUE(op.Start().ok());
+    EXPECT_EQ(op.store().Version(), 1);
+    op.Stop();
+  }
+  EXPECT_EQ(out.str(),
+            "upsert Service/demo/echo\n"
+            "store version=1 objects=1 VirtualService=0 DestinationRule=0 Gateway=0 "
+            "ServiceEntry=0 APIProduct=0 Service=1 EndpointSlice=0 Pod=0 Namespace=0 Secret=0 "
+            "ConfigMap=0\n");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(OperatorTest, ReportsAnEmptyConfigOnce) {
+  char tmpl[] = "/tmp/meshgate-operator-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::ostringstream out;
+  {
+    OperatorOptions options;
+    options.config_dir = tmpl;
+    Operator op(options, out);
+    ASSERT_TRUE(op.Start().ok());
+  }
+  EXPECT_THAT(out.str(), HasSubstr("store version=0 objects=0 "));
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(OperatorTest, StartFailsWithoutTheConfigDir) {
+  std::ostringstream out;
+  OperatorOptions options;
+  options.config_dir = "/nonexistent/meshgate/config";
+  Operator op(options, out);
+  absl::Status status = op.Start();
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), HasSubstr("/nonexistent/meshgate/config"));
+}
+
+}  // namespace
+}  // namespace meshgate::operator_

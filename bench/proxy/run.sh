@@ -368,7 +368,7 @@ start_origin() {
   start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
   ORIGIN_PID=$LAST_PID
   wait_http "$ORIGIN_URL" 10 "$ORIGIN_PID" ||
-    die "origin nginx did not serve $ORIGIN_URL; log: $(tail -5 "$TMP/origin.log" "$TMP/origin/logs/error.log" 2>/dev/null)"
+    die "origin nginx did not serve $ORIGIN_URL; log: $(tail -n 5 "$TMP/origin.log" "$TMP/origin/logs/error.log" 2>/dev/null)"
 }
 
 start_direct() {
@@ -384,7 +384,7 @@ start_nginx() {
   PEER_PID=$LAST_PID
   PEER_URL="http://127.0.0.1:$NGINX_PORT/"
   wait_http "$PEER_URL" 10 "$PEER_PID" ||
-    die "nginx did not proxy $PEER_URL; log: $(tail -5 "$TMP/nginx.log" "$TMP/nginx/logs/error.log")"
+    die "nginx did not proxy $PEER_URL; log: $(tail -n 5 "$TMP/nginx.log" "$TMP/nginx/logs/error.log")"
 }
 
 start_haproxy() {
@@ -395,7 +395,7 @@ start_haproxy() {
   PEER_PID=$LAST_PID
   PEER_URL="http://127.0.0.1:$HAPROXY_PORT/"
   wait_http "$PEER_URL" 10 "$PEER_PID" ||
-    die "haproxy did not proxy $PEER_URL; log: $(tail -5 "$TMP/haproxy.log")"
+    die "haproxy did not proxy $PEER_URL; log: $(tail -n 5 "$TMP/haproxy.log")"
 }
 
 # Starts meshgate-operator (file mode) and meshgate-proxy (gateway role, one worker). Returns
@@ -423,6 +423,7 @@ start_meshgate() {
   PEER_URL="http://127.0.0.1:$MESHGATE_PORT/"
   deadline=$((SECONDS + 20))
   ready=""
+  SKIP_REASON=""
   while ((SECONDS < deadline)); do
     if ! kill -0 "$PEER_PID" 2>/dev/null || ! kill -0 "$MESHGATE_OPERATOR_PID" 2>/dev/null; then
       break
@@ -431,8 +432,15 @@ start_meshgate() {
     [[ $ready == LIVE* ]] && break
     sleep 0.1
   done
-  if [[ $ready != LIVE* ]] || ! wait_http "$PEER_URL" 20 "$PEER_PID"; then
-    SKIP_REASON="meshgate did not become ready (admin /ready said '${ready:-nothing}', or $PEER_URL did not answer 200 with $BODY_BYTES bytes); last log lines: $(tail -3 "$TMP/meshgate-operator.log" "$TMP/meshgate-proxy.log" 2>/dev/null | tr '\n' ' ')"
+  if [[ $ready != LIVE* ]]; then
+    SKIP_REASON="meshgate-proxy admin /ready said '${ready:-nothing}', not LIVE, within 20 s"
+  elif ! wait_http "$PEER_URL" 10 "$PEER_PID"; then
+    SKIP_REASON="meshgate-proxy is LIVE but $PEER_URL did not answer 200 with $BODY_BYTES bytes within 10 s"
+    SKIP_REASON+=" (last: HTTP $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$PEER_URL"))"
+  fi
+  if [[ -n $SKIP_REASON ]]; then
+    SKIP_REASON+="; last log lines: $(tail -q -n 2 "$TMP/meshgate-operator.log" \
+      "$TMP/meshgate-proxy.log" 2>/dev/null | tr '\n' ' ')"
     stop_started "$PEER_PID"
     stop_started "$MESHGATE_OPERATOR_PID"
     return 1
@@ -468,7 +476,7 @@ measure_memory() {
   local deadline=$((SECONDS + 60))
   until grep -q '^held' "$TMP/hold.log" 2>/dev/null; do
     if ! kill -0 "$held_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      die "$peer: could not hold $IDLE_CONNECTIONS connections: $(tail -3 "$TMP/hold.log")"
+      die "$peer: could not hold $IDLE_CONNECTIONS connections: $(tail -n 3 "$TMP/hold.log")"
     fi
     sleep 0.1
   done

@@ -228,9 +228,11 @@ struct Report {
   uint64_t write_errors = 0;
   std::map<int, uint64_t> status_classes;  // 2 -> count of 2xx, ...
   double elapsed_seconds = 0;
-  int64_t max_send_lag_nanos = 0;
   std::string first_error;
   LatencyHistogram latency_us;
+  // How late the generator itself sent each request: when this is large, the client machine,
+  // not the server, made the latency.
+  LatencyHistogram send_lag_us;
 
   uint64_t non_2xx() const {
     uint64_t n = 0;
@@ -385,7 +387,7 @@ void LoadGenerator::Send(size_t index, int64_t intended, int64_t now) {
   c.deadline = now + options_.timeout_nanos;
   c.written = 0;
   c.parser.Reset();
-  report_.max_send_lag_nanos = std::max(report_.max_send_lag_nanos, now - intended);
+  report_.send_lag_us.Record(static_cast<uint64_t>((now - intended + 500) / 1000));
   ++report_.sent;
   OnWritable(index, now);
 }
@@ -632,6 +634,7 @@ std::string JsonString(std::string_view text) {
 
 void PrintReport(const Options& options, const Report& r) {
   const LatencyHistogram& h = r.latency_us;
+  const LatencyHistogram& lag = r.send_lag_us;
   const double achieved = r.elapsed_seconds > 0 ? r.completed / r.elapsed_seconds : 0;
   if (options.json) {
     std::string classes;
@@ -644,14 +647,15 @@ void PrintReport(const Options& options, const Report& r) {
         "\"elapsed_s\":%.3f,\"status\":{%s},"
         "\"errors\":{\"total\":%d,\"non_2xx\":%d,\"connect\":%d,\"reset\":%d,\"timeout\":%d,"
         "\"parse\":%d,\"write\":%d,\"unsent\":%d},\"first_error\":%s,"
-        "\"max_send_lag_us\":%d,\"latency_us\":{\"count\":%d,\"min\":%d,\"mean\":%.1f,"
+        "\"max_send_lag_us\":%d,\"send_lag_us\":{\"p50\":%d,\"p99\":%d,\"max\":%d},"
+        "\"latency_us\":{\"count\":%d,\"min\":%d,\"mean\":%.1f,"
         "\"p50\":%d,\"p90\":%d,\"p99\":%d,\"p99_9\":%d,\"max\":%d}}\n",
         JsonString(options.url), options.rate, options.duration_nanos / 1e9, options.connections,
         r.scheduled, r.sent, r.completed, achieved, r.elapsed_seconds, classes, r.errors(),
         r.non_2xx(), r.connect_errors, r.reset_errors, r.timeouts, r.parse_errors, r.write_errors,
-        r.unsent, JsonString(r.first_error), r.max_send_lag_nanos / 1000, h.count(), h.min(),
-        h.mean(), h.ValueAtPercentile(50), h.ValueAtPercentile(90), h.ValueAtPercentile(99),
-        h.ValueAtPercentile(99.9), h.max());
+        r.unsent, JsonString(r.first_error), lag.max(), lag.ValueAtPercentile(50),
+        lag.ValueAtPercentile(99), lag.max(), h.count(), h.min(), h.mean(), h.ValueAtPercentile(50),
+        h.ValueAtPercentile(90), h.ValueAtPercentile(99), h.ValueAtPercentile(99.9), h.max());
     return;
   }
   absl::PrintF("%s: %g req/s for %.1f s on %d connections (open loop)\n", options.url, options.rate,
@@ -667,7 +671,8 @@ void PrintReport(const Options& options, const Report& r) {
   absl::PrintF("            p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.1f, n %d)\n",
                h.ValueAtPercentile(50), h.ValueAtPercentile(90), h.ValueAtPercentile(99),
                h.ValueAtPercentile(99.9), h.max(), h.mean(), h.count());
-  absl::PrintF("  generator max send lag %d us\n", r.max_send_lag_nanos / 1000);
+  absl::PrintF("  send lag  how late the generator sent: p50 %d  p99 %d  max %d us\n",
+               lag.ValueAtPercentile(50), lag.ValueAtPercentile(99), lag.max());
 }
 
 }  // namespace

@@ -12,6 +12,9 @@ import sys
 PEER_ORDER = ("direct", "nginx", "haproxy", "meshgate")
 COLUMNS = ("peer", "max req/s", "vCPU/1k rps", "p50 us", "p99 us", "+p50 ms", "+p99 ms",
            "idle RSS MB", "B/conn", "errors")
+# When 1 % of the requests left the generator this late, the generator itself was descheduled:
+# the machine, not the proxy, made the p99.
+NOISY_SEND_LAG_US = 100
 ERROR_METRICS = ("max_rps_errors", "cpu_run_errors", "latency_errors")
 
 
@@ -137,6 +140,11 @@ def main(argv):
     for p in order:
         if r.skipped(p):
             lines.append(f"{p} skipped: {r.skipped(p)}")
+        lag = r.get(p, "loadgen_p99_send_lag_us")
+        if lag is not None and lag > NOISY_SEND_LAG_US:
+            lines.append(f"WARNING: {p}'s latency run was disturbed: 1 % of the requests left the "
+                         f"load generator {lag:.0f} us or more late, so its p99 measures the "
+                         "machine (try REALTIME=1, or a quieter machine)")
     print("\n".join(lines))
 
     with open(json_path, "w") as f:

@@ -525,11 +525,12 @@ measure_cpu() {
 }
 
 measure_latency() {
-  local peer=$1 p50 p90 p99 p999 max errors achieved lag
+  local peer=$1 p50 p90 p99 p999 max errors achieved lag lag99
   local f="$TMP/latency-$peer.json"
   run_loadgen "$LATENCY_RATE" "$f"
-  read -r p50 p90 p99 p999 max errors achieved lag < <(json_fields latency_us.p50 latency_us.p90 \
-    latency_us.p99 latency_us.p99_9 latency_us.max errors.total achieved_rate max_send_lag_us <"$f")
+  read -r p50 p90 p99 p999 max errors achieved lag lag99 < <(json_fields latency_us.p50 latency_us.p90 \
+    latency_us.p99 latency_us.p99_9 latency_us.max errors.total achieved_rate send_lag_us.max \
+    send_lag_us.p99 <"$f")
   record "$peer" latency_p50_us "$p50"
   record "$peer" latency_p90_us "$p90"
   record "$peer" latency_p99_us "$p99"
@@ -538,8 +539,9 @@ measure_latency() {
   record "$peer" latency_errors "$errors"
   record "$peer" latency_achieved_rps "$achieved"
   record "$peer" loadgen_max_send_lag_us "$lag"
+  record "$peer" loadgen_p99_send_lag_us "$lag99"
   log "$peer: at $LATENCY_RATE req/s p50 $p50 us, p90 $p90 us, p99 $p99 us, p99.9 $p999 us," \
-    "max $max us; $errors errors; generator max send lag $lag us"
+    "max $max us; $errors errors; generator send lag p99 $lag99 us, max $lag us"
 }
 
 # ---------------------------------------------------------------------------------------------

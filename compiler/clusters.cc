@@ -309,13 +309,21 @@ void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoad
     if (group == nullptr || e->zone != zone) {
       group = cla->add_endpoints();
       zone = e->zone;
-      if (!zone.empty()) group->mutable_locality()->set_zone(zone);
+      // Always present (even empty): gRPC rejects a locality group without one.
+      auto* locality = group->mutable_locality();
+      if (!zone.empty()) locality->set_zone(zone);
     }
     auto* lb = group->add_lb_endpoints();
     auto* sa = lb->mutable_endpoint()->mutable_address()->mutable_socket_address();
     sa->set_address(e->address);
     sa->set_port_value(e->port);
     if (e->weight > 0) lb->mutable_load_balancing_weight()->set_value(e->weight);
+    // Locality weight = the sum of its endpoints' weights, as Istio sends it.
+    // Envoy ignores it without locality-weighted balancing; gRPC's xDS client
+    // drops localities that have none.
+    uint32_t weight = e->weight > 0 ? e->weight : 1;
+    group->mutable_load_balancing_weight()->set_value(group->load_balancing_weight().value() +
+                                                      weight);
   }
 }
 

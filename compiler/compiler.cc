@@ -233,6 +233,47 @@ std::vector<std::string> ListenerNamesForProxyless(const CompiledMesh& mesh) {
   return names;
 }
 
+namespace {
+
+// gRPC's xDS client (1.51, Debian's) predates HeaderMatcher.string_match and
+// NACKs it ("Invalid route header matcher specified"); it reads the older,
+// now deprecated, per-kind fields. Rewrite the matchers it can express that
+// way; ignore_case has no legacy form and is left for the client to refuse.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void UseLegacyHeaderMatchers(RouteConfiguration& rc) {
+  for (auto& vhost : *rc.mutable_virtual_hosts()) {
+    for (auto& route : *vhost.mutable_routes()) {
+      for (auto& h : *route.mutable_match()->mutable_headers()) {
+        if (!h.has_string_match() || h.string_match().ignore_case()) continue;
+        auto sm = h.string_match();
+        switch (sm.match_pattern_case()) {
+          case envoy::type::matcher::v3::StringMatcher::kExact:
+            h.set_exact_match(sm.exact());
+            break;
+          case envoy::type::matcher::v3::StringMatcher::kPrefix:
+            h.set_prefix_match(sm.prefix());
+            break;
+          case envoy::type::matcher::v3::StringMatcher::kSuffix:
+            h.set_suffix_match(sm.suffix());
+            break;
+          case envoy::type::matcher::v3::StringMatcher::kContains:
+            h.set_contains_match(sm.contains());
+            break;
+          case envoy::type::matcher::v3::StringMatcher::kSafeRegex:
+            *h.mutable_safe_regex_match() = sm.safe_regex();
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
 absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& mesh,
                                                            const ProxyTarget& target,
                                                            std::string_view listener_name_std) {
@@ -269,6 +310,7 @@ absl::StatusOr<ProxylessListener> CompileProxylessListener(const CompiledMesh& m
   ctx.proxy_labels = &target.labels;
   ctx.diagnostics = &out.diagnostics;
   AddServiceRoutes(ctx, *service, vhost);
+  UseLegacyHeaderMatchers(rc);
   out.route = Seal(std::move(rc));
 
   Listener l;

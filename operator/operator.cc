@@ -195,7 +195,7 @@ absl::Status Operator::Start() {
     spdlog::info("config source {} started", source->Name());
   }
   cp_ = std::make_unique<ControlPlane>();
-  for (auto start : {&Operator::StartXds, &Operator::StartCa, &Operator::StartAdmin}) {
+  for (auto start : {&Operator::StartCa, &Operator::StartXds, &Operator::StartAdmin}) {
     if (absl::Status status = (this->*start)(); !status.ok()) {
       Stop();
       return status;
@@ -218,6 +218,10 @@ absl::Status Operator::StartXds() {
   po.compile.trust_domain = options_.trust_domain;
   po.debounce.quiet = options_.debounce;
   po.debounce.max_delay = options_.debounce_max;
+  if (cp_->authority) {
+    ca::CertificateAuthority* authority = cp_->authority.get();
+    po.trust_bundle_pem = [authority] { return authority->TrustBundlePem(); };
+  }
   const Clock& clock = SystemClock::Get();
   cp_->publisher = std::make_unique<XdsPublisher>(store_, clock, cp_->metrics, po);
   cp_->cache = std::make_unique<xds::SnapshotCache>(cp_->publisher->GroupHasher(), clock);

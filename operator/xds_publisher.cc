@@ -2,6 +2,7 @@
 
 #include <google/protobuf/struct.pb.h>
 
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "spdlog/spdlog.h"
 
 namespace meshgate::operator_ {
@@ -112,6 +113,8 @@ void XdsPublisher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void XdsPublisher::Republish() { PublishAll(clock_.Monotonic()); }
+
 void XdsPublisher::OnStoreChange(const StoreChange& change) {
   // Endpoint-only changes (EndpointSlices, Pods) could take an EDS-only fast
   // path; the compile is cheap enough that every change recompiles, and the
@@ -195,6 +198,13 @@ void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& tar
   for (const auto& [name, v] : resources.routes) add(name, *v.resource);
   for (const auto& [name, v] : resources.clusters) add(name, *v.resource);
   for (const auto& [name, v] : resources.endpoints) add(name, *v.resource);
+  if (options_.trust_bundle_pem) {
+    envoy::extensions::transport_sockets::tls::v3::Secret root;
+    root.set_name("ROOTCA");
+    root.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes(
+        options_.trust_bundle_pem());
+    add("ROOTCA", root);
+  }
   builder.AddEmptyType(xds::kListenerType);
   builder.AddEmptyType(xds::kClusterType);
   builder.AddEmptyType(xds::kRouteType);

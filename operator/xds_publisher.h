@@ -20,6 +20,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,10 @@ namespace meshgate::operator_ {
 struct XdsPublisherOptions {
   compiler::CompileOptions compile;
   xds::Debouncer::Options debounce;
+  // The CA's trust bundle (every trusted root, PEM). When set, every group's
+  // snapshot carries it as the SDS Secret `ROOTCA` (Istio's name), so proxies
+  // get root rotations by push.
+  std::function<std::string()> trust_bundle_pem;
 };
 
 class XdsPublisher {
@@ -55,6 +60,8 @@ class XdsPublisher {
 
   void Start();
   void Stop();
+  // Recompiles and republishes now (e.g. after a root rotation).
+  void Republish();
 
   // What the compiler reported in the last pass (object, field path, message).
   std::vector<compiler::CompileDiagnostic> LastDiagnostics() const;

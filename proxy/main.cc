@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
     r.body = stats.RenderPrometheus();
     r.body += "# TYPE envoy_control_plane_connected_state gauge\n";
     r.body +=
-        "envoy_control_plane_connected_state " + std::to_string(handler.connected() ? 1 : 0) + "\n";
+        "envoy_control_plane_connected_state " + std::to_string(ads.connected() ? 1 : 0) + "\n";
     r.body += "# TYPE envoy_control_plane_rejected_total counter\n";
     r.body += "envoy_control_plane_rejected_total " + std::to_string(ads.nacks()) + "\n";
     return r;

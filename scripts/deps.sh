@@ -12,7 +12,7 @@ packages=(
   libhttp-parser-dev  # peer of bench/proxy/http1_parse_bench only, never linked into meshgate
   clang-format clang-tidy
   nodejs npm
-  curl wrk nghttp2-client nginx-light haproxy python3 python3-h2 iproute2 kubectl
+  curl wrk nghttp2-client nginx-light haproxy python3 python3-h2 python3-yaml iproute2 kubectl
 )
 
 missing=()

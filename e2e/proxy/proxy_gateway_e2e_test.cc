@@ -228,9 +228,8 @@ class ProxyGatewayTest : public ::testing::Test {
   static void StartOperator() {
     op_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir",
                           config_->path(), "--state-dir", state_->path(), "--xds-port",
-                          std::to_string(xds_port_), "--admin-port",
-                          std::to_string(op_admin_port_), "--ca-port",
-                          std::to_string(PickFreePort()), "--debounce", "20ms"});
+                          std::to_string(xds_port_), "--admin-port", std::to_string(op_admin_port_),
+                          "--ca-port", std::to_string(PickFreePort()), "--debounce", "20ms"});
   }
 
   static void TearDownTestSuite() {
@@ -327,13 +326,14 @@ TEST_F(ProxyGatewayTest, DirectResponseRedirectAndNoRoute) {
 }
 
 TEST_F(ProxyGatewayTest, SmugglingAttemptsAreRefusedAndClosed) {
-  std::string reply = RawExchange(
-      gateway_port_,
-      "POST /split HTTP/1.1\r\nHost: demo.example.com\r\nContent-Length: 4\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  std::string reply =
+      RawExchange(gateway_port_,
+                  "POST /split HTTP/1.1\r\nHost: demo.example.com\r\nContent-Length: 4\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
-  std::string huge = "GET / HTTP/1.1\r\nHost: demo.example.com\r\nx-big: " +
-                     std::string(70 * 1024, 'a') + "\r\n\r\n";
+  std::string huge =
+      "GET / HTTP/1.1\r\nHost: demo.example.com\r\nx-big: " + std::string(70 * 1024, 'a') +
+      "\r\n\r\n";
   EXPECT_EQ(RawExchange(gateway_port_, huge).rfind("HTTP/1.1 431", 0), 0u);
 }
 
@@ -355,9 +355,8 @@ TEST_F(ProxyGatewayTest, PipelinedRequestsAnsweredInOrder) {
 TEST_F(ProxyGatewayTest, AccessLogHasOneJsonLinePerRequest) {
   auto r = Curl(gateway_port_, "/api/logged", {"x-request-id: e2e-log-check", "user-agent: e2e"});
   ASSERT_EQ(r.status, 200);
-  ASSERT_TRUE(Eventually([&] {
-    return RunCommand("grep -c e2e-log-check " + access_log_).find('1') == 0;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return RunCommand("grep -c e2e-log-check " + access_log_).find('1') == 0; }));
   std::string line = RunCommand("grep e2e-log-check " + access_log_);
   auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j["path"], "/api/logged");
@@ -367,11 +366,11 @@ TEST_F(ProxyGatewayTest, AccessLogHasOneJsonLinePerRequest) {
 }
 
 TEST_F(ProxyGatewayTest, WrkThroughTheProxyHasNoErrors) {
-  std::string out = RunCommand("wrk -t1 -c8 -d2s -H 'host: demo.example.com' http://127.0.0.1:" +
-                               std::to_string(gateway_port_) + "/teapot 2>&1");
+  std::string out = RunCommand("wrk -t1 -c8 -d2s -H 'Host: demo.example.com' http://127.0.0.1:" +
+                               std::to_string(gateway_port_) + "/api/wrk 2>&1");
   EXPECT_NE(out.find("Requests/sec"), std::string::npos) << out;
   EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
-  EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;  // 418 counts as non-2xx: see below
+  EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
 }
 
 TEST_F(ProxyGatewayTest, ConfigChangeUnderLoadDropsNoRequest) {
@@ -406,11 +405,13 @@ TEST_F(ProxyGatewayTest, ControlPlaneDownProxyKeepsServing) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(Curl(gateway_port_, "/api/x").status, 200);
   StartOperator();
   // Reconnects and stays serving.
-  EXPECT_TRUE(Eventually([&] {
-    return RunCommand("curl -s http://127.0.0.1:" + std::to_string(admin_port_) +
-                      "/stats/prometheus")
-               .find("envoy_control_plane_connected_state 1") != std::string::npos;
-  }, 30s));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return RunCommand("curl -s http://127.0.0.1:" + std::to_string(admin_port_) +
+                          "/stats/prometheus")
+                   .find("envoy_control_plane_connected_state 1") != std::string::npos;
+      },
+      30s));
   EXPECT_EQ(Curl(gateway_port_, "/api/x").status, 200);
 }
 

@@ -151,7 +151,8 @@ TEST(XdsGrpcInterop, WeightedSplitHeaderRouteAndLiveEdit) {
   int admin_port = PickFreePort();
   Subprocess op({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir", config.path(),
                  "--state-dir", state.path(), "--xds-port", std::to_string(xds_port),
-                 "--admin-port", std::to_string(admin_port), "--ca-port", "0", "--debounce", "20ms"});
+                 "--admin-port", std::to_string(admin_port), "--ca-port", "0", "--debounce",
+                 "20ms"});
   ASSERT_TRUE(op.started());
 
   std::string bootstrap_path = state.path() + "/grpc-bootstrap.json";

@@ -123,6 +123,13 @@ absl::Status TranslateLb(const cluster::Cluster& c, ClusterConfig& out) {
     case cluster::Cluster::MAGLEV:
       out.lb.policy = LbPolicy::kMaglev;
       break;
+    case cluster::Cluster::CLUSTER_PROVIDED:
+      // The original-destination cluster picks its own host.
+      if (c.type() != cluster::Cluster::ORIGINAL_DST) {
+        return FieldError("lb_policy", "CLUSTER_PROVIDED is only valid for ORIGINAL_DST clusters");
+      }
+      out.lb.policy = LbPolicy::kRoundRobin;
+      break;
     default:
       return FieldError("lb_policy", absl::StrCat("unsupported load balancing policy ",
                                                   cluster::Cluster::LbPolicy_Name(c.lb_policy())));
@@ -289,6 +296,14 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
     case cluster::Cluster::EDS:
       out->type = DiscoveryType::kEds;
       break;
+    case cluster::Cluster::ORIGINAL_DST:
+      // Istio's PassthroughCluster, sent to every proxy. Accepted so the rest
+      // of the config applies; until traffic capture recovers the original
+      // destination it has no hosts, and requests routed to it get 503 (UH).
+      out->type = DiscoveryType::kOriginalDst;
+      out->static_endpoints = std::make_shared<const EndpointSet>(
+          EndpointSet{c.name(), {}, HostSet::FromEndpoints({})});
+      break;
     default:
       return FieldError("type", absl::StrCat("unsupported discovery type ",
                                              cluster::Cluster::DiscoveryType_Name(c.type())));
@@ -355,7 +370,7 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       MG_ASSIGN_OR_RETURN(out->static_endpoints,
                           TranslateAssignment(c.load_assignment(), "load_assignment"));
     }
-  } else if (out->type != DiscoveryType::kEds) {
+  } else if (out->type != DiscoveryType::kEds && out->type != DiscoveryType::kOriginalDst) {
     return FieldError("load_assignment", "required for STATIC and DNS clusters");
   }
   return std::shared_ptr<const ClusterConfig>(std::move(out));

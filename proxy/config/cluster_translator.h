@@ -54,7 +54,7 @@ struct OutlierDetectionConfig {
   uint32_t max_ejection_percent = 10;
 };
 
-enum class DiscoveryType { kStatic, kStrictDns, kLogicalDns, kEds };
+enum class DiscoveryType { kStatic, kStrictDns, kLogicalDns, kEds, kOriginalDst };
 enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
 
 struct ClusterConfig {

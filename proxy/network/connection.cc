@@ -101,6 +101,9 @@ void Connection::DoRead() {
   if (result.bytes > 0 || end_stream) {
     if (callbacks_ != nullptr) callbacks_->OnData(read_buffer_, end_stream);
   }
+  // An idle keep-alive connection should not hold a read buffer's worth of
+  // memory; the next read allocates again.
+  if (read_buffer_.empty()) read_buffer_.ShrinkIfIdle();
   if (end_stream && state_ != State::kClosed) {
     // HTTP has no use for a half-open downstream; owners that do (TCP proxy)
     // finish their writes from OnData before this point.

@@ -646,7 +646,9 @@ void ActiveStream::EncodeResponseHeaders(http::ResponseHeaders headers, bool end
     hcm_.FlushCodec();
     OnResponseComplete();
   } else {
-    hcm_.FlushCodec();
+    // The body usually follows within the same upstream read: write headers
+    // and body with one send, and only flush the headers alone if it does not.
+    hcm_.ScheduleFlush();
   }
 }
 

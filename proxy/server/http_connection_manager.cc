@@ -34,6 +34,7 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
+  flush_timer_.reset();
   stream_.reset();
   stats_.downstream_cx_active.Dec();
 }
@@ -79,6 +80,11 @@ void HttpConnectionManager::FlushCodec() {
     closed_ = true;
     connection_->Close(network::Connection::CloseType::kFlushWrite);
   }
+}
+
+void HttpConnectionManager::ScheduleFlush() {
+  if (!flush_timer_) flush_timer_ = worker_.dispatcher().CreateTimer([this] { FlushCodec(); });
+  if (!flush_timer_->enabled()) flush_timer_->Enable(std::chrono::milliseconds(0));
 }
 
 void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {

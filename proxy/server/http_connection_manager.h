@@ -54,6 +54,8 @@ class HttpConnectionManager : public event::DeferredDeletable,
   stats::HttpStats& stats() { return stats_; }
   // Writes what the codec serialized; closes when the codec says so.
   void FlushCodec();
+  // Flushes at the latest on the next loop iteration.
+  void ScheduleFlush();
   void OnStreamComplete(ActiveStream& stream);
   // Draining: close now when no request is in flight (else after it).
   void CloseIfIdle();
@@ -74,6 +76,7 @@ class HttpConnectionManager : public event::DeferredDeletable,
   bool paused_ = false;  // reading stopped while a pipelined request waits
   bool closed_ = false;
   std::unique_ptr<event::Timer> idle_timer_;
+  std::unique_ptr<event::Timer> flush_timer_;
 };
 
 }  // namespace meshgate::proxy::server

@@ -39,6 +39,14 @@ void AdsClient::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool AdsClient::connected() const {
+  {
+    std::lock_guard lock(mu_);
+    if (active_stream_ == nullptr) return false;
+  }
+  return channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+}
+
 void AdsClient::SetSubscription(const std::string& type_url, std::set<std::string> names) {
   std::unique_lock lock(mu_);
   TypeState& state = types_[type_url];

@@ -78,6 +78,11 @@ class AdsClient {
   // after the current ACK.
   void SetSubscription(const std::string& type_url, std::set<std::string> names);
 
+  // True while a stream is open on a ready channel. A reconnecting proxy
+  // that already has the current versions may get no response at all, so
+  // "connected" cannot wait for one.
+  bool connected() const;
+
   // Counters for the admin page and tests.
   uint64_t acks() const { return acks_; }
   uint64_t nacks() const { return nacks_; }

@@ -26,6 +26,28 @@ TEST(OperatorFlagsTest, ParsesEveryFlagInBothForms) {
   EXPECT_TRUE(flags->options.strict);
 }
 
+TEST(OperatorFlagsTest, ParsesTheControlPlaneFlags) {
+  auto flags = ParseOperatorFlags({"--config-dir", "/c", "--xds-port", "0", "--ca-port=15999",
+                                   "--ca-tokens", "/t", "--trust-domain", "example.org",
+                                   "--debounce", "20ms", "--debounce-max=2s",
+                                   "--listen-address", "0.0.0.0"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->options.xds_port, 0);
+  EXPECT_EQ(flags->options.ca_port, 15999);
+  EXPECT_EQ(flags->options.admin_port, 15014);  // default
+  EXPECT_EQ(flags->options.ca_tokens, "/t");
+  EXPECT_EQ(flags->options.trust_domain, "example.org");
+  EXPECT_EQ(flags->options.debounce, absl::Milliseconds(20));
+  EXPECT_EQ(flags->options.debounce_max, absl::Seconds(2));
+  EXPECT_EQ(flags->options.listen_address, "0.0.0.0");
+  auto bad = ParseOperatorFlags({"--config-dir", "/c", "--debounce", "soon"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("--debounce"));
+  auto bad_port = ParseOperatorFlags({"--config-dir", "/c", "--xds-port", "99999"});
+  ASSERT_FALSE(bad_port.ok());
+  EXPECT_THAT(std::string(bad_port.status().message()), HasSubstr("--xds-port"));
+}
+
 TEST(OperatorFlagsTest, HelpWinsOverEverythingElse) {
   auto flags = ParseOperatorFlags({"--bogus", "--help"});
   EXPECT_FALSE(flags.ok());  // flags are read in order; the bogus one comes first
@@ -97,6 +119,8 @@ TEST(OperatorTest, ReportsTheInitialLoad) {
   {
     OperatorOptions options;
     options.config_dir = dir;
+    // The store alone: no xDS, CA or admin endpoint in a unit test.
+    options.xds_port = options.admin_port = options.ca_port = 0;
     Operator op(options, out);
     ASSERT_TRUE(op.Start().ok());
     EXPECT_EQ(op.store().Version(), 1);
@@ -117,6 +141,8 @@ TEST(OperatorTest, ReportsAnEmptyConfigOnce) {
   {
     OperatorOptions options;
     options.config_dir = tmpl;
+    // The store alone: no xDS, CA or admin endpoint in a unit test.
+    options.xds_port = options.admin_port = options.ca_port = 0;
     Operator op(options, out);
     ASSERT_TRUE(op.Start().ok());
   }
@@ -128,6 +154,8 @@ TEST(OperatorTest, StartFailsWithoutTheConfigDir) {
   std::ostringstream out;
   OperatorOptions options;
   options.config_dir = "/nonexistent/meshgate/config";
+  // The store alone: no xDS, CA or admin endpoint in a unit test.
+  options.xds_port = options.admin_port = options.ca_port = 0;
   Operator op(options, out);
   absl::Status status = op.Start();
   EXPECT_FALSE(status.ok());

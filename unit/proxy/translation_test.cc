@@ -343,9 +343,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"lb_config_mismatch",
                   std::string(kEdsCluster) + "lb_policy: ROUND_ROBIN maglev_lb_config {}",
                   {"maglev_lb_config", "requires lb_policy MAGLEV"}},
-        ErrorCase{"original_dst",
-                  R"pb(name: "pass" type: ORIGINAL_DST lb_policy: CLUSTER_PROVIDED)pb",
-                  {"Cluster 'pass'", "type", "ORIGINAL_DST"}},
+        ErrorCase{"cluster_provided_outside_original_dst",
+                  R"pb(name: "pass" type: STATIC lb_policy: CLUSTER_PROVIDED)pb",
+                  {"Cluster 'pass'", "lb_policy", "CLUSTER_PROVIDED"}},
         ErrorCase{"health_checks",
                   std::string(kEdsCluster) +
                       "health_checks { timeout { seconds: 1 } interval { seconds: 1 } }",
@@ -380,6 +380,17 @@ INSTANTIATE_TEST_SUITE_P(
                   std::string(kEdsCluster) + R"pb(transport_socket_matches { name: "tls" })pb",
                   {"transport_socket_matches"}}),
     [](const auto& info) { return info.param.name; });
+
+TEST(ClusterTranslationTest, PassthroughClusterIsAcceptedWithNoHosts) {
+  auto cluster = ParseProto<envoy::config::cluster::v3::Cluster>(R"pb(
+    name: "PassthroughCluster" type: ORIGINAL_DST lb_policy: CLUSTER_PROVIDED
+  )pb");
+  auto translated = TranslateCluster(cluster);
+  ASSERT_TRUE(translated.ok()) << translated.status();
+  EXPECT_EQ((*translated)->type, DiscoveryType::kOriginalDst);
+  ASSERT_NE((*translated)->static_endpoints, nullptr);
+  EXPECT_TRUE((*translated)->static_endpoints->hosts->empty());
+}
 
 TEST(ClusterTranslationTest, SupportedFieldsLand) {
   auto cluster = ParseProto<envoy::config::cluster::v3::Cluster>(R"pb(

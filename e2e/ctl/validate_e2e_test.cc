@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "e2e/ctl/run_ctl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "e2e/ctl/run_ctl.h"
 
 namespace {
 

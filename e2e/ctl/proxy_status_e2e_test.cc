@@ -210,6 +210,17 @@ TEST_F(ProxyStatusE2eTest, ListenersAndRoutesOfTheGateway) {
   EXPECT_TRUE(found) << routes.out;
 }
 
+TEST_F(ProxyStatusE2eTest, EndpointsListTheEndpointSlicesAddress) {
+  Result r = RunCtl({"proxy-config", "endpoints", kNodeId, "--admin", Admin()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = SplitTable(r.out);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_THAT(rows[0], ElementsAre("CLUSTER", "ENDPOINT", "HEALTH", "WEIGHT"));
+  EXPECT_THAT(rows, Contains(ElementsAre(kCluster, "127.0.0.1:" + std::to_string(backend_port_),
+                                         ::testing::_, ::testing::_)))
+      << r.out;
+}
+
 TEST_F(ProxyStatusE2eTest, JsonOfASectionIsItsResources) {
   Result r = RunCtl({"proxy-config", "clusters", kNodeId, "--admin", Admin(), "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -3,14 +3,13 @@
 // editors do, and reads the store reports on the process's stdout and its
 // diagnostics on stderr.
 #include <fcntl.h>
-
-#include <algorithm>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -88,7 +89,7 @@ std::string RawExchange(int port, const std::string& bytes) {
   return out;  // complete only if the proxy closed the connection
 }
 
-std::string Services(int v1, int v2, int flaky) {
+std::string Services(int v1, int v2, int flaky, int slow) {
   std::string y = R"(apiVersion: v1
 kind: Service
 metadata: {name: echo, namespace: demo}
@@ -101,6 +102,13 @@ kind: Service
 metadata: {name: flaky, namespace: demo}
 spec:
   selector: {app: flaky}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: slow, namespace: demo}
+spec:
+  selector: {app: slow}
   ports: [{name: http, port: 8080, targetPort: http}]
 )";
   auto pod = [&](const std::string& name, const std::string& app, const std::string& version) {
@@ -117,9 +125,10 @@ spec:
            "{kind: Pod, namespace: demo, name: " +
            pod + "}\n";
   };
-  y += pod("echo-v1", "echo", "v1") + pod("echo-v2", "echo", "v2") + pod("flaky-1", "flaky", "v1");
+  y += pod("echo-v1", "echo", "v1") + pod("echo-v2", "echo", "v2") + pod("flaky-1", "flaky", "v1") +
+       pod("slow-1", "slow", "v1");
   y += slice("echo-v1", "echo", "echo-v1", v1) + slice("echo-v2", "echo", "echo-v2", v2) +
-       slice("flaky-1", "flaky", "flaky-1", flaky);
+       slice("flaky-1", "flaky", "flaky-1", flaky) + slice("slow-1", "slow", "slow-1", slow);
   y += R"(---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -165,6 +174,10 @@ spec:
     match: [{uri: {prefix: /flaky}}]
     retries: {attempts: 3, retryOn: 5xx}
     route: [{destination: {host: flaky.demo.svc.cluster.local}}]
+  - name: slow
+    match: [{uri: {prefix: /slow}}]
+    timeout: 300ms
+    route: [{destination: {host: slow.demo.svc.cluster.local}}]
   - name: teapot
     match: [{uri: {exact: /teapot}}]
     directResponse: {status: 418, body: {string: "short and stout"}}
@@ -189,7 +202,7 @@ class ProxyGatewayTest : public ::testing::Test {
   static void SetUpTestSuite() {
     config_ = new TempDir();
     state_ = new TempDir();
-    int v1 = PickFreePort(), v2 = PickFreePort(), flaky = PickFreePort();
+    int v1 = PickFreePort(), v2 = PickFreePort(), flaky = PickFreePort(), slow = PickFreePort();
     gateway_port_ = PickFreePort();
     admin_port_ = PickFreePort();
     xds_port_ = PickFreePort();
@@ -199,9 +212,11 @@ class ProxyGatewayTest : public ::testing::Test {
     backends_.push_back(new Subprocess({echo, "--port", std::to_string(v2), "--version", "v2"}));
     backends_.push_back(new Subprocess(
         {echo, "--port", std::to_string(flaky), "--version", "flaky", "--fail-every", "2"}));
+    backends_.push_back(new Subprocess(
+        {echo, "--port", std::to_string(slow), "--version", "slow", "--delay-ms", "2000"}));
     for (auto* b : backends_) ASSERT_TRUE(b->WaitForSubstring("listening", 10s)) << b->Output();
 
-    config_->WriteFile("services.yaml", Services(v1, v2, flaky));
+    config_->WriteFile("services.yaml", Services(v1, v2, flaky, slow));
     config_->WriteFile("gateway.yaml", GatewayYaml(gateway_port_));
     config_->WriteFile("routes.yaml", Routes(90, 10));
     StartOperator();
@@ -396,6 +411,68 @@ TEST_F(ProxyGatewayTest, ConfigChangeUnderLoadDropsNoRequest) {
   EXPECT_TRUE(switched);
   EXPECT_GT(total.load(), 10);
   EXPECT_EQ(failures.load(), 0) << "of " << total.load();
+}
+
+TEST_F(ProxyGatewayTest, RouteTimeoutAnswers504) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = Curl(gateway_port_, "/slow");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 504) << r.headers;
+  EXPECT_EQ(r.body, "upstream request timeout");
+  // 300 ms route timeout against a 2 s backend: well before the backend answers.
+  EXPECT_LT(took, 1900ms);
+}
+
+TEST_F(ProxyGatewayTest, NackedUpdateKeepsTheLastGoodConfig) {
+  // A ring larger than Envoy's 8M maximum: the compiler passes it through,
+  // the proxy must refuse the whole CDS update and keep serving.
+  config_->WriteFile("bad-dr.yaml", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: flaky, namespace: demo}
+spec:
+  host: flaky.demo.svc.cluster.local
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 9000000}}
+)");
+  std::string syncz;
+  auto nacked = [&] {
+    syncz =
+        RunCommand("curl -s http://127.0.0.1:" + std::to_string(op_admin_port_) + "/debug/syncz");
+    return syncz.find("minimum_ring_size 9000000") != std::string::npos;
+  };
+  ASSERT_TRUE(Eventually(nacked)) << syncz;
+  EXPECT_NE(syncz.find("gateway-1"), std::string::npos);
+  // The old config is still in force.
+  EXPECT_EQ(Curl(gateway_port_, "/api/after-nack").status, 200);
+  EXPECT_EQ(Curl(gateway_port_, "/flaky").status, 200);
+  std::string stats =
+      RunCommand("curl -s http://127.0.0.1:" + std::to_string(admin_port_) + "/stats/prometheus");
+  EXPECT_EQ(stats.find("envoy_control_plane_rejected_total 0\n"), std::string::npos);
+  // Fixing the object heals it: the next (different) version is sent and ACKed.
+  config_->WriteFile("bad-dr.yaml", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: flaky, namespace: demo}
+spec:
+  host: flaky.demo.svc.cluster.local
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 1024}}
+)");
+  EXPECT_TRUE(Eventually([&] {
+    auto j = nlohmann::json::parse(
+        RunCommand("curl -s http://127.0.0.1:" + std::to_string(op_admin_port_) + "/debug/syncz"),
+        nullptr, false);
+    if (j.is_discarded()) return false;
+    for (const auto& p : j["proxies"]) {
+      if (p["node_id"] != "gateway-1") continue;
+      const auto& cds = p["types"]["type.googleapis.com/envoy.config.cluster.v3.Cluster"];
+      return cds["last_acked_version"] == cds["last_version_sent"];
+    }
+    return false;
+  }));
+  EXPECT_EQ(Curl(gateway_port_, "/flaky", {"x-user: alice"}).status, 200);
+  std::filesystem::remove(config_->path() + "/bad-dr.yaml");
 }
 
 TEST_F(ProxyGatewayTest, ControlPlaneDownProxyKeepsServing) {

@@ -7,15 +7,18 @@
 // Usage: meshgate-echo --port N --version NAME [--address 127.0.0.1]
 //                      [--fail-every N]   (answer 503 to every Nth request,
 //                                          to show retries)
+//                      [--delay-ms N]     (answer after N ms, to show timeouts)
 #include <cpprest/http_listener.h>
 #include <cpprest/json.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -28,6 +31,7 @@ struct Flags {
   int port = 0;
   std::string version = "v1";
   long fail_every = 0;
+  long delay_ms = 0;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* flags) {
@@ -43,6 +47,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       flags->address = v;
     } else if (arg == "--fail-every" && (v = value())) {
       flags->fail_every = std::atol(v);
+    } else if (arg == "--delay-ms" && (v = value())) {
+      flags->delay_ms = std::atol(v);
     } else {
       std::fprintf(stderr, "meshgate-echo: unknown or incomplete flag %s\n", arg.c_str());
       return false;
@@ -68,6 +74,8 @@ int main(int argc, char** argv) {
 
   listener.support([&](web::http::http_request request) {
     long n = ++counter;
+    // A slow backend on purpose: the handler runs on cpprestsdk's pool.
+    if (flags.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(flags.delay_ms));
     web::json::value body;
     body["version"] = web::json::value::string(flags.version);
     body["method"] = web::json::value::string(request.method());

@@ -118,7 +118,10 @@ void Dispatcher::RunExpiredTimers() {
     Timer* timer = timers_.begin()->second;
     timers_.erase(timers_.begin());
     timer->position_.reset();
-    timer->cb_();
+    // Owners often destroy a timer from its own callback (a connection that
+    // closes on its connect timeout); run a copy so that is safe.
+    Timer::Callback cb = timer->cb_;
+    cb();
   }
 }
 

@@ -24,11 +24,11 @@ std::string NewRequestId(Random& random) {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(a >> 32),
-                static_cast<unsigned long long>((a >> 16) & 0xffff),
-                static_cast<unsigned long long>(a & 0xffff), static_cast<unsigned long long>(b >> 48),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  std::snprintf(
+      buf, sizeof(buf), "%08llx-%04llx-%04llx-%04llx-%012llx",
+      static_cast<unsigned long long>(a >> 32), static_cast<unsigned long long>((a >> 16) & 0xffff),
+      static_cast<unsigned long long>(a & 0xffff), static_cast<unsigned long long>(b >> 48),
+      static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
@@ -153,22 +153,27 @@ ActiveStream::~ActiveStream() {
   hcm_.stats().downstream_rq_active.Dec();
 }
 
-void ActiveStream::CleanupUpstream() {
+void ActiveStream::EndAttempt(bool abandon) {
   per_try_timer_.reset();
+  if (upstream_) {
+    // HTTP/1 cannot abandon one message: resetting closes its connection.
+    if (abandon && upstream_request_active_) upstream_->Reset();
+    upstream_.reset();
+  }
+  if (!upstream_request_active_) return;
+  upstream_request_active_ = false;
+  if (cluster_ == nullptr) return;
+  cluster_->stats().upstream_rq_active.Dec();
+  if (cluster_->load_balancer() && upstream_host_) {
+    cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
+  }
+}
+
+void ActiveStream::CleanupUpstream() {
   global_timer_.reset();
   backoff_timer_.reset();
   fault_delay_timer_.reset();
-  if (upstream_) {
-    if (upstream_request_active_) upstream_->Reset();
-    upstream_.reset();
-  }
-  if (upstream_request_active_ && cluster_ != nullptr) {
-    cluster_->stats().upstream_rq_active.Dec();
-    if (cluster_->load_balancer() != nullptr && upstream_host_ != nullptr) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
-  }
-  upstream_request_active_ = false;
+  EndAttempt(/*abandon=*/true);
 }
 
 void ActiveStream::DecodeHeaders(http::RequestHeaders headers, bool end_stream) {
@@ -467,43 +472,25 @@ void ActiveStream::OnUpstreamHeaders(http::ResponseHeaders headers, bool end_str
   ApplyAllLevels(
       *routes_, match_, weighted_,
       [](const auto& level) -> const HeaderMutations& { return level.response_headers; }, headers);
-  if (end_stream) {
-    upstream_request_active_ = false;
-    cluster_->stats().upstream_rq_active.Dec();
-    if (cluster_->load_balancer() && upstream_host_) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
-    upstream_.reset();
-  }
+  if (end_stream) EndAttempt(/*abandon=*/false);
   upstream_headers_sent_downstream_ = true;
   EncodeResponseHeaders(std::move(headers), end_stream);
 }
 
 void ActiveStream::OnUpstreamData(std::string_view data, bool end_stream) {
   if (end_stream) {
-    per_try_timer_.reset();
-    upstream_request_active_ = false;
-    cluster_->stats().upstream_rq_active.Dec();
     cluster_->stats().upstream_rq_time.RecordMs(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attempt_start_)
             .count());
     if (retry_ && retry_->attempts() > 1) cluster_->stats().upstream_rq_retry_success.Inc();
-    if (cluster_->load_balancer() && upstream_host_) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
+    // `data` lives in the upstream connection's buffer, not in the stream.
+    EndAttempt(/*abandon=*/false);
   }
   EncodeResponseData(data, end_stream);
-  if (end_stream) upstream_.reset();
 }
 
 void ActiveStream::OnUpstreamTrailers(http::TrailerMap trailers) {
-  per_try_timer_.reset();
-  upstream_request_active_ = false;
-  cluster_->stats().upstream_rq_active.Dec();
-  if (cluster_->load_balancer() && upstream_host_) {
-    cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-  }
-  upstream_.reset();
+  EndAttempt(/*abandon=*/false);
   bytes_sent_ += trailers.ByteSize();
   (void)hcm_.codec().EncodeTrailers(id_, trailers);
   hcm_.FlushCodec();
@@ -511,16 +498,7 @@ void ActiveStream::OnUpstreamTrailers(http::TrailerMap trailers) {
 }
 
 void ActiveStream::OnUpstreamReset(UpstreamReset reason) {
-  upstream_.reset();
-  bool was_active = upstream_request_active_;
-  upstream_request_active_ = false;
-  if (was_active && cluster_ != nullptr) {
-    cluster_->stats().upstream_rq_active.Dec();
-    if (cluster_->load_balancer() && upstream_host_) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
-  }
-  per_try_timer_.reset();
+  EndAttempt(/*abandon=*/false);
   if (reason == UpstreamReset::kRemoteReset) cluster_->stats().upstream_rq_rx_reset.Inc();
   if (upstream_headers_sent_downstream_) {
     // Mid-response: nothing sensible to tell the client but to cut it off.
@@ -555,18 +533,7 @@ void ActiveStream::OnUpstreamReset(UpstreamReset reason) {
 void ActiveStream::ScheduleRetry(absl::Duration backoff) {
   // REQUIRES: the retry decision said yes. Abandon the attempt, wait out the
   // backoff, try again (on another host if the policy says so).
-  if (upstream_) {
-    if (upstream_request_active_) upstream_->Reset();
-    upstream_.reset();
-  }
-  if (upstream_request_active_) {
-    upstream_request_active_ = false;
-    cluster_->stats().upstream_rq_active.Dec();
-    if (cluster_->load_balancer() && upstream_host_) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
-  }
-  per_try_timer_.reset();
+  EndAttempt(/*abandon=*/true);
   cluster_->stats().upstream_rq_retry.Inc();
   backoff_timer_ = hcm_.worker().dispatcher().CreateTimer([this] {
     cluster_ = hcm_.worker().FindCluster(*cluster_name_);
@@ -583,17 +550,7 @@ void ActiveStream::OnPerTryTimeout() {
   cluster_->stats().upstream_rq_per_try_timeout.Inc();
   AttemptOutcome outcome;
   outcome.reset = UpstreamReset::kPerTryTimeout;
-  if (upstream_) {
-    upstream_->Reset();
-    upstream_.reset();
-  }
-  if (upstream_request_active_) {
-    upstream_request_active_ = false;
-    cluster_->stats().upstream_rq_active.Dec();
-    if (cluster_->load_balancer() && upstream_host_) {
-      cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
-    }
-  }
+  EndAttempt(/*abandon=*/true);
   auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
   if (decision.retry && !body_too_large_to_retry_ && request_complete_) {
     ScheduleRetry(decision.backoff);

@@ -62,6 +62,10 @@ class ActiveStream : public upstream::UpstreamStreamCallbacks {
   void EncodeResponseHeaders(http::ResponseHeaders headers, bool end_stream);
   void EncodeResponseData(std::string_view data, bool end_stream);
   void OnResponseComplete();
+  // Ends the current upstream attempt's bookkeeping (active gauge, the
+  // balancer's load count, the per-try timer); `abandon` also resets a
+  // stream still in flight.
+  void EndAttempt(bool abandon);
   void CleanupUpstream();
   void Log();
 

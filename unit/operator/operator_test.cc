@@ -27,10 +27,10 @@ TEST(OperatorFlagsTest, ParsesEveryFlagInBothForms) {
 }
 
 TEST(OperatorFlagsTest, ParsesTheControlPlaneFlags) {
-  auto flags = ParseOperatorFlags({"--config-dir", "/c", "--xds-port", "0", "--ca-port=15999",
-                                   "--ca-tokens", "/t", "--trust-domain", "example.org",
-                                   "--debounce", "20ms", "--debounce-max=2s",
-                                   "--listen-address", "0.0.0.0"});
+  auto flags =
+      ParseOperatorFlags({"--config-dir", "/c", "--xds-port", "0", "--ca-port=15999", "--ca-tokens",
+                          "/t", "--trust-domain", "example.org", "--debounce", "20ms",
+                          "--debounce-max=2s", "--listen-address", "0.0.0.0"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_EQ(flags->options.xds_port, 0);
   EXPECT_EQ(flags->options.ca_port, 15999);

@@ -383,7 +383,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ClusterTranslationTest, PassthroughClusterIsAcceptedWithNoHosts) {
   auto cluster = ParseProto<envoy::config::cluster::v3::Cluster>(R"pb(
-    name: "PassthroughCluster" type: ORIGINAL_DST lb_policy: CLUSTER_PROVIDED
+    name: "PassthroughCluster"
+    type: ORIGINAL_DST
+    lb_policy: CLUSTER_PROVIDED
   )pb");
   auto translated = TranslateCluster(cluster);
   ASSERT_TRUE(translated.ok()) << translated.status();

@@ -309,13 +309,13 @@ absl::Status Operator::StartAdmin() {
     auto it = q.find("proxy");
     if (it == q.end()) {
       r.status = 400;
-      r.body = "{\"error\": \"missing ?proxy=NODE_ID\"}";
+      r.body = "{\"error\": " + xds::JsonQuote("missing ?proxy=NODE_ID") + "}";
       return r;
     }
     auto dump = cp->tracker.ConfigDumpJson(it->second);
     if (!dump.ok()) {
       r.status = 404;
-      r.body = "{\"error\": \"" + std::string(dump.status().message()) + "\"}";
+      r.body = "{\"error\": " + xds::JsonQuote(std::string(dump.status().message())) + "}";
       return r;
     }
     r.body = *dump;
@@ -325,18 +325,7 @@ absl::Status Operator::StartAdmin() {
   cp->admin.Handle("/debug/diagnostics", [cp, store](const auto&) {
     std::string body = "{\"config\": [";
     bool first = true;
-    auto quote = [](const std::string& s) {
-      std::string out = "\"";
-      for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (c == '\n') {
-          out += "\\n";
-          continue;
-        }
-        out += c;
-      }
-      return out + "\"";
-    };
+    auto quote = [](const std::string& s) { return xds::JsonQuote(s); };
     for (const auto& [origin, diags] : store->Diagnostics()) {
       for (const auto& d : diags) {
         if (!first) body += ",";

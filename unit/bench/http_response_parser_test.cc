@@ -168,6 +168,9 @@ struct BadCase {
   const char* message;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class MalformedTest : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(MalformedTest, FailsWithAMessageAndStaysFailedUntilReset) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 namespace meshgate::proxy::network {
 namespace {
@@ -13,17 +14,19 @@ constexpr size_t kReadChunk = 16 * 1024;
 }  // namespace
 
 IoResult PlaintextTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain) {
+  // Read into one scratch area per thread and copy only what arrived: a
+  // connection's buffer then holds its bytes and no more (idle connections
+  // stay small), and nothing is zero-filled ahead of read(2).
+  thread_local char scratch[kReadChunk];
   IoResult result;
   while (true) {
-    char* dst = out.Reserve(kReadChunk);
-    ssize_t n = ::read(fd, dst, kReadChunk);
+    ssize_t n = ::read(fd, scratch, kReadChunk);
     if (n > 0) {
-      out.Commit(static_cast<size_t>(n));
+      out.Append(std::string_view(scratch, static_cast<size_t>(n)));
       result.bytes += static_cast<size_t>(n);
       if (!until_eagain && static_cast<size_t>(n) < kReadChunk) break;
       continue;
     }
-    out.Commit(0);
     if (n == 0) {
       result.end_stream = true;
     } else if (errno == EINTR) {

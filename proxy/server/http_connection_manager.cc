@@ -70,6 +70,7 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
 }
 
 void HttpConnectionManager::FlushCodec() {
+  if (flush_timer_) flush_timer_->Disable();  // flushed now: no extra loop iteration
   if (closed_) return;
   std::string_view out = codec_->PendingOutput();
   if (!out.empty()) {

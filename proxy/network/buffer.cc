@@ -12,14 +12,6 @@ void Buffer::Drain(size_t n) {
   }
 }
 
-char* Buffer::Reserve(size_t n) {
-  reserved_from_ = data_.size();
-  data_.resize(reserved_from_ + n);
-  return data_.data() + reserved_from_;
-}
-
-void Buffer::Commit(size_t n) { data_.resize(reserved_from_ + n); }
-
 void Buffer::ShrinkIfIdle() {
   if (empty() && data_.capacity() > 0) {
     std::string().swap(data_);

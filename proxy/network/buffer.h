@@ -29,11 +29,6 @@ class Buffer {
     start_ = 0;
   }
 
-  // Space for a read(2) straight into the buffer: returns a pointer to at
-  // least `n` writable bytes; Commit(k) then adds the k bytes written.
-  char* Reserve(size_t n);
-  void Commit(size_t n);
-
   // Capacity in bytes, for memory accounting.
   size_t capacity() const { return data_.capacity(); }
   // Gives back memory after a burst (idle connections should stay small).
@@ -42,7 +37,6 @@ class Buffer {
  private:
   std::string data_;
   size_t start_ = 0;
-  size_t reserved_from_ = 0;
 };
 
 }  // namespace meshgate::proxy::network

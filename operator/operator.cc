@@ -15,6 +15,7 @@
 #include "ca/certificate_authority.h"
 #include "ca/storage.h"
 #include "common/clock.h"
+#include "common/text_escape.h"
 #include "operator/admin_server.h"
 #include "operator/file_source.h"
 #include "operator/xds_publisher.h"
@@ -309,13 +310,13 @@ absl::Status Operator::StartAdmin() {
     auto it = q.find("proxy");
     if (it == q.end()) {
       r.status = 400;
-      r.body = "{\"error\": " + xds::JsonQuote("missing ?proxy=NODE_ID") + "}";
+      r.body = "{\"error\": " + JsonQuote("missing ?proxy=NODE_ID") + "}";
       return r;
     }
     auto dump = cp->tracker.ConfigDumpJson(it->second);
     if (!dump.ok()) {
       r.status = 404;
-      r.body = "{\"error\": " + xds::JsonQuote(std::string(dump.status().message())) + "}";
+      r.body = "{\"error\": " + JsonQuote(std::string(dump.status().message())) + "}";
       return r;
     }
     r.body = *dump;
@@ -325,12 +326,11 @@ absl::Status Operator::StartAdmin() {
   cp->admin.Handle("/debug/diagnostics", [cp, store](const auto&) {
     std::string body = "{\"config\": [";
     bool first = true;
-    auto quote = [](const std::string& s) { return xds::JsonQuote(s); };
     for (const auto& [origin, diags] : store->Diagnostics()) {
       for (const auto& d : diags) {
         if (!first) body += ",";
         first = false;
-        body += quote(d.ToString());
+        body += JsonQuote(d.ToString());
       }
     }
     body += "], \"compile\": [";
@@ -339,7 +339,7 @@ absl::Status Operator::StartAdmin() {
       for (const auto& d : cp->publisher->LastDiagnostics()) {
         if (!first) body += ",";
         first = false;
-        body += quote(d.ToString());
+        body += JsonQuote(d.ToString());
       }
     }
     body += "]}";

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/text_escape.h"
 
 namespace meshgate::xds {
 namespace {
@@ -15,27 +16,12 @@ void AtomicAdd(std::atomic<double>& a, double v) {
   }
 }
 
-std::string EscapeLabelValue(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // Renders `{a="x",b="y"}` without braces; `extra` is appended (for `le`).
 std::string RenderLabels(const Labels& labels) {
   std::string out;
   for (const auto& [k, v] : labels) {
     if (!out.empty()) out += ',';
-    absl::StrAppend(&out, k, "=\"", EscapeLabelValue(v), "\"");
+    absl::StrAppend(&out, k, "=\"", PrometheusLabelValue(v), "\"");
   }
   return out;
 }

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/text_escape.h"
 #include "xds-server/resource.h"
 
 namespace meshgate::xds {
@@ -80,7 +81,7 @@ class StatusTracker {
   std::map<uint64_t, ProxyStatus> proxies_;
 };
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(std::string_view s);
+// JSON string literals, shared with the rest of meshgate.
+using ::meshgate::JsonQuote;
 
 }  // namespace meshgate::xds

@@ -9,43 +9,12 @@
 #include <ctime>
 
 #include "absl/status/status.h"
+#include "common/text_escape.h"
 
 namespace meshgate::proxy::accesslog {
 namespace {
 
 constexpr size_t kFlushThreshold = 64 * 1024;
-
-void AppendJsonString(std::string& out, const std::string& value) {
-  out += '"';
-  for (unsigned char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 void Field(std::string& out, const char* name, const std::string& value, bool first = false) {
   if (!first) out += ',';
@@ -55,7 +24,7 @@ void Field(std::string& out, const char* name, const std::string& value, bool fi
   if (value.empty()) {
     out += "null";
   } else {
-    AppendJsonString(out, value);
+    meshgate::AppendJsonString(out, value);
   }
 }
 

@@ -21,7 +21,9 @@ namespace meshgate::proxy::server {
 
 class HttpConnectionManager;
 
-class ActiveStream : public upstream::UpstreamStreamCallbacks {
+// Released through Dispatcher::DeferredDelete: it often completes deep in its
+// own call stack.
+class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamStreamCallbacks {
  public:
   ActiveStream(HttpConnectionManager& hcm, http::StreamId id);
   ~ActiveStream() override;

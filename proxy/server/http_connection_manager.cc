@@ -91,12 +91,7 @@ void HttpConnectionManager::ScheduleFlush() {
 void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
   if (stream_.get() != &stream) return;
   // The stream may be deep in its own call stack: release it from the loop.
-  struct Holder : event::DeferredDeletable {
-    std::unique_ptr<ActiveStream> s;
-  };
-  auto holder = std::make_unique<Holder>();
-  holder->s = std::move(stream_);
-  worker_.dispatcher().DeferredDelete(std::move(holder));
+  worker_.dispatcher().DeferredDelete(std::move(stream_));
   if (closed_) return;
   if (codec_->ShouldClose() || worker_.draining()) {
     closed_ = true;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "common/text_escape.h"
+
 namespace meshgate::proxy::stats {
 
 void Histogram::RecordMs(double ms) {
@@ -49,22 +51,6 @@ StatsStore::StatsStore(size_t workers) {
 }
 
 namespace {
-
-// Prometheus label values escape backslash, quote and newline.
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 struct HistogramSum {
   std::array<uint64_t, kDefaultBucketsMs.size() + 1> buckets{};
@@ -126,7 +112,7 @@ std::string StatsStore::RenderPrometheus() const {
     for (const auto& [cluster, stats] : clusters) {
       double sum = 0;
       for (const auto* s : stats) sum += get(*s);
-      w.Sample(name, "envoy_cluster_name=\"" + Escape(cluster) + "\"", sum);
+      w.Sample(name, "envoy_cluster_name=\"" + PrometheusLabelValue(cluster) + "\"", sum);
     }
   };
   cluster_metric("upstream_cx_total", "counter",
@@ -163,7 +149,7 @@ std::string StatsStore::RenderPrometheus() const {
       for (const auto* s : stats) sum += s->upstream_rq_xx[cls].Value();
       w.Sample("envoy_cluster_upstream_rq_xx",
                "envoy_response_code_class=\"" + std::to_string(cls) + "\",envoy_cluster_name=\"" +
-                   Escape(cluster) + "\"",
+                   PrometheusLabelValue(cluster) + "\"",
                sum);
     }
   }
@@ -171,7 +157,8 @@ std::string StatsStore::RenderPrometheus() const {
   for (const auto& [cluster, stats] : clusters) {
     HistogramSum h;
     for (const auto* s : stats) h.Add(s->upstream_rq_time);
-    w.Histo("envoy_cluster_upstream_rq_time", "envoy_cluster_name=\"" + Escape(cluster) + "\"", h);
+    w.Histo("envoy_cluster_upstream_rq_time",
+            "envoy_cluster_name=\"" + PrometheusLabelValue(cluster) + "\"", h);
   }
 
   using HttpOf = std::function<double(const HttpStats&)>;
@@ -181,7 +168,8 @@ std::string StatsStore::RenderPrometheus() const {
     for (const auto& [prefix, stats] : http) {
       double sum = 0;
       for (const auto* s : stats) sum += get(*s);
-      w.Sample(name, "envoy_http_conn_manager_prefix=\"" + Escape(prefix) + "\"", sum);
+      w.Sample(name, "envoy_http_conn_manager_prefix=\"" + PrometheusLabelValue(prefix) + "\"",
+               sum);
     }
   };
   http_metric("downstream_cx_total", "counter",
@@ -203,7 +191,7 @@ std::string StatsStore::RenderPrometheus() const {
       for (const auto* s : stats) sum += s->downstream_rq_xx[cls].Value();
       w.Sample("envoy_http_downstream_rq_xx",
                "envoy_response_code_class=\"" + std::to_string(cls) +
-                   "\",envoy_http_conn_manager_prefix=\"" + Escape(prefix) + "\"",
+                   "\",envoy_http_conn_manager_prefix=\"" + PrometheusLabelValue(prefix) + "\"",
                sum);
     }
   }
@@ -212,7 +200,7 @@ std::string StatsStore::RenderPrometheus() const {
     HistogramSum h;
     for (const auto* s : stats) h.Add(s->downstream_rq_time);
     w.Histo("envoy_http_downstream_rq_time",
-            "envoy_http_conn_manager_prefix=\"" + Escape(prefix) + "\"", h);
+            "envoy_http_conn_manager_prefix=\"" + PrometheusLabelValue(prefix) + "\"", h);
   }
 
   return std::move(w.out());

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "e2e/support/mesh_yaml.h"
 #include "e2e/support/subprocess.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -90,45 +91,17 @@ std::string RawExchange(int port, const std::string& bytes) {
 }
 
 std::string Services(int v1, int v2, int flaky, int slow) {
-  std::string y = R"(apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: demo}
-spec:
-  selector: {app: echo}
-  ports: [{name: http, port: 8080, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: flaky, namespace: demo}
-spec:
-  selector: {app: flaky}
-  ports: [{name: http, port: 8080, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: slow, namespace: demo}
-spec:
-  selector: {app: slow}
-  ports: [{name: http, port: 8080, targetPort: http}]
-)";
-  auto pod = [&](const std::string& name, const std::string& app, const std::string& version) {
-    return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
-           ", namespace: demo, labels: {app: " + app + ", version: " + version +
-           "}}\nspec: {serviceAccountName: " + app + "}\nstatus: {podIP: 127.0.0.1}\n";
-  };
-  auto slice = [&](const std::string& name, const std::string& service, const std::string& pod,
-                   int port) {
-    return "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: " + name +
-           ", namespace: demo, labels: {kubernetes.io/service-name: " + service +
-           "}}\naddressType: IPv4\nports: [{name: http, port: " + std::to_string(port) +
-           "}]\nendpoints:\n- addresses: [127.0.0.1]\n  conditions: {ready: true}\n  targetRef: "
-           "{kind: Pod, namespace: demo, name: " +
-           pod + "}\n";
-  };
-  y += pod("echo-v1", "echo", "v1") + pod("echo-v2", "echo", "v2") + pod("flaky-1", "flaky", "v1") +
-       pod("slow-1", "slow", "v1");
-  y += slice("echo-v1", "echo", "echo-v1", v1) + slice("echo-v2", "echo", "echo-v2", v2) +
-       slice("flaky-1", "flaky", "flaky-1", flaky) + slice("slow-1", "slow", "slow-1", slow);
+  std::string y = ServiceYaml("demo", "echo", "http", 8080) +
+                  ServiceYaml("demo", "flaky", "http", 8080) +
+                  ServiceYaml("demo", "slow", "http", 8080);
+  y += PodYaml("demo", "echo-v1", "echo", {{"version", "v1"}}) +
+       PodYaml("demo", "echo-v2", "echo", {{"version", "v2"}}) +
+       PodYaml("demo", "flaky-1", "flaky", {{"version", "v1"}}) +
+       PodYaml("demo", "slow-1", "slow", {{"version", "v1"}});
+  y += EndpointSliceYaml("demo", "echo-v1", "echo", "echo-v1", "http", v1) +
+       EndpointSliceYaml("demo", "echo-v2", "echo", "echo-v2", "http", v2) +
+       EndpointSliceYaml("demo", "flaky-1", "flaky", "flaky-1", "http", flaky) +
+       EndpointSliceYaml("demo", "slow-1", "slow", "slow-1", "http", slow);
   y += R"(---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "e2e/support/mesh_yaml.h"
 #include "e2e/support/subprocess.h"
 #include "e2e/xds-interop/echo.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -55,34 +56,11 @@ Backend StartBackend(const std::string& name) {
 }
 
 std::string MeshConfig(int port_a, int port_b) {
-  std::string config = R"(apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: demo}
-spec:
-  selector: {app: echo}
-  ports:
-  - {name: grpc, port: 9000, targetPort: grpc, appProtocol: grpc}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo-a, namespace: demo, labels: {app: echo, version: a}}
-spec: {serviceAccountName: echo}
-status: {podIP: 127.0.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo-b, namespace: demo, labels: {app: echo, version: b}}
-spec: {serviceAccountName: echo}
-status: {podIP: 127.0.0.1}
-)";
-  for (auto [pod, port] : {std::pair{"echo-a", port_a}, std::pair{"echo-b", port_b}}) {
-    config += "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n";
-    config += std::string("metadata: {name: ") + pod + ", namespace: demo, labels: " +
-              "{kubernetes.io/service-name: echo}}\naddressType: IPv4\n";
-    config += "ports: [{name: grpc, port: " + std::to_string(port) + ", protocol: TCP}]\n";
-    config += std::string("endpoints:\n- addresses: [127.0.0.1]\n  conditions: {ready: true}\n") +
-              "  targetRef: {kind: Pod, namespace: demo, name: " + pod + "}\n";
-  }
+  std::string config = ServiceYaml("demo", "echo", "grpc", 9000, "grpc") +
+                       PodYaml("demo", "echo-a", "echo", {{"version", "a"}}) +
+                       PodYaml("demo", "echo-b", "echo", {{"version", "b"}}) +
+                       EndpointSliceYaml("demo", "echo-a", "echo", "echo-a", "grpc", port_a) +
+                       EndpointSliceYaml("demo", "echo-b", "echo", "echo-b", "grpc", port_b);
   config += R"(---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "common/logging.h"
 #include "proxy/accesslog/access_log.h"
 #include "proxy/config/config_snapshot.h"
@@ -153,13 +154,8 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
 }
 
 bool ParseUint(const std::string& text, uint64_t max, uint64_t* out) {
-  if (text.empty() || text.size() > 10) return false;
   uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > max) return false;
+  if (!absl::SimpleAtoi(text, &v) || v > max) return false;
   *out = v;
   return true;
 }

@@ -218,20 +218,12 @@ void ActiveStream::Route() {
     return;
   }
   match_ = *match;
-  const auto& route = *match_.route;
 
   // Per-route filters, in the order of the HCM chain as Envoy runs them.
-  if (RunLocalRateLimit()) return;
+  // (local_ratelimit is accepted in config but not enforced yet.)
   if (HandleCorsPreflight()) return;
   if (RunFaultFilter()) return;
   ContinueAfterFilters();
-  (void)route;
-}
-
-bool ActiveStream::RunLocalRateLimit() {
-  // Token buckets need per-worker state keyed by route; the filter is
-  // accepted in config but not enforced yet (documented in ARCHITECTURE.md).
-  return false;
 }
 
 bool ActiveStream::HandleCorsPreflight() {
@@ -412,11 +404,7 @@ void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
       request_body_.clear();
       request_body_.shrink_to_fit();
     }
-    if (body_too_large_to_retry_) {
-      upstream_->EncodeData(data, end_stream);
-    } else {
-      upstream_->EncodeData(data, end_stream);
-    }
+    upstream_->EncodeData(data, end_stream);
   }
   if (end_stream && routed_) SendMirrors();
 }

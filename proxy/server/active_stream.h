@@ -49,7 +49,6 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   void ContinueAfterFilters();
   bool RunFaultFilter();
   bool HandleCorsPreflight();
-  bool RunLocalRateLimit();
 
   // Upstream attempts.
   void StartAttempt();

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "proxy/network/transport_socket.h"
 #include "proxy/server/http_connection_manager.h"
 #include "spdlog/spdlog.h"
@@ -220,12 +222,20 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
     return;
   }
   const auto& config = it->second.config;
-  auto local = network::LocalAddress(fd);
-  uint32_t local_port = local.ok() ? local->port() : 0;
+  // The local port is only needed (one syscall per connection) when a
+  // filter chain matches on it.
+  std::optional<uint32_t> local_port;
+  auto port_of_connection = [&] {
+    if (!local_port) {
+      auto local = network::LocalAddress(fd);
+      local_port = local.ok() ? local->port() : 0;
+    }
+    return *local_port;
+  };
   const config::FilterChainConfig* chain = nullptr;
   for (const auto& fc : config->filter_chains) {
     const auto& m = fc.match;
-    if (m.destination_port && *m.destination_port != local_port) continue;
+    if (m.destination_port && *m.destination_port != port_of_connection()) continue;
     if (!m.server_names.empty()) continue;  // needs TLS SNI
     if (!m.transport_protocol.empty() && m.transport_protocol != "raw_buffer") continue;
     chain = &fc;

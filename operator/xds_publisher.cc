@@ -85,13 +85,20 @@ xds::NodeHasher XdsPublisher::GroupHasher() {
 std::string XdsPublisher::GroupFor(const envoy::config::core::v3::Node& node) {
   ProxyTarget target = TargetOf(node);
   std::string group = GroupKey(target);
-  compiler::CompiledMeshPtr mesh;
   {
     std::lock_guard lock(mu_);
     if (!targets_.emplace(group, target).second) return group;
-    mesh = mesh_;
   }
   spdlog::info("xds: new proxy group {} (node {})", group, node.id());
+  // Serialised with compile passes, and reading the mesh under that lock: a
+  // pass that started before the group was known cannot land after this and
+  // leave the group on an older mesh (nor share the interner concurrently).
+  std::lock_guard compile_lock(compile_mu_);
+  compiler::CompiledMeshPtr mesh;
+  {
+    std::lock_guard lock(mu_);
+    mesh = mesh_;
+  }
   if (mesh) PublishGroup(group, target, *mesh, clock_.Monotonic());
   return group;
 }

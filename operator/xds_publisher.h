@@ -91,7 +91,7 @@ class XdsPublisher {
   compiler::CompiledMeshPtr mesh_;
   std::vector<compiler::CompileDiagnostic> diagnostics_;
   int64_t published_version_ = -1;
-  std::mutex compile_mu_;  // one compile pass at a time
+  std::mutex compile_mu_;  // one compile pass or new-group publish at a time; taken before mu_
   ConfigStore::SubscriptionId subscription_ = 0;
   std::thread thread_;
 };

@@ -283,21 +283,22 @@ Http1ConnectionPool::~Http1ConnectionPool() {
       client->stream_ = nullptr;
     }
   }
+  idle_.clear();
   clients_.clear();
 }
 
-size_t Http1ConnectionPool::idle_count() const {
-  return static_cast<size_t>(
-      std::count_if(clients_.begin(), clients_.end(), [](const auto& c) { return c->ready(); }));
-}
+size_t Http1ConnectionPool::idle_count() const { return idle_.size(); }
 
 std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<PendingStream>(*this, callbacks);
-  for (auto& client : clients_) {
-    if (client->ready()) {
-      client->Attach(*stream);
-      return stream;
-    }
+  // Most recently used first: its connection is the least likely to have
+  // been closed by the upstream's own idle timeout.
+  while (!idle_.empty()) {
+    ActiveClient* client = idle_.back();
+    idle_.pop_back();
+    if (!client->ready()) continue;
+    client->Attach(*stream);
+    return stream;
   }
   if (pending_.size() >= settings_.max_pending) {
     stats_.upstream_rq_pending_overflow.Inc();
@@ -322,10 +323,12 @@ void Http1ConnectionPool::OnClientReady(ActiveClient& client) {
     client.Attach(*next);
     return;
   }
+  idle_.push_back(&client);
   client.idle_timer_->Enable(settings_.idle_timeout);
 }
 
 void Http1ConnectionPool::OnClientClosed(ActiveClient& client) {
+  std::erase(idle_, &client);
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     if (it->get() == &client) {
       dispatcher_.DeferredDelete(std::move(*it));
@@ -350,11 +353,8 @@ void Http1ConnectionPool::RemovePending(PendingStream* stream) {
 }
 
 void Http1ConnectionPool::CloseIdle() {
-  // Closing removes the client from clients_: collect first.
-  std::vector<ActiveClient*> idle;
-  for (auto& client : clients_) {
-    if (client->ready()) idle.push_back(client.get());
-  }
+  // Closing removes the client from idle_: work on a copy.
+  std::vector<ActiveClient*> idle = idle_;
   for (auto* client : idle) client->Close();
 }
 

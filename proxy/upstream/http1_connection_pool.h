@@ -18,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/codec.h"
@@ -95,6 +96,7 @@ class Http1ConnectionPool {
   PoolSettings settings_;
   stats::ClusterStats& stats_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
+  std::vector<ActiveClient*> idle_;  // connected, no stream, not closing
   std::deque<PendingStream*> pending_;
   size_t connecting_ = 0;
 };

@@ -53,7 +53,8 @@ constexpr char kUsage[] =
     "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
     "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
     "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
-    "         [--bootstrap FILE]\n";
+    "         [--bootstrap FILE]\n"
+    "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
 const std::vector<std::string> kKnownSettings = {
     "xds-address", "node-id",          "role",          "namespace", "service-account",

@@ -244,6 +244,12 @@ std::string BuildCleanupRules(std::string_view current_nat_table) {
 }
 
 int RunIptablesCommand(const std::vector<std::string>& args) {
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
   auto command = ParseIptablesFlags(args);
   if (!command.ok()) {
     std::fprintf(stderr, "meshgate-proxy iptables: %s\n",

@@ -8,7 +8,9 @@
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "gtest/gtest.h"
+#include "proxy/config/config_snapshot.h"
 #include "proxy/config/listener_translator.h"
+#include "proxy/server/xds_config_handler.h"
 
 namespace meshgate::proxy::config {
 namespace {
@@ -137,6 +139,17 @@ TEST(CidrRangeTest, BadPrefixRangeIsRefusedWithItsPath) {
                 .find("filter_chains[0].filter_chain_match.prefix_ranges[1]"),
             std::string::npos)
       << result.status();
+}
+
+TEST(TcpProxyTranslationTest, TcpChainsNeedNoRoutesToBeComplete) {
+  // A sidecar's config is mostly tcp_proxy chains; the proxy must not hold
+  // it back (warming) waiting for route configurations they never name.
+  ConfigStore store;
+  ASSERT_TRUE(
+      store.SetListeners({ParseListener(TcpListenerText(R"(stat_prefix: "s" cluster: "c")"))})
+          .ok());
+  std::string missing;
+  EXPECT_TRUE(server::XdsConfigHandler::IsComplete(*store.Current(), &missing)) << missing;
 }
 
 // Chains named by what they carry; selection returns one of them.

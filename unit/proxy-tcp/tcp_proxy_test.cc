@@ -537,13 +537,13 @@ TEST_F(ProxyFixture, IdleConnectionIsClosedAfterIdleTimeout) {
 TEST_F(ProxyFixture, ActivityKeepsTheConnectionPastTheIdleTimeout) {
   Upstream echo(Echo);
   TcpProxy proxy = ToCluster("echo");
-  proxy.mutable_idle_timeout()->set_nanos(300'000'000);
+  proxy.mutable_idle_timeout()->set_seconds(1);
   uint16_t port =
       Program({TcpListener("tcp", proxy)}, {StaticCluster("echo", {echo.port()})}, "tcp");
   int fd = ConnectLoopback(port);
   ASSERT_GE(fd, 0);
-  // Ten exchanges 100 ms apart: a full second, over three idle timeouts.
-  for (int i = 0; i < 10; ++i) {
+  // Twenty exchanges 100 ms apart: two seconds, twice the idle timeout.
+  for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(SendAll(fd, "k"));
     std::string got;
     ASSERT_TRUE(ReadExactly(fd, 1, &got)) << "closed after " << i << " exchanges";

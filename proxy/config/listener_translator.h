@@ -118,6 +118,13 @@ struct ListenerConfig {
   bool use_original_dst = false;
   bool bind_to_port = true;
 
+  // True when some filter chain matches on the destination port or address.
+  bool matches_on_destination() const {
+    for (const auto& c : filter_chains) {
+      if (c.match.destination_port || !c.match.prefix_ranges.empty()) return true;
+    }
+    return false;
+  }
   // True when an original_dst listener filter restores the destination a
   // redirected connection was meant for (it then drives chain matching).
   bool restores_original_dst() const {

@@ -233,26 +233,30 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
     return;
   }
   std::shared_ptr<const config::ListenerConfig> listener = it->second.config;
-  auto local = network::LocalAddress(fd);
-  if (!local.ok()) {
-    ::close(fd);
-    return;
-  }
-  // Where the client meant to go. Only a destination that differs from our
-  // own socket counts as restored: a connection made straight to a capture
-  // port must not be proxied back to that port (a loop).
-  std::optional<network::Address> original_destination;
-  if (listener->use_original_dst || listener->restores_original_dst()) {
-    auto od = network::OriginalDestination(fd);
-    if (od.ok() && od->ToString() != local->ToString()) original_destination = *od;
-  }
-  const network::Address& destination = original_destination ? *original_destination : *local;
-  if (listener->use_original_dst && original_destination) {
-    if (auto target = HandOffTarget(*original_destination)) listener = std::move(target);
-  }
+  const bool capture = listener->use_original_dst || listener->restores_original_dst();
   config::ConnectionMatchInfo match;
-  match.destination_ip = destination.ip();
-  match.destination_port = destination.port();
+  std::optional<network::Address> original_destination;
+  // The addresses cost syscalls: only taken when something depends on them.
+  if (capture || listener->matches_on_destination()) {
+    auto local = network::LocalAddress(fd);
+    if (!local.ok()) {
+      ::close(fd);
+      return;
+    }
+    // Where the client meant to go. Only a destination that differs from our
+    // own socket counts as restored: a connection made straight to a capture
+    // port must not be proxied back to that port (a loop).
+    if (capture) {
+      auto od = network::OriginalDestination(fd);
+      if (od.ok() && od->ToString() != local->ToString()) original_destination = *od;
+    }
+    if (listener->use_original_dst && original_destination) {
+      if (auto target = HandOffTarget(*original_destination)) listener = std::move(target);
+    }
+    const network::Address& destination = original_destination ? *original_destination : *local;
+    match.destination_ip = destination.ip();
+    match.destination_port = destination.port();
+  }
   const config::FilterChainConfig* chain = config::SelectFilterChain(*listener, match);
   if (chain == nullptr) {
     ::close(fd);

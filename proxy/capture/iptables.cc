@@ -1,6 +1,7 @@
 #include "proxy/capture/iptables.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -277,10 +278,14 @@ int RunIptablesCommand(const std::vector<std::string>& args) {
     return 0;
   }
   if (rules.empty()) return 0;  // cleanup with nothing installed
+  // A restore that dies early must not take us down with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   int status = RunWithInput("iptables-restore --noflush", rules);
   if (status != 0) {
-    std::fprintf(stderr, "meshgate-proxy iptables: iptables-restore exited with %d; input was:\n%s",
-                 status, rules.c_str());
+    std::fprintf(stderr,
+                 "meshgate-proxy iptables: iptables-restore exited with %d%s; input was:\n%s",
+                 status, status == 127 ? " (not installed: Debian package iptables)" : "",
+                 rules.c_str());
     return 1;
   }
   return 0;

@@ -212,7 +212,11 @@ absl::StatusOr<TcpProxyConfig> TranslateTcpProxy(const tcp::TcpProxy& t, std::st
                       "deprecated split idle timeouts are not supported (use idle_timeout)");
   }
   if (t.has_max_downstream_connection_duration()) {
-    return FieldError(Path(path, "max_downstream_connection_duration"), "not supported");
+    absl::Duration d = ToDuration(t.max_downstream_connection_duration());
+    if (d < absl::Milliseconds(1)) {
+      return FieldError(Path(path, "max_downstream_connection_duration"), "must be at least 1ms");
+    }
+    out.max_downstream_connection_duration = d;
   }
   return out;
 }

@@ -10,7 +10,8 @@
 // local_ratelimit. Any other filter fails the translation unless it is marked
 // is_optional, in which case it is left out. The TCP proxy takes cluster or
 // weighted_clusters, idle_timeout (Envoy's default of one hour when unset,
-// zero disables it), max_connect_attempts and stat_prefix; tunneling,
+// zero disables it), max_connect_attempts, max_downstream_connection_duration
+// and stat_prefix; tunneling,
 // on-demand clusters, metadata matches, hash policies and per-filter access
 // logs are refused (the proxy's own access log gets a line per connection).
 // Filter-chain matching supports destination_port, prefix_ranges (the
@@ -79,6 +80,8 @@ struct TcpProxyConfig {
   // Zero: no idle timeout.
   absl::Duration idle_timeout = absl::Hours(1);
   uint32_t max_connect_attempts = 1;
+  // The longest a downstream connection may live, busy or not.
+  std::optional<absl::Duration> max_downstream_connection_duration;
 };
 
 // An address prefix of filter_chain_match.prefix_ranges, parsed once.

@@ -74,6 +74,13 @@ TcpProxy::~TcpProxy() {
 }
 
 void TcpProxy::Start() {
+  if (config().max_downstream_connection_duration) {
+    max_duration_timer_ = worker_.dispatcher().CreateTimer([this] {
+      stats_.max_downstream_connection_duration.Inc();
+      CloseBoth(/*flush=*/false);
+    });
+    max_duration_timer_->Enable(Millis(*config().max_downstream_connection_duration));
+  }
   cluster_name_ = PickCluster();
   const WorkerCluster* cluster = worker_.FindCluster(cluster_name_);
   if (cluster == nullptr) {
@@ -250,7 +257,15 @@ void TcpProxy::OnUpstreamWatermark(bool above_high) {
 }
 
 void TcpProxy::OnDownstreamWatermark(bool above_high) {
+  // The downstream is not taking bytes as fast as the upstream sends them.
   if (!upstream_ || upstream_closed_) return;
+  if (cluster_stats_ != nullptr) {
+    if (above_high) {
+      cluster_stats_->upstream_flow_control_paused_reading_total.Inc();
+    } else {
+      cluster_stats_->upstream_flow_control_resumed_reading_total.Inc();
+    }
+  }
   upstream_->ReadDisable(above_high);
 }
 
@@ -292,6 +307,7 @@ void TcpProxy::MaybeDone() {
 void TcpProxy::LogAndRelease() {
   released_ = true;
   idle_timer_.reset();
+  max_duration_timer_.reset();
   stats_.downstream_cx_active.Dec();
   if (auto* log = worker_.access_log()) {
     accesslog::AccessLogEntry e;

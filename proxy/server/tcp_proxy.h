@@ -8,8 +8,9 @@
 // other side stops reading, and resumes below the low watermark, so a slow
 // reader bounds the memory a fast writer can make us hold. A peer's half-close
 // (FIN) is forwarded as a half-close; the proxy closes once both directions
-// have ended, or on a reset, a connect failure, or the idle timeout (no byte
-// either way for idle_timeout). Each connection ends with one access-log line
+// have ended, or on a reset, a connect failure, the idle timeout (no byte
+// either way for idle_timeout) or max_downstream_connection_duration. Each
+// connection ends with one access-log line
 // (bytes each way, duration, upstream host and cluster, response flags) and
 // Envoy's envoy_tcp_* and cluster upstream_cx_* statistics.
 //
@@ -103,6 +104,7 @@ class TcpProxy : public event::DeferredDeletable {
   std::chrono::steady_clock::time_point attempt_start_;
 
   std::unique_ptr<event::Timer> idle_timer_;
+  std::unique_ptr<event::Timer> max_duration_timer_;
   std::chrono::steady_clock::time_point last_activity_;
 
   std::chrono::system_clock::time_point start_time_;

@@ -140,6 +140,10 @@ std::string StatsStore::RenderPrometheus() const {
                  [](auto& s) { return s.upstream_cx_rx_bytes_total.Value(); });
   cluster_metric("upstream_cx_tx_bytes_total", "counter",
                  [](auto& s) { return s.upstream_cx_tx_bytes_total.Value(); });
+  cluster_metric("upstream_flow_control_paused_reading_total", "counter",
+                 [](auto& s) { return s.upstream_flow_control_paused_reading_total.Value(); });
+  cluster_metric("upstream_flow_control_resumed_reading_total", "counter",
+                 [](auto& s) { return s.upstream_flow_control_resumed_reading_total.Value(); });
   cluster_metric("upstream_rq_total", "counter",
                  [](auto& s) { return s.upstream_rq_total.Value(); });
   cluster_metric("upstream_rq_active", "gauge",
@@ -250,6 +254,8 @@ std::string StatsStore::RenderPrometheus() const {
   tcp_metric("downstream_flow_control_resumed_reading_total", "counter",
              [](auto& s) { return s.downstream_flow_control_resumed_reading_total.Value(); });
   tcp_metric("idle_timeout", "counter", [](auto& s) { return s.idle_timeout.Value(); });
+  tcp_metric("max_downstream_connection_duration", "counter",
+             [](auto& s) { return s.max_downstream_connection_duration.Value(); });
 
   return std::move(w.out());
 }

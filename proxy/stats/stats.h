@@ -90,6 +90,8 @@ struct ClusterStats {
   Counter upstream_cx_none_healthy;
   Counter upstream_cx_rx_bytes_total;
   Counter upstream_cx_tx_bytes_total;
+  Counter upstream_flow_control_paused_reading_total;
+  Counter upstream_flow_control_resumed_reading_total;
   Histogram upstream_cx_length;
 };
 
@@ -114,6 +116,7 @@ struct TcpStats {
   Counter downstream_flow_control_paused_reading_total;
   Counter downstream_flow_control_resumed_reading_total;
   Counter idle_timeout;
+  Counter max_downstream_connection_duration;
 };
 
 class WorkerStats {

@@ -102,6 +102,10 @@ INSTANTIATE_TEST_SUITE_P(
         RefusedCase{"zero_attempts",
                     R"(stat_prefix: "s" cluster: "c" max_connect_attempts { value: 0 })",
                     "max_connect_attempts"},
+        RefusedCase{"sub_millisecond_duration",
+                    R"(stat_prefix: "s" cluster: "c"
+                       max_downstream_connection_duration { nanos: 1000 })",
+                    "max_downstream_connection_duration: must be at least 1ms"},
         RefusedCase{"hash_policy", R"(stat_prefix: "s" cluster: "c" hash_policy { source_ip {} })",
                     "hash_policy: not supported"}),
     [](const auto& info) { return info.param.name; });

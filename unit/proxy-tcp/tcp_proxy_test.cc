@@ -426,6 +426,33 @@ TEST_F(ProxyFixture, LargeTransferThroughAStalledUpstreamIsPausedAndComplete) {
   close(fd);
 }
 
+TEST_F(ProxyFixture, LargeDownloadToAStalledClientIsPausedAndComplete) {
+  constexpr size_t kSize = 48 * 1024 * 1024;
+  std::string payload(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) payload[i] = static_cast<char>((i * 40503u) >> 7);
+  Upstream source([&](int fd) {
+    SendAll(fd, payload);
+    shutdown(fd, SHUT_WR);
+  });
+  uint16_t port = Program({TcpListener("tcp", ToCluster("source"))},
+                          {StaticCluster("source", {source.port()})}, "tcp");
+  int fd = ConnectLoopback(port);
+  ASSERT_GE(fd, 0);
+  // The client reads nothing yet: the proxy's downstream write buffer fills
+  // and it must stop reading from the upstream.
+  const std::string paused =
+      "envoy_cluster_upstream_flow_control_paused_reading_total{envoy_cluster_name=\"source\"}";
+  EXPECT_GE(WaitStat(paused, 1), 1) << "the proxy never stopped reading the upstream";
+  std::string got;
+  ASSERT_TRUE(ReadToEof(fd, &got));
+  EXPECT_EQ(got.size(), kSize);
+  EXPECT_TRUE(got == payload) << "the bytes arrived altered or out of order";
+  EXPECT_GE(Stat("envoy_cluster_upstream_flow_control_resumed_reading_total{envoy_cluster_name="
+                 "\"source\"}"),
+            1);
+  close(fd);
+}
+
 TEST_F(ProxyFixture, WeightedClustersSplitConnections) {
   Upstream a(Echo);
   Upstream b(Echo);
@@ -532,6 +559,29 @@ TEST_F(ProxyFixture, IdleConnectionIsClosedAfterIdleTimeout) {
   EXPECT_EQ(got, "");
   close(fd);
   EXPECT_EQ(WaitStat("envoy_tcp_idle_timeout{envoy_tcp_prefix=\"tcp_echo\"}", 1), 1);
+}
+
+TEST_F(ProxyFixture, BusyConnectionEndsAtMaxDownstreamConnectionDuration) {
+  Upstream echo(Echo);
+  TcpProxy proxy = ToCluster("echo");
+  proxy.mutable_max_downstream_connection_duration()->set_nanos(300'000'000);
+  uint16_t port =
+      Program({TcpListener("tcp", proxy)}, {StaticCluster("echo", {echo.port()})}, "tcp");
+  int fd = ConnectLoopback(port);
+  ASSERT_GE(fd, 0);
+  // Keep it busy: exchanges until the proxy ends the connection.
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {
+    std::string got;
+    closed = !SendAll(fd, "k") || !ReadExactly(fd, 1, &got);
+    if (!closed) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(closed) << "still open after 4 s";
+  close(fd);
+  EXPECT_EQ(
+      WaitStat("envoy_tcp_max_downstream_connection_duration{envoy_tcp_prefix=\"tcp_echo\"}", 1),
+      1);
+  EXPECT_EQ(Stat("envoy_tcp_idle_timeout{envoy_tcp_prefix=\"tcp_echo\"}"), 0);
 }
 
 TEST_F(ProxyFixture, ActivityKeepsTheConnectionPastTheIdleTimeout) {

@@ -10,9 +10,9 @@
 // (FIN) is forwarded as a half-close; the proxy closes once both directions
 // have ended, or on a reset, a connect failure, the idle timeout (no byte
 // either way for idle_timeout) or max_downstream_connection_duration. Each
-// connection ends with one access-log line
-// (bytes each way, duration, upstream host and cluster, response flags) and
-// Envoy's envoy_tcp_* and cluster upstream_cx_* statistics.
+// connection ends with one access-log line (bytes each way, duration,
+// upstream host and cluster, response flags) and Envoy's envoy_tcp_* and
+// cluster upstream_cx_* statistics.
 //
 // It speaks only to network::Connection, so it runs unchanged over any
 // TransportSocket (plaintext now, TLS/mTLS downstream or upstream later).

@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "proxy/network/tls_transport_socket.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/server/http_connection_manager.h"
 #include "spdlog/spdlog.h"
@@ -27,15 +28,35 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   return s;
 }
 
+// Empty when every TLS filter chain of `listener` has its context; else
+// what it waits for.
+std::string TlsNotReady(const config::ConfigSnapshot& snapshot,
+                        const config::ListenerConfig& listener) {
+  auto check = [&](const config::FilterChainConfig& chain) -> std::string {
+    if (chain.tls == nullptr) return {};
+    const config::ResolvedTls* tls = snapshot.ListenerTls(listener, chain);
+    if (tls == nullptr) return "TLS context not resolved";
+    if (tls->context == nullptr) return std::string(tls->status.message());
+    return {};
+  };
+  for (const auto& chain : listener.filter_chains) {
+    if (std::string waiting = check(chain); !waiting.empty()) return waiting;
+  }
+  if (listener.default_filter_chain) return check(*listener.default_filter_chain);
+  return {};
+}
+
 }  // namespace
 
 WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
                              std::shared_ptr<const config::ClusterConfig> config,
                              std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
-                             stats::ClusterStats& stats)
+                             stats::ClusterStats& stats,
+                             std::shared_ptr<const network::TlsContext> tls)
     : dispatcher_(dispatcher),
       config_(std::move(config)),
       endpoints_(std::move(endpoints)),
+      tls_(std::move(tls)),
       stats_(stats) {
   if (endpoints_ && endpoints_->hosts && !endpoints_->hosts->empty()) {
     auto lb = CreateLoadBalancer(config_->lb, endpoints_->hosts, random);
@@ -50,10 +71,15 @@ WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
 upstream::Http1ConnectionPool* WorkerCluster::PoolFor(const Host& host) {
   auto it = pools_.find(host.key);
   if (it != pools_.end()) return it->second.get();
+  if (config_->tls != nullptr && tls_ == nullptr) return nullptr;  // secrets not here yet
   auto address = network::Address::Parse(host.address, static_cast<uint16_t>(host.port));
   if (!address.ok()) return nullptr;
-  auto pool = std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address,
-                                                              PoolSettingsFor(*config_), stats_);
+  upstream::PoolSettings settings = PoolSettingsFor(*config_);
+  if (tls_ != nullptr) {
+    settings.transport_factory = [tls = tls_] { return tls->NewTransportSocket(); };
+  }
+  auto pool =
+      std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address, settings, stats_);
   auto* raw = pool.get();
   pools_.emplace(host.key, std::move(pool));
   return raw;
@@ -161,16 +187,21 @@ void Worker::UpdateClusters() {
   std::map<std::string, std::unique_ptr<WorkerCluster>> next;
   for (const auto& [name, cluster] : snapshot_->clusters) {
     auto endpoints = snapshot_->EndpointsFor(*cluster);
+    const config::ResolvedTls* resolved = snapshot_->ClusterTls(name);
+    std::shared_ptr<const network::TlsContext> tls = resolved ? resolved->context : nullptr;
     auto it = clusters_.find(name);
+    // A new TLS context (rotated certificate or trust) replaces the pools:
+    // requests in flight finish on their connections, new ones handshake
+    // with the new context.
     if (it != clusters_.end() && it->second->config_ptr() == cluster &&
-        it->second->endpoints() == endpoints) {
+        it->second->endpoints() == endpoints && it->second->tls() == tls) {
       next.emplace(name, std::move(it->second));
       clusters_.erase(it);
       continue;
     }
     auto fresh = std::make_unique<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
-                                                 stats_.Cluster(name));
-    if (it != clusters_.end() && it->second->config_ptr() == cluster) {
+                                                 stats_.Cluster(name), tls);
+    if (it != clusters_.end() && it->second->config_ptr() == cluster && it->second->tls() == tls) {
       fresh->AdoptPools(*it->second);  // same cluster, new endpoints: keep live connections
     }
     next.emplace(name, std::move(fresh));
@@ -184,6 +215,11 @@ void Worker::UpdateListeners() {
   std::map<std::string, ActiveListener> next;
   for (const auto& [name, config] : snapshot_->listeners) {
     if (!config->bind_to_port) continue;
+    if (std::string waiting = TlsNotReady(*snapshot_, *config); !waiting.empty()) {
+      // Envoy's warming: a listener starts once its certificates are here.
+      spdlog::info("listener {}: not started, {}", name, waiting);
+      continue;
+    }
     auto it = listeners_.find(name);
     if (it != listeners_.end() && it->second.config->address == config->address &&
         it->second.config->port == config->port) {
@@ -246,8 +282,18 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
     ::close(fd);
     return;
   }
-  auto connection = network::Connection::FromAccepted(
-      *dispatcher_, fd, std::make_unique<network::PlaintextTransportSocket>());
+  std::unique_ptr<network::TransportSocket> transport;
+  if (chain->tls != nullptr) {
+    const config::ResolvedTls* tls = snapshot_->ListenerTls(*config, *chain);
+    if (tls == nullptr || tls->context == nullptr) {
+      ::close(fd);
+      return;
+    }
+    transport = tls->context->NewTransportSocket();
+  } else {
+    transport = std::make_unique<network::PlaintextTransportSocket>();
+  }
+  auto connection = network::Connection::FromAccepted(*dispatcher_, fd, std::move(transport));
   auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection), config, *chain);
   event::DeferredDeletable* key = hcm.get();
   connections_.emplace(key, std::move(hcm));

@@ -184,7 +184,8 @@ const std::string* SecretValue(const api::Secret& secret, const std::string& key
 }  // namespace
 
 std::optional<envoy::extensions::transport_sockets::tls::v3::Secret> CredentialSecret(
-    const api::ConfigSnapshot& snapshot, const compiler::ProxyTarget& target, const std::string& name) {
+    const api::ConfigSnapshot& snapshot, const compiler::ProxyTarget& target,
+    const std::string& name) {
   const std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
   auto find = [&](const std::string& object) -> const api::Secret* {
     api::ResourcePtr r = snapshot.Find(api::ObjectKey{api::Kind::kSecret, ns, object});

@@ -30,11 +30,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iterator>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,10 +71,11 @@ constexpr char kUsage[] =
     "         [--trust-domain cluster.local] [--cert-ttl-seconds N]\n";
 
 const std::vector<std::string> kKnownSettings = {
-    "xds-address", "node-id",          "role",          "namespace", "service-account",
-    "labels",      "admin-port",       "admin-address", "workers",   "access-log",
-    "log-level",   "drain-timeout-ms", "bootstrap", "ca-address", "token-file",
-    "ca-root-file", "trust-domain",    "cert-ttl-seconds"};
+    "xds-address",     "node-id",         "role",       "namespace",
+    "service-account", "labels",          "admin-port", "admin-address",
+    "workers",         "access-log",      "log-level",  "drain-timeout-ms",
+    "bootstrap",       "ca-address",      "token-file", "ca-root-file",
+    "trust-domain",    "cert-ttl-seconds"};
 
 using Settings = std::map<std::string, std::string>;
 
@@ -271,7 +272,8 @@ void TickIdentity(WorkloadIdentity& identity, config::ConfigStore& store) {
   if (current == identity.installed) return;
   auto secret = std::make_shared<config::SecretConfig>();
   secret->name = "default";
-  secret->certificate = network::TlsCertificateSpec{current->ChainPem(), current->private_key_pem, {}};
+  secret->certificate =
+      network::TlsCertificateSpec{current->ChainPem(), current->private_key_pem, {}};
   if (absl::Status s = store.SetLocalSecret(std::move(secret)); !s.ok()) {
     spdlog::error("workload certificate refused: {}", s.ToString());
     return;

@@ -26,7 +26,8 @@ std::shared_ptr<const EndpointSet> ConfigSnapshot::EndpointsFor(
   return it == endpoints.end() ? nullptr : it->second;
 }
 
-ConfigStore::ConfigStore() : current_(std::make_shared<const ConfigSnapshot>()) {}
+ConfigStore::ConfigStore(const Clock& clock)
+    : clock_(clock), current_(std::make_shared<const ConfigSnapshot>()) {}
 
 template <typename Proto, typename Runtime, typename Translate, typename Name, typename Member>
 absl::Status ConfigStore::Apply(const std::vector<Proto>& updated,
@@ -99,7 +100,7 @@ const ResolvedTls* ConfigSnapshot::ClusterTls(std::string_view cluster) const {
   return it == tls.end() ? nullptr : it->second.get();
 }
 
-absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) {
+absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) const {
   ConfigSnapshot::ByName<ResolvedTls> resolved;
   std::vector<std::string> errors;
   // Records which secrets a resolution read, so reuse can compare them.
@@ -121,6 +122,7 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
       return;
     }
     if (options.ok()) {
+      options->clock = &clock_;
       auto context = network::TlsContext::Create(*std::move(options));
       if (context.ok()) {
         out->context = *std::move(context);

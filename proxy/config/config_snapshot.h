@@ -38,6 +38,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -97,7 +98,9 @@ struct ConfigSnapshot {
 
 class ConfigStore {
  public:
-  ConfigStore();
+  // `clock` judges certificate validity in the TLS contexts it builds.
+  // REQUIRES: `clock` outlives the store and every snapshot it publishes.
+  explicit ConfigStore(const Clock& clock = SystemClock::Get());
 
   // State of the world: the given resources replace every resource of the type.
   absl::Status SetListeners(const std::vector<envoy::config::listener::v3::Listener>& resources);
@@ -137,8 +140,9 @@ class ConfigStore {
 
   // Rebuilds next.tls, reusing `previous` contexts whose inputs are unchanged.
   // Fails (nothing published) when a TLS config is wrong for its secrets.
-  static absl::Status ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous);
+  absl::Status ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) const;
 
+  const Clock& clock_;
   std::mutex writer_mu_;
   std::atomic<std::shared_ptr<const ConfigSnapshot>> current_;
 };

@@ -1,0 +1,250 @@
+// TLS configuration in the proxy's ConfigStore: SDS secrets, resolution of
+// filter-chain and cluster TLS contexts, warming while secrets are missing,
+// NACK texts, context reuse and replacement.
+#include <google/protobuf/text_format.h>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "proxy/config/config_snapshot.h"
+#include "proxy/server/xds_config_handler.h"
+#include "unit/proxy-tls/test_certs.h"
+
+namespace meshgate::proxy::config {
+namespace {
+
+namespace tls = envoy::extensions::transport_sockets::tls::v3;
+using testing::IssueLeaf;
+using testing::LeafSpec;
+using testing::MakeRootCa;
+using testing::TestCa;
+using testing::TestLeaf;
+
+constexpr char kPeerId[] = "spiffe://cluster.local/ns/demo/sa/peer";
+
+template <typename T>
+T Parse(const std::string& text) {
+  T message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
+  return message;
+}
+
+tls::Secret CertSecret(const std::string& name, const TestLeaf& leaf) {
+  tls::Secret s;
+  s.set_name(name);
+  s.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_bytes(leaf.chain_pem);
+  s.mutable_tls_certificate()->mutable_private_key()->set_inline_bytes(leaf.key_pem);
+  return s;
+}
+
+tls::Secret RootSecret(const std::string& name, const TestCa& ca) {
+  tls::Secret s;
+  s.set_name(name);
+  s.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes(ca.cert_pem);
+  return s;
+}
+
+// A listener whose only chain terminates ISTIO_MUTUAL as the compiler emits
+// it: certificate `default`, roots `ROOTCA`, a typed URI SAN matcher.
+envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool require = true) {
+  return Parse<envoy::config::listener::v3::Listener>(R"(
+    name: ")" + name + R"("
+    address { socket_address { address: "127.0.0.1" port_value: 0 } }
+    filter_chains {
+      transport_socket {
+        name: "envoy.transport_sockets.tls"
+        typed_config {
+          [type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext] {
+            require_client_certificate { value: )" + (require ? "true" : "false") +
+                                                      R"( }
+            common_tls_context {
+              alpn_protocols: "h2"
+              alpn_protocols: "http/1.1"
+              tls_certificate_sds_secret_configs { name: "default" sds_config { ads {} } }
+              combined_validation_context {
+                default_validation_context {
+                  match_typed_subject_alt_names {
+                    san_type: URI matcher { exact: ")" +
+                                                      kPeerId + R"(" }
+                  }
+                }
+                validation_context_sds_secret_config { name: "ROOTCA" sds_config { ads {} } }
+              }
+            }
+          }
+        }
+      }
+      filters {
+        name: "envoy.filters.network.http_connection_manager"
+        typed_config {
+          [type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager] {
+            stat_prefix: "in"
+            forward_client_cert_details: SANITIZE_SET
+            set_current_client_cert_details { uri: true }
+            route_config { name: "r" virtual_hosts { name: "v" domains: "*" routes { match { prefix: "/" } direct_response { status: 200 } } } }
+            http_filters { name: "envoy.filters.http.router" typed_config { [type.googleapis.com/envoy.extensions.filters.http.router.v3.Router] {} } }
+          }
+        }
+      }
+    })");
+}
+
+envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name) {
+  return Parse<envoy::config::cluster::v3::Cluster>(
+      R"(
+    name: ")" +
+      name + R"("
+    type: STATIC
+    connect_timeout { seconds: 1 }
+    load_assignment { cluster_name: ")" +
+      name +
+      R"(" endpoints { lb_endpoints { endpoint { address { socket_address { address: "127.0.0.1" port_value: 9 } } } } } }
+    transport_socket {
+      name: "envoy.transport_sockets.tls"
+      typed_config {
+        [type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext] {
+          sni: "outbound_.8080_._.peer.demo.svc.cluster.local"
+          common_tls_context {
+            alpn_protocols: "h2"
+            alpn_protocols: "http/1.1"
+            tls_certificate_sds_secret_configs { name: "default" sds_config { ads {} } }
+            combined_validation_context {
+              default_validation_context {
+                match_typed_subject_alt_names { san_type: URI matcher { exact: ")" +
+      kPeerId + R"(" } }
+              }
+              validation_context_sds_secret_config { name: "ROOTCA" sds_config { ads {} } }
+            }
+          }
+        }
+      }
+    })");
+}
+
+class TlsConfigTest : public ::testing::Test {
+ protected:
+  TestCa ca_ = MakeRootCa("mesh");
+  TestLeaf own_ = IssueLeaf(ca_, LeafSpec{.uri_sans = {"spiffe://cluster.local/ns/demo/sa/me"}});
+  ConfigStore store_;
+};
+
+TEST_F(TlsConfigTest, BadSecretsAreRefusedNamingSecretAndField) {
+  TestLeaf other = IssueLeaf(ca_, LeafSpec{});
+  TestLeaf mismatched{own_.chain_pem, other.key_pem};
+  absl::Status s = store_.SetSecrets({CertSecret("gw-cred", mismatched)});
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "Secret 'gw-cred'")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "does not match")) << s;
+
+  tls::Secret garbage = RootSecret("ROOTCA", ca_);
+  garbage.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes("not a pem");
+  s = store_.SetSecrets({garbage});
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "validation_context.trusted_ca")) << s;
+
+  tls::Secret empty;
+  empty.set_name("nothing");
+  EXPECT_FALSE(store_.SetSecrets({empty}).ok());
+  EXPECT_EQ(store_.Current()->generation, 0u);  // nothing was published
+}
+
+TEST_F(TlsConfigTest, ListenerWaitsForItsSecretsThenGetsAContext) {
+  ASSERT_TRUE(store_.SetListeners({MtlsListener("inbound")}).ok());
+  auto snapshot = store_.Current();
+  const ListenerConfig& listener = *snapshot->listeners.at("inbound");
+  const ResolvedTls* tls = snapshot->ListenerTls(listener, listener.filter_chains[0]);
+  ASSERT_NE(tls, nullptr);
+  EXPECT_EQ(tls->context, nullptr);
+  EXPECT_TRUE(absl::IsNotFound(tls->status));
+  std::string missing;
+  EXPECT_FALSE(server::XdsConfigHandler::IsComplete(*snapshot, &missing));
+  EXPECT_TRUE(absl::StrContains(missing, "waiting for secret 'default'")) << missing;
+
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", own_), RootSecret("ROOTCA", ca_)}).ok());
+  snapshot = store_.Current();
+  const ListenerConfig& warmed = *snapshot->listeners.at("inbound");
+  tls = snapshot->ListenerTls(warmed, warmed.filter_chains[0]);
+  ASSERT_NE(tls, nullptr);
+  ASSERT_NE(tls->context, nullptr) << tls->status;
+  EXPECT_TRUE(server::XdsConfigHandler::IsComplete(*snapshot, &missing)) << missing;
+  const network::TlsContextOptions& o = tls->context->options();
+  EXPECT_TRUE(o.require_client_certificate);
+  ASSERT_TRUE(o.validation.has_value());
+  EXPECT_EQ(o.validation->trusted_ca_pem, ca_.cert_pem);
+  ASSERT_EQ(o.validation->san_matchers.size(), 1u);
+  EXPECT_EQ(o.validation->san_matchers[0].type, network::SanMatcher::Type::kUri);
+  // Only what the proxy's codecs speak is offered.
+  EXPECT_EQ(o.alpn_protocols, SupportedAlpn());
+  EXPECT_EQ(tls->context->local_identity(), "spiffe://cluster.local/ns/demo/sa/me");
+  EXPECT_EQ(warmed.filter_chains[0].http.forward_client_cert,
+            HttpConnectionManagerConfig::ForwardClientCert::kSanitizeSet);
+  EXPECT_TRUE(warmed.filter_chains[0].http.client_cert_uri);
+}
+
+TEST_F(TlsConfigTest, UnchangedInputsKeepTheirContextChangedSecretsGetANewOne) {
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", own_), RootSecret("ROOTCA", ca_)}).ok());
+  ASSERT_TRUE(store_.SetClusters({MtlsCluster("outbound")}).ok());
+  auto before = store_.Current()->ClusterTls("outbound");
+  ASSERT_NE(before, nullptr);
+  ASSERT_NE(before->context, nullptr) << before->status;
+  EXPECT_EQ(before->context->options().sni, "outbound_.8080_._.peer.demo.svc.cluster.local");
+
+  // An unrelated update: same context object (its sessions stay valid).
+  ASSERT_TRUE(store_.SetListeners({}).ok());
+  EXPECT_EQ(store_.Current()->ClusterTls("outbound")->context, before->context);
+
+  // A renewed certificate: a new context with a new generation.
+  TestLeaf renewed = IssueLeaf(ca_, LeafSpec{.uri_sans = {"spiffe://cluster.local/ns/demo/sa/me"}});
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", renewed), RootSecret("ROOTCA", ca_)}).ok());
+  auto after = store_.Current()->ClusterTls("outbound");
+  ASSERT_NE(after->context, nullptr);
+  EXPECT_NE(after->context, before->context);
+  EXPECT_GT(after->context->generation(), before->context->generation());
+  EXPECT_EQ(after->context->options().certificates[0].chain_pem, renewed.chain_pem);
+}
+
+TEST_F(TlsConfigTest, LocalSecretWinsOverTheControlPlanesOfTheSameName) {
+  TestLeaf from_cp = IssueLeaf(ca_, LeafSpec{.uri_sans = {"spiffe://cluster.local/ns/x/sa/cp"}});
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", from_cp), RootSecret("ROOTCA", ca_)}).ok());
+  ASSERT_TRUE(store_.SetClusters({MtlsCluster("outbound")}).ok());
+  EXPECT_EQ(store_.Current()->ClusterTls("outbound")->context->local_identity(),
+            "spiffe://cluster.local/ns/x/sa/cp");
+  auto local = std::make_shared<SecretConfig>();
+  local->name = "default";
+  local->certificate = network::TlsCertificateSpec{own_.chain_pem, own_.key_pem, {}};
+  ASSERT_TRUE(store_.SetLocalSecret(local).ok());
+  EXPECT_EQ(store_.Current()->ClusterTls("outbound")->context->local_identity(),
+            "spiffe://cluster.local/ns/demo/sa/me");
+}
+
+TEST_F(TlsConfigTest, SecretOfTheWrongKindRefusesTheUpdateWithThePath) {
+  // ROOTCA holding a certificate instead of roots: the listener cannot be
+  // honoured, and the update that made it so is refused.
+  ASSERT_TRUE(store_.SetListeners({MtlsListener("inbound")}).ok());
+  absl::Status s = store_.SetSecrets({CertSecret("default", own_), CertSecret("ROOTCA", own_)});
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "listener/inbound/0")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(),
+                                "combined_validation_context.validation_context_sds_secret_config"))
+      << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "holds no validation_context")) << s;
+}
+
+TEST_F(TlsConfigTest, UnsupportedTlsSettingsNameTheirField) {
+  auto listener = MtlsListener("inbound", /*require=*/false);
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", own_), RootSecret("ROOTCA", ca_)}).ok());
+  auto* any = listener.mutable_filter_chains(0)->mutable_transport_socket()->mutable_typed_config();
+  tls::DownstreamTlsContext ctx;
+  ASSERT_TRUE(any->UnpackTo(&ctx));
+  ctx.mutable_common_tls_context()
+      ->mutable_combined_validation_context()
+      ->mutable_default_validation_context()
+      ->mutable_crl()
+      ->set_inline_string("x");
+  any->PackFrom(ctx);
+  absl::Status s = store_.SetListeners({listener});
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "default_validation_context.crl")) << s;
+}
+
+}  // namespace
+}  // namespace meshgate::proxy::config

@@ -3,9 +3,17 @@
 // NACK texts, context reuse and replacement.
 #include <google/protobuf/text_format.h>
 
+#include <set>
+
 #include "absl/strings/match.h"
+#include "ca/certificate_authority.h"
+#include "ca/rotator.h"
+#include "ca/storage.h"
 #include "gtest/gtest.h"
 #include "proxy/config/config_snapshot.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/network/connection.h"
+#include "proxy/network/listener.h"
 #include "proxy/server/xds_config_handler.h"
 #include "unit/proxy-tls/test_certs.h"
 
@@ -45,7 +53,8 @@ tls::Secret RootSecret(const std::string& name, const TestCa& ca) {
 
 // A listener whose only chain terminates ISTIO_MUTUAL as the compiler emits
 // it: certificate `default`, roots `ROOTCA`, a typed URI SAN matcher.
-envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool require = true) {
+envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool require = true,
+                                                   const std::string& peer_id = kPeerId) {
   return Parse<envoy::config::listener::v3::Listener>(R"(
     name: ")" + name + R"("
     address { socket_address { address: "127.0.0.1" port_value: 0 } }
@@ -64,7 +73,7 @@ envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool
                 default_validation_context {
                   match_typed_subject_alt_names {
                     san_type: URI matcher { exact: ")" +
-                                                      kPeerId + R"(" }
+                                                      peer_id + R"(" }
                   }
                 }
                 validation_context_sds_secret_config { name: "ROOTCA" sds_config { ads {} } }
@@ -88,7 +97,8 @@ envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool
     })");
 }
 
-envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name) {
+envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name,
+                                                const std::string& peer_id = kPeerId) {
   return Parse<envoy::config::cluster::v3::Cluster>(
       R"(
     name: ")" +
@@ -110,7 +120,7 @@ envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name) {
             combined_validation_context {
               default_validation_context {
                 match_typed_subject_alt_names { san_type: URI matcher { exact: ")" +
-      kPeerId + R"(" } }
+      peer_id + R"(" } }
               }
               validation_context_sds_secret_config { name: "ROOTCA" sds_config { ads {} } }
             }
@@ -244,6 +254,186 @@ TEST_F(TlsConfigTest, UnsupportedTlsSettingsNameTheirField) {
   absl::Status s = store_.SetListeners({listener});
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.message(), "default_validation_context.crl")) << s;
+}
+
+// --- certificate renewal under load -------------------------------------------
+
+using namespace std::chrono_literals;
+
+// Hands CSRs to an in-process CA as `identity`.
+class InProcessCsrClient final : public ca::CsrClient {
+ public:
+  InProcessCsrClient(const ca::CertificateAuthority& authority, std::string identity)
+      : authority_(authority), identity_(std::move(identity)) {}
+  absl::StatusOr<std::vector<std::string>> CreateCertificate(
+      absl::string_view csr_pem, absl::Duration ttl, const ca::WorkloadCertificate*) override {
+    auto issued = authority_.Sign(csr_pem, ttl, identity_);
+    if (!issued.ok()) return issued.status();
+    return issued->chain_pem;
+  }
+
+ private:
+  const ca::CertificateAuthority& authority_;
+  std::string identity_;
+};
+
+// Echoes; the context for each accepted connection is the store's current
+// one for the listener's chain, as the worker does.
+class StoreBackedServer {
+ public:
+  StoreBackedServer(event::Dispatcher& d, ConfigStore& store) {
+    auto listener = network::TcpListener::Create(
+        d, *network::Address::Parse("127.0.0.1", 0), true, [&d, &store, this](int fd) {
+          auto snapshot = store.Current();
+          const ListenerConfig& l = *snapshot->listeners.at("inbound");
+          const ResolvedTls* tls = snapshot->ListenerTls(l, l.filter_chains[0]);
+          sessions_.push_back(std::make_unique<Session>(
+              network::Connection::FromAccepted(d, fd, tls->context->NewTransportSocket())));
+        });
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    listener_ = std::move(*listener);
+  }
+  const network::Address& address() const { return listener_->address(); }
+
+ private:
+  struct Session : network::ConnectionCallbacks {
+    explicit Session(std::unique_ptr<network::Connection> c) : conn(std::move(c)) {
+      conn->SetCallbacks(this);
+    }
+    void OnData(network::Buffer& data, bool) override { conn->Write(data); }
+    void OnEvent(network::ConnectionEvent) override {}
+    std::unique_ptr<network::Connection> conn;
+  };
+  std::unique_ptr<network::TcpListener> listener_;
+  std::vector<std::unique_ptr<Session>> sessions_;
+};
+
+struct Pinger : network::ConnectionCallbacks {
+  Pinger(event::Dispatcher& d, const network::Address& to, const network::TlsContext& context) {
+    conn = network::Connection::Connect(d, to, context.NewTransportSocket(), 2000ms);
+    conn->SetCallbacks(this);
+  }
+  void Ping() {
+    received.clear();
+    conn->Write("ping");
+  }
+  void OnData(network::Buffer& data, bool) override {
+    received += std::string(data.View());
+    data.Clear();
+  }
+  void OnEvent(network::ConnectionEvent e) override {
+    if (e != network::ConnectionEvent::kConnected) closed = true;
+  }
+  bool done() const { return closed || received == "ping"; }
+  bool ok() const { return !closed && received == "ping"; }
+  std::unique_ptr<network::Connection> conn;
+  std::string received;
+  bool closed = false;
+};
+
+TEST(TlsRotationTest, RenewalsUnderLoadFailNoRequestAndKeepEstablishedConnections) {
+  constexpr char kId[] = "spiffe://cluster.local/ns/demo/sa/me";
+  // One clock for the CA, the rotator and certificate validity in the proxy:
+  // the test moves time across many short certificate lifetimes.
+  ManualClock clock(absl::Now());
+  ca::MemoryCaStorage storage;
+  auto authority = ca::CertificateAuthority::LoadOrCreate(storage, clock, {});
+  ASSERT_TRUE(authority.ok()) << authority.status();
+  InProcessCsrClient csr_client(**authority, kId);
+  ca::CertificateRotator rotator({.spiffe_id = kId, .requested_ttl = absl::Minutes(20)},
+                                 csr_client, clock, /*seed=*/11);
+
+  ConfigStore store(clock);
+  tls::Secret roots;
+  roots.set_name("ROOTCA");
+  roots.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes(
+      (*authority)->TrustBundlePem());
+  ASSERT_TRUE(store.SetSecrets({roots}).ok());
+  ASSERT_TRUE(store.SetListeners({MtlsListener("inbound", true, kId)}).ok());
+  ASSERT_TRUE(store.SetClusters({MtlsCluster("outbound", kId)}).ok());
+
+  // The proxy's identity timer, as in main: tick when due, install anew.
+  std::shared_ptr<const ca::WorkloadCertificate> installed;
+  absl::Time next_tick = absl::InfinitePast();
+  int renewals = 0;
+  auto tick = [&] {
+    if (clock.Now() < next_tick) return;
+    next_tick = rotator.Tick();
+    auto current = rotator.Current();
+    ASSERT_NE(current, nullptr) << rotator.last_error();
+    if (current == installed) return;
+    auto secret = std::make_shared<SecretConfig>();
+    secret->name = "default";
+    secret->certificate =
+        network::TlsCertificateSpec{current->ChainPem(), current->private_key_pem, {}};
+    ASSERT_TRUE(store.SetLocalSecret(secret).ok());
+    installed = current;
+    ++renewals;
+  };
+  tick();
+
+  auto d = event::Dispatcher::Create();
+  ASSERT_TRUE(d.ok());
+  StoreBackedServer server(**d, store);
+  auto client_context = [&] { return store.Current()->ClusterTls("outbound")->context; };
+
+  auto run_until_done = [&](std::vector<Pinger*> pingers) {
+    std::function<void()> check;
+    auto checker = (*d)->CreateTimer([&] { check(); });
+    auto guard = (*d)->CreateTimer([&] { (*d)->Exit(); });
+    guard->Enable(5000ms);
+    check = [&] {
+      bool all = true;
+      for (Pinger* p : pingers) all &= p->done();
+      if (all) {
+        (*d)->Exit();
+      } else {
+        checker->Enable(1ms);
+      }
+    };
+    checker->Enable(1ms);
+    (*d)->Run();
+  };
+
+  // Connections opened at the start and used throughout.
+  std::vector<std::unique_ptr<Pinger>> established;
+  for (int i = 0; i < 4; ++i) {
+    established.push_back(std::make_unique<Pinger>(**d, server.address(), *client_context()));
+  }
+  std::set<std::string> server_certs_seen;
+  int requests = 0, failures = 0;
+  for (int round = 0; round < 30; ++round) {
+    std::vector<std::unique_ptr<Pinger>> fresh;
+    for (int i = 0; i < 4; ++i) {
+      fresh.push_back(std::make_unique<Pinger>(**d, server.address(), *client_context()));
+    }
+    std::vector<Pinger*> all;
+    for (auto& p : established) {
+      p->Ping();
+      all.push_back(p.get());
+    }
+    for (auto& p : fresh) {
+      p->Ping();
+      all.push_back(p.get());
+    }
+    run_until_done(all);
+    for (Pinger* p : all) {
+      ++requests;
+      if (!p->ok()) ++failures;
+    }
+    for (auto& p : fresh) {
+      server_certs_seen.insert(p->conn->transport().PeerCertificateSha256());
+      EXPECT_EQ(p->conn->transport().PeerIdentity(), kId);
+      p->conn->Close(network::Connection::CloseType::kNoFlush);
+    }
+    clock.Advance(absl::Minutes(3));
+    tick();
+  }
+  EXPECT_EQ(failures, 0) << "of " << requests;
+  // 90 minutes of 20-minute certificates renewed at about half-life.
+  EXPECT_GE(renewals, 6);
+  EXPECT_GE(server_certs_seen.size(), 6u);
+  for (auto& p : established) EXPECT_FALSE(p->closed);
 }
 
 }  // namespace

@@ -60,15 +60,17 @@ void WriteFile(const std::string& path, const std::string& content) {
 
 // A self-signed CA and a server certificate for demo.example.com, made with
 // the openssl binary; returns {ca_pem, cert_pem, key_pem}.
-std::array<std::string, 3> MakeServingCert(const std::string& dir, const std::string& tag) {
+std::array<std::string, 3> MakeServingCert(const std::string& dir, const std::string& tag,
+                                           const std::string& host = "demo.example.com") {
   std::string p = dir + "/" + tag;
   std::string cmd = absl::StrCat(
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
       "'/CN=",
       tag, " root' -keyout ", p, "-ca.key -out ", p,
       "-ca.pem 2>/dev/null && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-      "-subj /CN=demo.example.com -keyout ",
-      p, ".key -out ", p, ".csr 2>/dev/null && printf 'subjectAltName=DNS:demo.example.com\\n",
+      "-subj /CN=",
+      host, " -keyout ", p, ".key -out ", p,
+      ".csr 2>/dev/null && printf 'subjectAltName=DNS:", host, "\\n",
       "extendedKeyUsage=serverAuth\\n' > ", p, ".ext && openssl x509 -req -in ", p, ".csr -CA ", p,
       "-ca.pem -CAkey ", p, "-ca.key -CAcreateserial -days 1 -extfile ", p, ".ext -out ", p,
       ".pem 2>/dev/null");
@@ -97,7 +99,7 @@ std::string TlsSecretYaml(const std::string& name, const std::string& cert,
          Indent(cert, "    ") + "  tls.key: |\n" + Indent(key, "    ");
 }
 
-std::string MeshYaml(int gateway_port, int echo_port, int secure_port) {
+std::string MeshYaml(int gateway_port, int sni_port, int echo_port, int secure_port) {
   std::string y = ServiceYaml("demo", "echo", "http", 8080) +
                   PodYaml("demo", "echo-1", "echo", {{"version", "v1"}}) +
                   EndpointSliceYaml("demo", "echo-1", "echo", "echo-1", "http", echo_port) +
@@ -135,6 +137,30 @@ spec:
     route: [{destination: {host: secure.demo.svc.cluster.local}}]
   - name: echo
     route: [{destination: {host: echo.demo.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: sni-gateway, namespace: demo}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: )" +
+       std::to_string(sni_port) + R"(, name: https-a, protocol: HTTPS}
+    hosts: [a.example.com]
+    tls: {mode: SIMPLE, credentialName: a-cred}
+  - port: {number: )" +
+       std::to_string(sni_port) + R"(, name: https-b, protocol: HTTPS}
+    hosts: [b.example.com]
+    tls: {mode: SIMPLE, credentialName: b-cred}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: sni, namespace: demo}
+spec:
+  hosts: [a.example.com, b.example.com]
+  gateways: [sni-gateway]
+  http:
+  - route: [{destination: {host: echo.demo.svc.cluster.local}}]
 )";
   return y;
 }
@@ -160,7 +186,12 @@ class ProxyTlsTest : public ::testing::Test {
     WriteFile(tokens, absl::StrCat(kGatewayToken, " ", kGatewayId, "\n", kSecureToken, " ",
                                    kSecureId, "\n"));
     first_cert_ = MakeServingCert(work_->path(), "first");
-    config_->WriteFile("mesh.yaml", MeshYaml(gateway_port_, echo_port, secure_port_));
+    sni_port_ = PickFreePort();
+    config_->WriteFile("mesh.yaml", MeshYaml(gateway_port_, sni_port_, echo_port, secure_port_));
+    auto a = MakeServingCert(work_->path(), "a", "a.example.com");
+    auto b = MakeServingCert(work_->path(), "b", "b.example.com");
+    config_->WriteFile("sni-secrets.yaml", TlsSecretYaml("a-cred", a[1], a[2]) + "---\n" +
+                                               TlsSecretYaml("b-cred", b[1], b[2]));
     config_->WriteFile("secret.yaml", TlsSecretYaml("gw-cred", first_cert_[1], first_cert_[2]));
     op_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir",
                           config_->path(), "--state-dir", state_->path(), "--xds-port",
@@ -291,6 +322,7 @@ class ProxyTlsTest : public ::testing::Test {
   static inline Subprocess* proxy_ = nullptr;
   static inline Subprocess* echo_ = nullptr;
   static inline Subprocess* nginx_ = nullptr;
+  static inline int sni_port_ = 0;
   static inline int gateway_port_ = 0, admin_port_ = 0, xds_port_ = 0, ca_port_ = 0,
                     secure_port_ = 0;
   static inline std::string root_file_;
@@ -355,6 +387,24 @@ TEST_F(ProxyTlsTest, IstioMutualUpstreamWithCaIssuedIdentities) {
   auto cert = ca::CertificateFromPem(pem);
   ASSERT_TRUE(cert.ok()) << cert.status() << pem;
   EXPECT_EQ(ca::UriSans(cert->get()), std::vector<std::string>{kGatewayId});
+}
+
+TEST_F(ProxyTlsTest, FilterChainAndCertificateAreChosenBySni) {
+  auto https = [&](const std::string& host, const std::string& ca) {
+    int rc = -1;
+    std::string out = RunCommand(
+        absl::StrCat("curl -s -m 10 --cacert ", work_->path(), "/", ca, "-ca.pem --resolve ", host,
+                     ":", sni_port_, ":127.0.0.1 https://", host, ":", sni_port_, "/sni 2>&1"),
+        &rc);
+    return std::make_pair(rc, out);
+  };
+  auto a = https("a.example.com", "a");
+  EXPECT_EQ(a.first, 0) << a.second;
+  EXPECT_TRUE(absl::StrContains(a.second, "/sni")) << a.second;
+  auto b = https("b.example.com", "b");
+  EXPECT_EQ(b.first, 0) << b.second;
+  // b.example.com is answered with b's certificate, which a's CA does not sign.
+  EXPECT_NE(https("b.example.com", "a").first, 0);
 }
 
 TEST_F(ProxyTlsTest, ClientWithoutTrustingTheGatewayCannotTalkPlaintextEither) {

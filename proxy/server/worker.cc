@@ -1,7 +1,11 @@
 #include "proxy/server/worker.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <optional>
 
 #include "proxy/network/tls_transport_socket.h"
@@ -251,7 +255,90 @@ void Worker::UpdateListeners() {
   for (const auto& [name, l] : listeners_) ports_[name] = l.socket->address().port();
 }
 
+// Envoy's tls_inspector: the connection's first bytes are peeked at (never
+// consumed) until the ClientHello is complete, then the worker chooses the
+// filter chain by SNI, ALPN and transport protocol. A client that sends
+// nothing for 15 s (Envoy's listener_filters_timeout) is dropped.
+class Worker::TlsInspection final : public event::DeferredDeletable {
+ public:
+  TlsInspection(Worker& worker, std::string listener_name, int fd)
+      : worker_(worker), listener_name_(std::move(listener_name)), fd_(fd) {
+    event_ = worker_.dispatcher_->CreateFileEvent(fd_, [this](uint32_t) { OnReadable(); });
+    timer_ = worker_.dispatcher_->CreateTimer([this] { Finish(std::nullopt); });
+    timer_->Enable(std::chrono::seconds(15));
+  }
+  ~TlsInspection() override {
+    event_.reset();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  void OnReadable() {
+    thread_local std::string buffer(network::kMaxClientHelloPeek, '\0');
+    ssize_t n;
+    do {
+      n = ::recv(fd_, buffer.data(), buffer.size(), MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      Finish(std::nullopt);
+      return;
+    }
+    network::ClientHelloInfo info =
+        network::InspectClientHello(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    if (info.result == network::ClientHelloInfo::Result::kNeedMoreData &&
+        static_cast<size_t>(n) < buffer.size()) {
+      return;  // the rest of the hello makes a new edge
+    }
+    Finish(info);
+  }
+
+  void Finish(std::optional<network::ClientHelloInfo> info) {
+    event_.reset();
+    timer_.reset();
+    int fd = fd_;
+    fd_ = -1;  // handed on (or closed below)
+    Worker& worker = worker_;
+    std::string listener_name = listener_name_;
+    auto self = worker.inspecting_.find(fd);
+    if (self != worker.inspecting_.end()) {
+      worker.dispatcher_->DeferredDelete(std::move(self->second));
+      worker.inspecting_.erase(self);
+    }
+    if (!info) {
+      ::close(fd);
+      return;
+    }
+    worker.ServeAccepted(listener_name, fd, &*info);
+  }
+
+  Worker& worker_;
+  std::string listener_name_;
+  int fd_;
+  std::unique_ptr<event::FileEvent> event_;
+  std::unique_ptr<event::Timer> timer_;
+};
+
 void Worker::OnAccept(const std::string& listener_name, int fd) {
+  auto it = listeners_.find(listener_name);
+  if (it == listeners_.end() || draining_) {
+    ::close(fd);
+    return;
+  }
+  bool inspect = false;
+  for (const auto& fc : it->second.config->filter_chains) {
+    inspect |= !fc.match.server_names.empty() || !fc.match.transport_protocol.empty() ||
+               !fc.match.application_protocols.empty();
+  }
+  if (inspect) {
+    inspecting_[fd] = std::make_unique<TlsInspection>(*this, listener_name, fd);
+    return;
+  }
+  ServeAccepted(listener_name, fd, nullptr);
+}
+
+void Worker::ServeAccepted(const std::string& listener_name, int fd,
+                           const network::ClientHelloInfo* hello) {
   auto it = listeners_.find(listener_name);
   if (it == listeners_.end() || draining_) {
     ::close(fd);
@@ -268,14 +355,49 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
     }
     return *local_port;
   };
+  const bool is_tls = hello != nullptr && hello->result == network::ClientHelloInfo::Result::kTls;
+  const std::string server_name = is_tls ? hello->server_name : "";
+  // Everything but server names must match.
+  auto other_criteria = [&](const config::FilterChainMatch& m) {
+    if (m.destination_port && *m.destination_port != port_of_connection()) return false;
+    if (!m.transport_protocol.empty() && m.transport_protocol != (is_tls ? "tls" : "raw_buffer")) {
+      return false;
+    }
+    if (!m.application_protocols.empty()) {
+      if (!is_tls) return false;
+      bool any = false;
+      for (const auto& p : m.application_protocols) {
+        for (const auto& offered : hello->alpn) any |= p == offered;
+      }
+      if (!any) return false;
+    }
+    return true;
+  };
+  // Envoy's precedence: an exact server name, then the longest wildcard
+  // ("*.example.com"), then a chain that names no server; first one wins ties.
+  auto server_name_rank = [&](const config::FilterChainMatch& m) -> size_t {
+    if (m.server_names.empty()) return 1;
+    size_t rank = 0;
+    for (const std::string& name : m.server_names) {
+      if (server_name.empty()) break;
+      if (name == server_name) return SIZE_MAX;
+      const size_t suffix = name.size() - 1;  // ".example.com"
+      if (name.size() > 2 && name[0] == '*' && name[1] == '.' && server_name.size() > suffix &&
+          server_name.compare(server_name.size() - suffix, suffix, name, 1) == 0) {
+        rank = std::max(rank, 1 + name.size());
+      }
+    }
+    return rank;
+  };
   const config::FilterChainConfig* chain = nullptr;
+  size_t best = 0;
   for (const auto& fc : config->filter_chains) {
-    const auto& m = fc.match;
-    if (m.destination_port && *m.destination_port != port_of_connection()) continue;
-    if (!m.server_names.empty()) continue;  // needs TLS SNI
-    if (!m.transport_protocol.empty() && m.transport_protocol != "raw_buffer") continue;
-    chain = &fc;
-    break;
+    if (!other_criteria(fc.match)) continue;
+    size_t rank = server_name_rank(fc.match);
+    if (rank > best) {
+      best = rank;
+      chain = &fc;
+    }
   }
   if (chain == nullptr && config->default_filter_chain) chain = &*config->default_filter_chain;
   if (chain == nullptr) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "proxy/network/listener.h"
+#include "proxy/network/tls_inspector.h"
 #include "proxy/server/http_connection_manager.h"
 #include "proxy/server/worker_context.h"
 
@@ -65,7 +66,12 @@ class Worker final : public WorkerContext {
   void ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);
   void UpdateListeners();
   void UpdateClusters();
+  // Peeks at a ClientHello (SNI, ALPN) before a filter chain is chosen.
+  class TlsInspection;
   void OnAccept(const std::string& listener_name, int fd);
+  // `hello`: what inspection learned, null when the listener needs none.
+  void ServeAccepted(const std::string& listener_name, int fd,
+                     const network::ClientHelloInfo* hello);
   void SweepDrainingPools();
 
   size_t index_;
@@ -79,6 +85,7 @@ class Worker final : public WorkerContext {
   std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<upstream::Http1ConnectionPool>> draining_pools_;
   std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
+  std::map<int, std::unique_ptr<TlsInspection>> inspecting_;  // by fd
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;
   bool draining_ = false;

@@ -340,8 +340,8 @@ TEST(TlsRotationTest, RenewalsUnderLoadFailNoRequestAndKeepEstablishedConnection
   auto authority = ca::CertificateAuthority::LoadOrCreate(storage, clock, {});
   ASSERT_TRUE(authority.ok()) << authority.status();
   InProcessCsrClient csr_client(**authority, kId);
-  ca::CertificateRotator rotator({.spiffe_id = kId, .requested_ttl = absl::Minutes(20)},
-                                 csr_client, clock, /*seed=*/11);
+  ca::CertificateRotator rotator({.spiffe_id = kId, .requested_ttl = absl::Minutes(20)}, csr_client,
+                                 clock, /*seed=*/11);
 
   ConfigStore store(clock);
   tls::Secret roots;

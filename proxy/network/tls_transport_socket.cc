@@ -271,7 +271,10 @@ absl::Status TlsContext::Init() {
   uint64_t generation = generation_;
   SSL_CTX_set_session_id_context(ctx_, reinterpret_cast<const unsigned char*>(&generation),
                                  sizeof(generation));
-  if (!is_server()) SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
+  // Resumption is by ticket only: no server-side session store to grow and
+  // lock, and a ticket decrypts only under the context that issued it.
+  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
+  if (is_server()) SSL_CTX_set_num_tickets(ctx_, 1);
 
   for (const std::string& protocol : options_.alpn_protocols) {
     if (protocol.empty() || protocol.size() > 255) {

@@ -100,6 +100,26 @@ const ResolvedTls* ConfigSnapshot::ClusterTls(std::string_view cluster) const {
   return it == tls.end() ? nullptr : it->second.get();
 }
 
+std::shared_ptr<const SecretConfig> ConfigStore::FileSecret(const std::string& name) const {
+  auto read = ReadFileSecret(name);
+  if (!read.ok()) return nullptr;  // not there (yet): the user waits, as for SDS
+  auto it = file_secrets_.find(name);
+  if (it != file_secrets_.end()) {
+    const SecretConfig& old = *it->second;
+    const SecretConfig& now = **read;
+    bool same_cert = old.certificate.has_value() == now.certificate.has_value() &&
+                     (!old.certificate ||
+                      (old.certificate->chain_pem == now.certificate->chain_pem &&
+                       old.certificate->private_key_pem == now.certificate->private_key_pem));
+    bool same_roots =
+        old.validation.has_value() == now.validation.has_value() &&
+        (!old.validation || old.validation->trusted_ca_pem == now.validation->trusted_ca_pem);
+    if (same_cert && same_roots) return it->second;
+  }
+  file_secrets_[name] = *read;
+  return *read;
+}
+
 absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) const {
   ConfigSnapshot::ByName<ResolvedTls> resolved;
   std::vector<std::string> errors;
@@ -108,6 +128,7 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
     std::vector<std::shared_ptr<const SecretConfig>> used;
     SecretLookup lookup = [&](const std::string& name) {
       auto secret = next.FindSecret(name);
+      if (secret == nullptr && IsFileSecretName(name)) secret = FileSecret(name);
       used.push_back(secret);
       return secret;
     };

@@ -141,8 +141,12 @@ class ConfigStore {
   // Rebuilds next.tls, reusing `previous` contexts whose inputs are unchanged.
   // Fails (nothing published) when a TLS config is wrong for its secrets.
   absl::Status ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) const;
+  std::shared_ptr<const SecretConfig> FileSecret(const std::string& name) const;
 
   const Clock& clock_;
+  // File-mounted credentials by name, re-read at each resolution; an
+  // unchanged file keeps its SecretConfig (and so its TlsContext).
+  mutable ConfigSnapshot::ByName<SecretConfig> file_secrets_;  // under writer_mu_
   std::mutex writer_mu_;
   std::atomic<std::shared_ptr<const ConfigSnapshot>> current_;
 };

@@ -303,6 +303,48 @@ absl::StatusOr<std::shared_ptr<const SecretConfig>> TranslateSecret(const tls::S
   return std::shared_ptr<const SecretConfig>(std::move(out));
 }
 
+namespace {
+constexpr std::string_view kFileCertPrefix = "file-cert:";
+constexpr std::string_view kFileRootPrefix = "file-root:";
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+}  // namespace
+
+bool IsFileSecretName(std::string_view name) {
+  return name.substr(0, kFileCertPrefix.size()) == kFileCertPrefix ||
+         name.substr(0, kFileRootPrefix.size()) == kFileRootPrefix;
+}
+
+absl::StatusOr<std::shared_ptr<const SecretConfig>> ReadFileSecret(const std::string& name) {
+  auto out = std::make_shared<SecretConfig>();
+  out->name = name;
+  std::string_view spec(name);
+  if (spec.substr(0, kFileCertPrefix.size()) == kFileCertPrefix) {
+    spec.remove_prefix(kFileCertPrefix.size());
+    size_t tilde = spec.find('~');
+    if (tilde == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("secret '", name, "': expected file-cert:CERT~KEY"));
+    }
+    network::TlsCertificateSpec cert;
+    MG_ASSIGN_OR_RETURN(cert.chain_pem, ReadWholeFile(std::string(spec.substr(0, tilde))));
+    MG_ASSIGN_OR_RETURN(cert.private_key_pem, ReadWholeFile(std::string(spec.substr(tilde + 1))));
+    out->certificate = std::move(cert);
+  } else {
+    spec.remove_prefix(kFileRootPrefix.size());
+    network::TlsValidationSpec validation;
+    MG_ASSIGN_OR_RETURN(validation.trusted_ca_pem, ReadWholeFile(std::string(spec)));
+    out->validation = std::move(validation);
+  }
+  return std::shared_ptr<const SecretConfig>(std::move(out));
+}
+
 std::vector<std::string> SdsSecretNames(const tls::CommonTlsContext& common) {
   std::vector<std::string> names;
   for (const auto& sds : common.tls_certificate_sds_secret_configs()) names.push_back(sds.name());

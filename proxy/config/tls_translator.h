@@ -45,6 +45,13 @@ std::vector<std::string> SdsSecretNames(
 
 using SecretLookup = std::function<std::shared_ptr<const SecretConfig>(const std::string& name)>;
 
+// Istio's file-mounted credentials, which the proxy reads itself instead of
+// asking the control plane: "file-cert:CERT_PATH~KEY_PATH" and
+// "file-root:CA_PATH". True for such names.
+bool IsFileSecretName(std::string_view name);
+// Reads a file-mounted credential. REQUIRES: IsFileSecretName(name).
+absl::StatusOr<std::shared_ptr<const SecretConfig>> ReadFileSecret(const std::string& name);
+
 // `alpn_allowed`: the protocols the listener's connection manager can serve,
 // in preference order; the context's alpn_protocols are filtered by it (or
 // it is used as is when the context lists none).

@@ -94,7 +94,9 @@ void XdsConfigHandler::UpdateSubscriptions() {
   std::set<std::string> secrets;
   auto add_secrets = [&](const auto& tls) {
     for (std::string& name : config::SdsSecretNames(tls.common_tls_context())) {
-      if (local_secrets_.count(name) == 0) secrets.insert(std::move(name));
+      if (local_secrets_.count(name) == 0 && !config::IsFileSecretName(name)) {
+        secrets.insert(std::move(name));
+      }
     }
   };
   for (const auto& [name, listener] : snapshot->listeners) {

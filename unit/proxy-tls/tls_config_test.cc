@@ -2,7 +2,10 @@
 // filter-chain and cluster TLS contexts, warming while secrets are missing,
 // NACK texts, context reuse and replacement.
 #include <google/protobuf/text_format.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -254,6 +257,47 @@ TEST_F(TlsConfigTest, UnsupportedTlsSettingsNameTheirField) {
   absl::Status s = store_.SetListeners({listener});
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.message(), "default_validation_context.crl")) << s;
+}
+
+TEST_F(TlsConfigTest, FileMountedCredentialsAreReadByTheProxy) {
+  // Istio's Gateway serverCertificate/privateKey/caCertificates paths arrive
+  // as the SDS names "file-cert:CERT~KEY" and "file-root:CA".
+  const std::string dir = ::testing::TempDir() + "/proxy_tls_files_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  auto listener = MtlsListener("files");
+  auto* any = listener.mutable_filter_chains(0)->mutable_transport_socket()->mutable_typed_config();
+  tls::DownstreamTlsContext ctx;
+  ASSERT_TRUE(any->UnpackTo(&ctx));
+  auto* common = ctx.mutable_common_tls_context();
+  common->mutable_tls_certificate_sds_secret_configs(0)->set_name("file-cert:" + dir +
+                                                                  "/cert.pem~" + dir + "/key.pem");
+  common->mutable_combined_validation_context()
+      ->mutable_validation_context_sds_secret_config()
+      ->set_name("file-root:" + dir + "/ca.pem");
+  any->PackFrom(ctx);
+
+  ASSERT_TRUE(store_.SetListeners({listener}).ok());
+  auto snapshot = store_.Current();
+  const ListenerConfig& waiting = *snapshot->listeners.at("files");
+  const ResolvedTls* tls = snapshot->ListenerTls(waiting, waiting.filter_chains[0]);
+  ASSERT_NE(tls, nullptr);
+  EXPECT_TRUE(absl::IsNotFound(tls->status)) << tls->status;  // files not there yet
+
+  std::ofstream(dir + "/cert.pem") << own_.chain_pem;
+  std::ofstream(dir + "/key.pem") << own_.key_pem;
+  std::ofstream(dir + "/ca.pem") << ca_.cert_pem;
+  ASSERT_TRUE(store_.SetListeners({listener}).ok());
+  snapshot = store_.Current();
+  const ListenerConfig& ready = *snapshot->listeners.at("files");
+  tls = snapshot->ListenerTls(ready, ready.filter_chains[0]);
+  ASSERT_NE(tls->context, nullptr) << tls->status;
+  EXPECT_EQ(tls->context->options().validation->trusted_ca_pem, ca_.cert_pem);
+  // Unchanged files, unrelated update: the same context.
+  ASSERT_TRUE(store_.SetClusters({}).ok());
+  auto again = store_.Current();
+  const ListenerConfig& same = *again->listeners.at("files");
+  EXPECT_EQ(again->ListenerTls(same, same.filter_chains[0])->context, tls->context);
+  std::filesystem::remove_all(dir);
 }
 
 // --- certificate renewal under load -------------------------------------------

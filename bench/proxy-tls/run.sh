@@ -6,14 +6,16 @@
 # meshgate-proxy gets its certificate the production way: a Gateway in TLS
 # SIMPLE mode whose credentialName Secret meshgate-operator serves over SDS.
 #
-#   bench/proxy-tls/run.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#   bench/proxy-tls/run.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [ROUNDS]
 #
-# Prints each side's rate and the ratio proxy/nginx, for TLS 1.3 and 1.2.
+# Prints each side's median rate over ROUNDS alternating runs (so both see
+# the same background load) and the ratio proxy/nginx, for TLS 1.3 and 1.2.
 set -euo pipefail
 
 BUILD=${1:-build}
 SECS=${2:-5}
 CONNS=${3:-4}
+ROUNDS=${4:-3}
 BIN="$BUILD/bin"
 WORK=$(mktemp -d)
 PIDS=()
@@ -115,10 +117,20 @@ rate() {  # PORT VERSION-FLAG
   taskset -c "$CLIENT_CPUS" "$BIN/meshgate-tls-handshakes" --target "127.0.0.1:$1" \
     --seconds "$SECS" --connections "$CONNS" "$2" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
 }
-echo "TLS handshakes/s, one server core, ECDSA P-256, $CONNS client connections, ${SECS}s each"
+echo "TLS handshakes/s, one server core, ECDSA P-256, $CONNS client connections," \
+  "median of $ROUNDS alternating ${SECS}s runs"
 for version in --tls13 --tls12; do
-  proxy=$(rate "$PROXY_PORT" "$version")
-  nginx=$(rate "$NGINX_PORT" "$version")
-  ratio=$(python3 -c "print(f'{$proxy / $nginx:.2f}')")
-  printf '%s  meshgate-proxy %8.1f  nginx %8.1f  ratio %s\n' "${version#--}" "$proxy" "$nginx" "$ratio"
+  proxy_rates=()
+  nginx_rates=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    proxy_rates+=("$(rate "$PROXY_PORT" "$version")")
+    nginx_rates+=("$(rate "$NGINX_PORT" "$version")")
+  done
+  python3 - "${version#--}" "${proxy_rates[*]}" "${nginx_rates[*]}" <<'EOF'
+import statistics, sys
+proxy = statistics.median(float(x) for x in sys.argv[2].split())
+nginx = statistics.median(float(x) for x in sys.argv[3].split())
+print(f"{sys.argv[1]}  meshgate-proxy {proxy:8.1f}  nginx {nginx:8.1f}  ratio {proxy / nginx:.2f}"
+      f"   (runs: proxy {sys.argv[2]} / nginx {sys.argv[3]})")
+EOF
 done

@@ -146,6 +146,27 @@ absl::StatusOr<HttpConnectionManagerConfig> TranslateHcm(const hcm::HttpConnecti
   out.normalize_path = h.normalize_path().value();
   out.merge_slashes = h.merge_slashes();
   out.server_name = h.server_name();
+  using Fcc = HttpConnectionManagerConfig::ForwardClientCert;
+  switch (h.forward_client_cert_details()) {
+    case hcm::HttpConnectionManager::SANITIZE:
+      out.forward_client_cert = Fcc::kSanitize;
+      break;
+    case hcm::HttpConnectionManager::FORWARD_ONLY:
+      out.forward_client_cert = Fcc::kForwardOnly;
+      break;
+    case hcm::HttpConnectionManager::APPEND_FORWARD:
+      out.forward_client_cert = Fcc::kAppendForward;
+      break;
+    case hcm::HttpConnectionManager::SANITIZE_SET:
+      out.forward_client_cert = Fcc::kSanitizeSet;
+      break;
+    case hcm::HttpConnectionManager::ALWAYS_FORWARD_ONLY:
+      out.forward_client_cert = Fcc::kAlwaysForwardOnly;
+      break;
+    default:
+      return FieldError(Path(path, "forward_client_cert_details"), "unknown value");
+  }
+  out.client_cert_uri = h.set_current_client_cert_details().uri();
   if (h.upgrade_configs_size() > 0) {
     for (int i = 0; i < h.upgrade_configs_size(); ++i) {
       if (h.upgrade_configs(i).filters_size() > 0) {

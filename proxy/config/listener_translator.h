@@ -65,6 +65,18 @@ struct HttpConnectionManagerConfig {
   bool normalize_path = false;
   bool merge_slashes = false;
   std::string server_name;
+  // x-forwarded-client-cert handling (forward_client_cert_details); the
+  // current peer is described with By and Hash, plus URI when
+  // set_current_client_cert_details.uri asks for it.
+  enum class ForwardClientCert {
+    kSanitize,
+    kForwardOnly,
+    kAppendForward,
+    kSanitizeSet,
+    kAlwaysForwardOnly
+  };
+  ForwardClientCert forward_client_cert = ForwardClientCert::kSanitize;
+  bool client_cert_uri = false;
 };
 
 // Envoy's TcpProxy network filter, as the proxy runs it.

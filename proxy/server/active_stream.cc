@@ -332,12 +332,7 @@ void ActiveStream::ContinueAfterFilters() {
                                                   ? std::string_view("http")
                                                   : request_headers_.Scheme());
   }
-  std::string identity = hcm_.connection().transport().PeerIdentity();
-  if (!identity.empty()) {
-    request_headers_.Set("x-forwarded-client-cert", "URI=" + identity);
-  } else {
-    request_headers_.Remove("x-forwarded-client-cert");  // never trust one from outside
-  }
+  ApplyForwardClientCert();
 
   if (forward_->retry) retry_.emplace(*forward_->retry, hcm_.worker().random());
   if (forward_->timeout > absl::ZeroDuration()) {
@@ -347,6 +342,35 @@ void ActiveStream::ContinueAfterFilters() {
   routed_ = true;
   StartAttempt();
   if (request_complete_) SendMirrors();
+}
+
+void ActiveStream::ApplyForwardClientCert() {
+  // Envoy's forward_client_cert_details: what a client says about earlier
+  // hops is only believed over mTLS, and only when the listener says so.
+  using Fcc = config::HttpConnectionManagerConfig::ForwardClientCert;
+  constexpr std::string_view kXfcc = "x-forwarded-client-cert";
+  const network::TransportSocket& transport = hcm_.connection().transport();
+  const std::string peer_hash = transport.PeerCertificateSha256();
+  const bool mtls = !peer_hash.empty();
+  const Fcc mode = hcm_.config().forward_client_cert;
+  if (mode == Fcc::kAlwaysForwardOnly) return;
+  if (!mtls || mode == Fcc::kSanitize) {
+    request_headers_.Remove(kXfcc);
+    return;
+  }
+  if (mode == Fcc::kForwardOnly) return;
+  std::string element;
+  if (std::string by = transport.LocalIdentity(); !by.empty()) element = "By=" + by + ";";
+  element += "Hash=" + peer_hash;
+  if (std::string uri = transport.PeerIdentity(); hcm_.config().client_cert_uri && !uri.empty()) {
+    element += ";URI=" + uri;
+  }
+  auto existing = request_headers_.Get(kXfcc);
+  if (mode == Fcc::kAppendForward && existing && !existing->empty()) {
+    request_headers_.Set(kXfcc, std::string(*existing) + "," + element);
+  } else {
+    request_headers_.Set(kXfcc, element);
+  }
 }
 
 void ActiveStream::StartAttempt() {

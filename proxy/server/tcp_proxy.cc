@@ -11,11 +11,12 @@ std::chrono::milliseconds Millis(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
-// The transport for a connection to `cluster`'s hosts. Plaintext for now: the
-// upstream TLS/mTLS transport (cluster.tls) plugs in here, and nothing else
-// in the TCP proxy changes.
-std::unique_ptr<network::TransportSocket> UpstreamTransportFor(
-    const config::ClusterConfig& /*cluster*/) {
+// The transport for a connection to `cluster`'s hosts: the cluster's
+// upstream TLS context (mesh mTLS between sidecars) or plaintext. Null when
+// the cluster wants TLS and its secrets have not arrived.
+std::unique_ptr<network::TransportSocket> UpstreamTransportFor(const WorkerCluster& cluster) {
+  if (cluster.tls() != nullptr) return cluster.tls()->NewTransportSocket();
+  if (cluster.config().tls != nullptr) return nullptr;
   return std::make_unique<network::PlaintextTransportSocket>();
 }
 
@@ -131,14 +132,21 @@ void TcpProxy::ConnectAttempt() {
     CloseBoth(/*flush=*/false);
     return;
   }
+  std::unique_ptr<network::TransportSocket> transport = UpstreamTransportFor(*cluster);
+  if (transport == nullptr) {
+    cluster_stats_->upstream_cx_none_healthy.Inc();
+    response_flags_ = "UH";
+    CloseBoth(/*flush=*/false);
+    return;
+  }
   tried_hosts_.push_back(host_key);
   upstream_host_ = address->ToString();
   cluster_stats_->upstream_cx_total.Inc();
   cluster_stats_->upstream_cx_active.Inc();
   upstream_closed_ = false;
   attempt_start_ = std::chrono::steady_clock::now();
-  upstream_ = network::Connection::Connect(
-      worker_.dispatcher(), *address, UpstreamTransportFor(cluster->config()), connect_timeout_);
+  upstream_ = network::Connection::Connect(worker_.dispatcher(), *address, std::move(transport),
+                                           connect_timeout_);
   upstream_->SetCallbacks(&upstream_side_);
   upstream_->EnableHalfClose(true);
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "proxy/network/listener.h"
+#include "proxy/network/tls_inspector.h"
 #include "proxy/server/http_connection_manager.h"
 #include "proxy/server/tcp_proxy.h"
 #include "proxy/server/worker_context.h"
@@ -73,10 +74,23 @@ class Worker final : public WorkerContext {
   void ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);
   void UpdateListeners();
   void UpdateClusters();
+  // Peeks at a ClientHello (SNI, ALPN) before a filter chain is chosen.
+  class TlsInspection;
   void OnAccept(const std::string& listener_name, int fd);
   // The listener a use_original_dst listener hands a connection for
   // `destination` to; nullptr when none (the listener keeps it).
   std::shared_ptr<const config::ListenerConfig> HandOffTarget(const network::Address& destination);
+  // A connection between accept and its filter chain: the listener that
+  // serves it (after any original-destination hand-off) and what its chain
+  // is matched on.
+  struct AcceptedConnection {
+    int fd = -1;
+    std::shared_ptr<const config::ListenerConfig> listener;
+    config::ConnectionMatchInfo match;
+    std::optional<network::Address> original_destination;
+  };
+  // `hello`: what inspection learned, null when the listener needs none.
+  void ServeAccepted(AcceptedConnection accepted, const network::ClientHelloInfo* hello);
   void SweepDrainingPools();
 
   size_t index_;
@@ -93,6 +107,7 @@ class Worker final : public WorkerContext {
   std::map<event::DeferredDeletable*, std::unique_ptr<TcpProxy>> tcp_connections_;
   // Every listener of the snapshot (bound or not) by "ip:port", for hand-off.
   std::map<std::string, std::shared_ptr<const config::ListenerConfig>> listeners_by_address_;
+  std::map<int, std::unique_ptr<TlsInspection>> inspecting_;  // by fd
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;
   bool draining_ = false;

@@ -918,7 +918,10 @@ int Http2Session::OnStreamClose(int32_t h2_id, uint32_t error_code) {
   Stream s = std::move(it->second);
   streams_.erase(it);
   if (!server_) handle_to_h2_.erase(s.id);
-  const bool finished = s.remote_ended && s.local_ended && s.body_done;
+  bool finished = s.remote_ended && s.local_ended && s.body_done;
+  // A server may stop our upload with RST_STREAM(NO_ERROR) once its
+  // response is complete (RFC 9113 §8.1): the exchange still succeeded.
+  if (!server_ && s.remote_ended && error_code == NGHTTP2_NO_ERROR) finished = true;
   if (!s.announced || s.reset_by_owner || failed_ || (finished && error_code == NGHTTP2_NO_ERROR)) {
     return 0;
   }
@@ -933,6 +936,17 @@ int Http2Session::OnStreamClose(int32_t h2_id, uint32_t error_code) {
 }
 
 int Http2Session::OnFrameSend(const nghttp2_frame* frame) {
+  if (server_ && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    // The response is out while the request is still coming: tell the
+    // client to stop sending (RFC 9113 §8.1) so the stream does not hold a
+    // concurrency slot until it finishes an upload nobody reads.
+    Stream* s = FindByH2(frame->hd.stream_id);
+    if (s != nullptr && !s->remote_ended && !s->reset_by_owner) {
+      s->reset_by_owner = true;
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+  }
   switch (frame->hd.type) {
     case NGHTTP2_DATA:
       ++data_frames_sent_;

@@ -384,6 +384,29 @@ TEST(Http2CodecTest, MalformedRequestIsResetWithoutReachingTheOwner) {
   EXPECT_FALSE(server.ShouldClose());
 }
 
+TEST(Http2CodecTest, DispatchFromACallbackIsRefused) {
+  testing::ServerRecorder events;
+  Http2ServerConnection server(events);
+  absl::Status nested = absl::OkStatus();
+  events.on_headers = [&](StreamId, bool) { nested = server.Dispatch("x").status(); };
+  ASSERT_TRUE(server
+                  .Dispatch(testing::ClientPreface() +
+                            testing::Headers(1, testing::RequestBlock(),
+                                             testing::kEndHeaders | testing::kEndStream))
+                  .ok());
+  EXPECT_EQ(nested.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(events.order.size(), 1u);
+}
+
+TEST(Http2CodecTest, EncodingOnAnUnknownStreamFails) {
+  testing::ServerRecorder events;
+  Http2ServerConnection server(events);
+  EXPECT_FALSE(server.EncodeHeaders(5, ResponseHeaders{{":status", "200"}}, true).ok());
+  EXPECT_FALSE(server.EncodeData(5, "x", true).ok());
+  EXPECT_FALSE(server.EncodeTrailers(5, TrailerMap{{"a", "b"}}).ok());
+  EXPECT_FALSE(server.ShouldClose());
+}
+
 TEST(Http2CodecTest, PrefaceDetection) {
   EXPECT_EQ(MatchHttp2Preface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n...."), PrefaceMatch::kHttp2);
   EXPECT_EQ(MatchHttp2Preface("PRI * HT"), PrefaceMatch::kNeedMoreBytes);

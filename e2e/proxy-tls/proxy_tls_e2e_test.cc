@@ -346,6 +346,27 @@ TEST_F(ProxyTlsTest, GatewayServesTheCertificateItGotOverSds) {
   EXPECT_NE(rc, 0);
 }
 
+TEST_F(ProxyTlsTest, CurlNegotiatesHttp2OverTlsWithAlpn) {
+  std::string ca = work_->path() + "/first-ca.pem";
+  int rc = -1;
+  std::string out = RunCommand(
+      absl::StrCat("curl -s -m 10 --http2 --cacert ", ca, " --resolve demo.example.com:",
+                   gateway_port_, ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
+                   "https://demo.example.com:", gateway_port_, "/over-h2 2>&1"),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "/over-h2")) << out;
+  EXPECT_TRUE(absl::EndsWith(out, "\n2 200")) << out;
+  // A client that offers only HTTP/1.1 still gets it.
+  out = RunCommand(
+      absl::StrCat("curl -s -m 10 --http1.1 --cacert ", ca, " --resolve demo.example.com:",
+                   gateway_port_, ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
+                   "https://demo.example.com:", gateway_port_, "/over-h1 2>&1"),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(absl::EndsWith(out, "\n1.1 200")) << out;
+}
+
 TEST_F(ProxyTlsTest, ReplacedSecretReachesNewHandshakes) {
   auto second = MakeServingCert(work_->path(), "second");
   config_->WriteFile("secret.yaml", TlsSecretYaml("gw-cred", second[1], second[2]));

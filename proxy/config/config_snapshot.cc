@@ -66,6 +66,11 @@ absl::Status ConfigStore::Apply(const std::vector<Proto>& updated,
 }
 
 const std::vector<std::string>& SupportedAlpn() {
+  static const std::vector<std::string> protocols = {"h2", "http/1.1"};
+  return protocols;
+}
+
+const std::vector<std::string>& UpstreamAlpn() {
   static const std::vector<std::string> protocols = {"http/1.1"};
   return protocols;
 }
@@ -187,7 +192,7 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
               // Offer only what the upstream codec speaks.
               std::vector<std::string> offered;
               for (const std::string& p : options->alpn_protocols) {
-                for (const std::string& ours : SupportedAlpn()) {
+                for (const std::string& ours : UpstreamAlpn()) {
                   if (p == ours) offered.push_back(p);
                 }
               }

@@ -63,10 +63,11 @@ struct ResolvedTls {
   std::vector<std::shared_ptr<const SecretConfig>> secrets;
 };
 
-// The ALPN protocols the proxy's HTTP codecs can speak, in preference order.
-// A downstream TLS listener offers no more than these; an upstream cluster
-// offers no more than these. (HTTP/2 joins when its codec does.)
+// The ALPN protocols the proxy's HTTP codecs can speak, in preference order:
+// a downstream TLS listener accepts no more than SupportedAlpn(); an upstream
+// cluster offers no more than UpstreamAlpn().
 const std::vector<std::string>& SupportedAlpn();
+const std::vector<std::string>& UpstreamAlpn();
 
 struct ConfigSnapshot {
   template <typename T>

@@ -77,7 +77,7 @@ class Worker final : public WorkerContext {
   std::shared_ptr<const config::ConfigSnapshot> snapshot_;
   std::map<std::string, ActiveListener> listeners_;
   std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
-  std::vector<std::unique_ptr<upstream::Http1ConnectionPool>> draining_pools_;
+  std::vector<std::unique_ptr<upstream::ConnectionPool>> draining_pools_;
   std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;

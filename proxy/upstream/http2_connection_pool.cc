@@ -17,9 +17,8 @@ constexpr uint8_t kFrameSettings = 0x4;
 constexpr uint8_t kFrameGoAway = 0x7;
 constexpr uint8_t kFlagAck = 0x1;
 constexpr uint16_t kSettingsMaxConcurrentStreams = 0x3;
-// RFC 9113 4.2: no frame is larger than 2^24-1; a SETTINGS frame the peer
-// may send us is bounded by the default SETTINGS_MAX_FRAME_SIZE.
-constexpr uint32_t kMaxFrameLength = (1u << 24) - 1;
+// A SETTINGS frame holds at most this much (the default
+// SETTINGS_MAX_FRAME_SIZE); GOAWAY's interesting part is its first 8 bytes.
 constexpr size_t kMaxKeptPayload = 16384;
 
 uint32_t ReadBigEndian(std::string_view bytes, size_t offset, size_t width) {
@@ -31,7 +30,7 @@ uint32_t ReadBigEndian(std::string_view bytes, size_t offset, size_t width) {
 }  // namespace
 
 void Http2PeerFrameObserver::Observe(std::string_view bytes) {
-  while (!bytes.empty() && !malformed_) {
+  while (!bytes.empty()) {
     if (header_.size() < kFrameHeaderSize) {
       size_t take = std::min(kFrameHeaderSize - header_.size(), bytes.size());
       header_.append(bytes.substr(0, take));
@@ -40,10 +39,6 @@ void Http2PeerFrameObserver::Observe(std::string_view bytes) {
       payload_remaining_ = ReadBigEndian(header_, 0, 3);
       type_ = static_cast<uint8_t>(header_[3]);
       flags_ = static_cast<uint8_t>(header_[4]);
-      if (payload_remaining_ > kMaxFrameLength) {
-        malformed_ = true;
-        return;
-      }
       keep_payload_ = type_ == kFrameSettings || type_ == kFrameGoAway;
       payload_.clear();
     }

@@ -48,8 +48,9 @@ using Http2CodecFactory =
 
 // What an upstream peer has told us about an HTTP/2 connection, learnt from
 // the frames it sent (SETTINGS, GOAWAY). Feed it every byte the server sends,
-// in order, split anywhere. Pure: no I/O. Stops (and reports malformed()) on
-// a frame header that cannot be HTTP/2; the codec then reports the error.
+// in order, split anywhere. Pure: no I/O, and no judgement: whether the bytes
+// are valid HTTP/2 is the codec's call (it reports errors; this only reads
+// the frame headers to stay in step, and the two frame types it needs).
 class Http2PeerFrameObserver {
  public:
   // Nghttp2's assumption before the peer's first SETTINGS frame.
@@ -60,7 +61,6 @@ class Http2PeerFrameObserver {
   uint32_t max_concurrent_streams() const { return max_concurrent_streams_; }
   bool settings_received() const { return settings_received_; }
   bool goaway_received() const { return goaway_received_; }
-  bool malformed() const { return malformed_; }
 
  private:
   void OnFrame(uint8_t type, uint8_t flags, std::string_view payload);
@@ -76,7 +76,6 @@ class Http2PeerFrameObserver {
   uint32_t max_concurrent_streams_ = kInitialMaxConcurrentStreams;
   bool settings_received_ = false;
   bool goaway_received_ = false;
-  bool malformed_ = false;
 };
 
 class Http2ConnectionPool final : public ConnectionPool {

@@ -88,9 +88,8 @@ class H2TestServer::Session : public network::ConnectionCallbacks {
     if (it == streams_.end()) return;
     StreamState& s = it->second;
     s.response_body = s.request_body.empty() ? "ok" : "ok:" + s.request_body;
-    std::string status = "200";
     nghttp2_nv nva[] = {
-        MakeNv(":status", status),
+        MakeNv(":status", "200"),
         MakeNv("x-path", s.path),
     };
     nghttp2_data_provider provider;
@@ -99,7 +98,8 @@ class H2TestServer::Session : public network::ConnectionCallbacks {
     nghttp2_submit_response(session_, id, nva, 2, &provider);
   }
 
-  static nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
+  // The views must stay valid until nghttp2 copied them (the submit call).
+  static nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
     return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                       reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                       value.size(), NGHTTP2_NV_FLAG_NONE};
@@ -116,8 +116,7 @@ class H2TestServer::Session : public network::ConnectionCallbacks {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (self->server_.options_.send_trailers) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        std::string name = "grpc-status", value = "0";
-        nghttp2_nv trailer = MakeNv(name, value);
+        nghttp2_nv trailer = MakeNv("grpc-status", "0");
         nghttp2_submit_trailer(session, id, &trailer, 1);
       }
     }

@@ -225,6 +225,7 @@ TEST_F(Http2PoolTest, RequestBodyAndTrailersPassThrough) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "ok:hello");
   EXPECT_EQ(r.grpc_status, "0");
+  EXPECT_FALSE(r.reset.has_value()) << static_cast<int>(*r.reset);
 }
 
 TEST_F(Http2PoolTest, MaxRequestsPerConnectionOpensAFreshOne) {
@@ -276,11 +277,25 @@ TEST_F(Http2PoolTest, ConnectFailureResetsTheWaitingStreams) {
   EXPECT_EQ(stats.upstream_cx_connect_fail.Value(), 1u);  // both were waiting on one connection
 }
 
+// Accepts connections and never says a word.
+struct SilentPeer {
+  explicit SilentPeer(event::Dispatcher& dispatcher) {
+    auto any = network::Address::Parse("127.0.0.1", 0);
+    listener = std::move(*network::TcpListener::Create(dispatcher, *any, false,
+                                                       [this](int fd) { fds.push_back(fd); }));
+  }
+  ~SilentPeer() {
+    for (int fd : fds) ::close(fd);
+  }
+  std::unique_ptr<network::TcpListener> listener;
+  std::vector<int> fds;
+};
+
 TEST_F(Http2PoolTest, APeerThatNeverSendsSettingsCountsAsAFailedConnect) {
-  H2TestServer server(*dispatcher, {.send_settings = false});
+  SilentPeer peer(*dispatcher);
   PoolSettings settings;
   settings.connect_timeout = 50ms;
-  auto pool = MakePool(server.address(), settings);
+  auto pool = MakePool(peer.listener->address(), settings);
   Recorder r;
   auto stream = pool->NewStream(r);
   stream->EncodeHeaders(Request("/"), true);
@@ -288,14 +303,27 @@ TEST_F(Http2PoolTest, APeerThatNeverSendsSettingsCountsAsAFailedConnect) {
   ASSERT_TRUE(r.reset.has_value());
   EXPECT_EQ(*r.reset, UpstreamReset::kConnectFailure);
   EXPECT_EQ(stats.upstream_cx_connect_timeout.Value(), 1u);
+  EXPECT_EQ(peer.fds.size(), 1u);  // the TCP connect itself succeeded
+}
+
+TEST_F(Http2PoolTest, AServerThatSkipsItsSettingsPrefaceFailsTheConnection) {
+  // RFC 9113 3.4: the server's first frame must be SETTINGS.
+  H2TestServer server(*dispatcher, {.send_settings = false});
+  auto pool = MakePool(server.address());
+  Recorder r;
+  auto stream = pool->NewStream(r);
+  stream->EncodeHeaders(Request("/"), true);
+  ASSERT_TRUE(RunUntil([&] { return r.done; }));
+  ASSERT_TRUE(r.reset.has_value());
+  EXPECT_EQ(*r.reset, UpstreamReset::kConnectFailure);
   EXPECT_EQ(server.requests_completed(), 0u);
 }
 
 TEST_F(Http2PoolTest, OverflowBeyondMaxPendingIsReportedFromTheLoop) {
-  H2TestServer server(*dispatcher, {.send_settings = false});
+  SilentPeer peer(*dispatcher);
   PoolSettings settings;
   settings.max_pending = 1;
-  auto pool = MakePool(server.address(), settings);
+  auto pool = MakePool(peer.listener->address(), settings);
   Recorder first, second;
   auto s1 = pool->NewStream(first);
   auto s2 = pool->NewStream(second);

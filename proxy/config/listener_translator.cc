@@ -131,6 +131,35 @@ absl::StatusOr<HttpConnectionManagerConfig> TranslateHcm(const hcm::HttpConnecti
   if (h.has_request_timeout()) out.request_timeout = ToDuration(h.request_timeout());
   if (h.has_max_request_headers_kb())
     out.max_request_headers_kb = h.max_request_headers_kb().value();
+  if (h.has_http2_protocol_options()) {
+    const auto& h2 = h.http2_protocol_options();
+    const std::string h2_path = Path(path, "http2_protocol_options");
+    // Envoy's bounds: windows from the protocol minimum to 2^31-1.
+    constexpr uint32_t kMinWindow = 65535;
+    constexpr uint32_t kMaxWindow = 2147483647;
+    if (h2.has_max_concurrent_streams()) {
+      if (h2.max_concurrent_streams().value() < 1) {
+        return FieldError(Path(h2_path, "max_concurrent_streams"), "must be at least 1");
+      }
+      out.http2.max_concurrent_streams = h2.max_concurrent_streams().value();
+    }
+    if (h2.has_initial_stream_window_size()) {
+      const uint32_t v = h2.initial_stream_window_size().value();
+      if (v < kMinWindow || v > kMaxWindow) {
+        return FieldError(Path(h2_path, "initial_stream_window_size"),
+                          "must be between 65535 and 2147483647");
+      }
+      out.http2.initial_stream_window_size = v;
+    }
+    if (h2.has_initial_connection_window_size()) {
+      const uint32_t v = h2.initial_connection_window_size().value();
+      if (v < kMinWindow || v > kMaxWindow) {
+        return FieldError(Path(h2_path, "initial_connection_window_size"),
+                          "must be between 65535 and 2147483647");
+      }
+      out.http2.initial_connection_window_size = v;
+    }
+  }
   out.use_remote_address = h.use_remote_address().value();
   out.xff_num_trusted_hops = h.xff_num_trusted_hops();
   out.normalize_path = h.normalize_path().value();

@@ -40,6 +40,14 @@ struct HttpFilterConfig {
   std::optional<LocalRateLimitConfig> local_rate_limit;  // kLocalRateLimit
 };
 
+// The HTTP/2 settings of a connection manager (envoy.config.core.v3.
+// Http2ProtocolOptions); unset fields keep the codec's defaults.
+struct Http2Options {
+  std::optional<uint32_t> max_concurrent_streams;
+  std::optional<uint32_t> initial_stream_window_size;
+  std::optional<uint32_t> initial_connection_window_size;
+};
+
 struct HttpConnectionManagerConfig {
   enum class Codec { kAuto, kHttp1, kHttp2 };
   std::string stat_prefix;
@@ -51,6 +59,7 @@ struct HttpConnectionManagerConfig {
   std::optional<absl::Duration> stream_idle_timeout;
   std::optional<absl::Duration> request_timeout;
   std::optional<uint32_t> max_request_headers_kb;
+  Http2Options http2;
   bool use_remote_address = false;
   uint32_t xff_num_trusted_hops = 0;
   bool normalize_path = false;

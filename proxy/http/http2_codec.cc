@@ -301,6 +301,7 @@ class Http2Session {
   bool dispatching_ = false;
   bool failed_ = false;
   bool eof_ = false;
+  bool goaway_requested_ = false;  // GoAway() was called
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
   std::optional<Fatal> fatal_;
@@ -529,7 +530,7 @@ void Http2Session::DispatchEof() {
 
 bool Http2Session::ShouldClose() const {
   if (failed_ || eof_) return true;
-  if ((goaway_sent_ || goaway_received_) && streams_.empty()) return true;
+  if ((goaway_requested_ || goaway_sent_ || goaway_received_) && streams_.empty()) return true;
   return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
 }
 
@@ -548,7 +549,8 @@ void Http2Session::ResetStream(StreamId stream) {
 }
 
 void Http2Session::GoAway() {
-  if (goaway_sent_ || failed_) return;
+  if (goaway_requested_ || goaway_sent_ || failed_) return;
+  goaway_requested_ = true;
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
@@ -757,7 +759,7 @@ int Http2Session::OnBeginHeaders(const nghttp2_frame* frame) {
     for (const auto& [id, st] : streams_) {
       if (!st.reset_by_owner) ++open;
     }
-    if (open >= settings_.max_concurrent_streams || goaway_sent_) {
+    if (open >= settings_.max_concurrent_streams || goaway_requested_) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, h2_id, NGHTTP2_REFUSED_STREAM);
       return 0;
     }
@@ -935,7 +937,8 @@ int Http2Session::OnFrameSend(const nghttp2_frame* frame) {
       if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) ++stats_.streams_refused;
       Stream* s = FindByH2(frame->hd.stream_id);
       const bool owner_asked = s != nullptr && s->reset_by_owner;
-      if (server_ && !owner_asked && !failed_) {
+      // Streams refused because we are going away are our doing, not the peer's.
+      if (server_ && !owner_asked && !failed_ && !goaway_requested_) {
         // nghttp2 (or the concurrency limit) reset a stream the peer got wrong.
         CountPeerCausedReset(&Http2CodecStats::reset_flood);
       }

@@ -398,22 +398,19 @@ void ActiveStream::StartAttempt() {
 void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
   bytes_received_ += data.size();
   request_complete_ = end_stream;
-  if (!body_too_large_to_retry_) {
-    if (request_body_.size() + data.size() <= kRetryBufferLimit) {
-      request_body_.append(data);
-    } else {
-      body_too_large_to_retry_ = true;
-    }
-  }
-  if (routed_ && upstream_ && upstream_request_active_) {
-    if (body_too_large_to_retry_ && !request_body_.empty()) {
-      // Switch to streaming: what was buffered goes first.
-      upstream_->EncodeData(request_body_, false);
+  const bool streaming = routed_ && upstream_ && upstream_request_active_;
+  if (!body_too_large_to_retry_ && request_body_.size() + data.size() > kRetryBufferLimit) {
+    body_too_large_to_retry_ = true;
+    if (streaming) {
+      // The copy kept for retries is already upstream: drop it, stream on.
       request_body_.clear();
       request_body_.shrink_to_fit();
     }
-    upstream_->EncodeData(data, end_stream);
   }
+  // Kept for a retry or a mirror, or held until an attempt starts (which
+  // sends what is held).
+  if (!streaming || !body_too_large_to_retry_) request_body_.append(data);
+  if (streaming) upstream_->EncodeData(data, end_stream);
   if (end_stream && routed_) SendMirrors();
 }
 
@@ -690,7 +687,7 @@ void ActiveStream::Log() {
   e.method = std::string(request_headers_.Method());
   e.path = original_path_;
   e.authority = original_authority_;
-  e.protocol = "HTTP/1.1";
+  e.protocol = std::string(hcm_.protocol());
   e.response_code = response_code_;
   e.response_flags = response_flags_;
   e.bytes_received = bytes_received_;

@@ -369,7 +369,7 @@ void ActiveStream::StartAttempt() {
   }
   if (retry_) ctx.exclude = retry_->ExcludePredicate();
   const Host* host = lb->ChooseHost(ctx);
-  upstream::ConnectionPool* pool = host ? cluster_->PoolFor(*host) : nullptr;
+  upstream::ConnectionPool* pool = host ? cluster_->PoolFor(*host, DownstreamProtocol()) : nullptr;
   if (pool == nullptr) {
     SendLocalReply(503, "no healthy upstream", "UH");
     return;
@@ -393,6 +393,10 @@ void ActiveStream::StartAttempt() {
     per_try_timer_ = hcm_.worker().dispatcher().CreateTimer([this] { OnPerTryTimeout(); });
     per_try_timer_->Enable(ToMillis(retry_->policy().per_try_timeout));
   }
+}
+
+upstream::PoolProtocol ActiveStream::DownstreamProtocol() const {
+  return hcm_.http2() ? upstream::PoolProtocol::kHttp2 : upstream::PoolProtocol::kHttp1;
 }
 
 void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
@@ -430,7 +434,7 @@ void ActiveStream::SendMirrors() {
     WorkerCluster* cluster = hcm_.worker().FindCluster(mirror.cluster);
     if (cluster == nullptr || cluster->load_balancer() == nullptr) continue;
     const Host* host = cluster->load_balancer()->ChooseHost(LbContext{});
-    upstream::ConnectionPool* pool = host ? cluster->PoolFor(*host) : nullptr;
+    upstream::ConnectionPool* pool = host ? cluster->PoolFor(*host, DownstreamProtocol()) : nullptr;
     if (pool == nullptr) continue;
     http::RequestHeaders shadow = request_headers_;
     // Envoy marks shadow traffic by suffixing the authority.

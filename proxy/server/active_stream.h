@@ -53,6 +53,8 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
 
   // Upstream attempts.
   void StartAttempt();
+  // For clusters that speak whatever the downstream spoke.
+  upstream::PoolProtocol DownstreamProtocol() const;
   void OnPerTryTimeout();
   void OnGlobalTimeout();
   void ScheduleRetry(absl::Duration backoff);

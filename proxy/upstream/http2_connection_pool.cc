@@ -123,10 +123,12 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
     Flush();
     AfterStreamEnded();
   }
+  // The codec hands out its output in slices: pull until it has nothing
+  // more, or the socket pushes back (the low watermark resumes).
   void Flush() {
-    if (closing_) return;
-    std::string_view out = codec_->PendingOutput();
-    if (!out.empty()) {
+    while (!closing_ && !write_blocked_) {
+      std::string_view out = codec_->PendingOutput();
+      if (out.empty()) break;
       connection_->Write(out);
       codec_->DrainOutput(out.size());
     }
@@ -144,6 +146,10 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
   // network::ConnectionCallbacks
   void OnData(network::Buffer& data, bool end_stream) override;
   void OnEvent(network::ConnectionEvent event) override;
+  void OnWriteBufferWatermark(bool above_high) override {
+    write_blocked_ = above_high;
+    if (!above_high) Flush();
+  }
 
   // http::ClientCallbacks
   void OnHeaders(http::StreamId id, http::ResponseHeaders headers, bool end_stream) override;
@@ -180,6 +186,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
   // Bytes at the front of the read buffer the observer has already seen (the
   // codec left them unconsumed).
   size_t observed_ahead_ = 0;
+  bool write_blocked_ = false;
 };
 
 // The caller's handle: buffers what it encodes until bound to a connection.

@@ -228,6 +228,24 @@ TEST_F(Http2PoolTest, RequestBodyAndTrailersPassThrough) {
   EXPECT_FALSE(r.reset.has_value()) << static_cast<int>(*r.reset);
 }
 
+TEST_F(Http2PoolTest, BodiesLargerThanTheFlowControlWindowsGoBothWays) {
+  H2TestServer server(*dispatcher, {});
+  auto pool = MakePool(server.address());
+  Recorder r;
+  auto stream = pool->NewStream(r);
+  // 3 MiB: several stream windows (1 MiB), nghttp2's default 64 KiB server
+  // window, and many 64 KiB output slices of the codec.
+  std::string body(3 << 20, 'b');
+  for (size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>('a' + (i / 4096) % 26);
+  stream->EncodeHeaders(Request("/big", "POST"), false);
+  stream->EncodeData(body, true);
+  ASSERT_TRUE(RunUntil([&] { return r.done; }));
+  EXPECT_FALSE(r.reset.has_value());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), body.size() + 3);
+  EXPECT_TRUE(r.body == "ok:" + body);
+}
+
 TEST_F(Http2PoolTest, MaxRequestsPerConnectionOpensAFreshOne) {
   H2TestServer server(*dispatcher, {});
   PoolSettings settings;

@@ -278,7 +278,10 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
     ActiveClient* client = client_;
     client_ = nullptr;
     client->ResetStream(id_);
-    FailSoon(UpstreamReset::kRemoteReset);
+    // Unavailable: the connection takes no new stream (GOAWAY raced us), so
+    // nothing reached the peer.
+    FailSoon(status.code() == absl::StatusCode::kUnavailable ? UpstreamReset::kRefusedStream
+                                                             : UpstreamReset::kRemoteReset);
   }
 
   Http2ConnectionPool& pool_;
@@ -358,10 +361,15 @@ void Http2ConnectionPool::ActiveClient::OnTrailers(http::StreamId id, http::Trai
   AfterStreamEnded();
 }
 
-void Http2ConnectionPool::ActiveClient::OnStreamReset(http::StreamId id, http::StreamResetReason) {
+void Http2ConnectionPool::ActiveClient::OnStreamReset(http::StreamId id,
+                                                      http::StreamResetReason reason) {
   Stream* stream = Take(id);
   if (stream == nullptr) return;
-  stream->callbacks().OnUpstreamReset(UpstreamReset::kRemoteReset);
+  // Refused (REFUSED_STREAM, or above the peer's GOAWAY): never processed,
+  // so the router may retry it under "refused-stream".
+  stream->callbacks().OnUpstreamReset(reason == http::StreamResetReason::kRefused
+                                          ? UpstreamReset::kRefusedStream
+                                          : UpstreamReset::kRemoteReset);
   AfterStreamEnded();
 }
 

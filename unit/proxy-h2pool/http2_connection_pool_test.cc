@@ -190,6 +190,35 @@ TEST_F(Http2PoolTest, GoAwayMovesNewStreamsToANewConnection) {
   ASSERT_TRUE(RunUntil([&] { return pool->connection_count() == 0; }));
 }
 
+TEST_F(Http2PoolTest, StreamsAboveTheGoAwayLastStreamIdAreRefused) {
+  // The server says GOAWAY (last stream: the first) as soon as the first
+  // request is in; the two sent with it were never processed.
+  H2TestServer server(*dispatcher, {.hold_responses = true, .goaway_after_requests = 1});
+  auto pool = MakePool(server.address());
+  std::vector<Recorder> recorders(3);
+  std::vector<std::unique_ptr<UpstreamStream>> streams;
+  for (auto& r : recorders) {
+    streams.push_back(pool->NewStream(r));
+    streams.back()->EncodeHeaders(Request("/"), true);
+  }
+  ASSERT_TRUE(RunUntil([&] { return recorders[1].done && recorders[2].done; }));
+  for (int i : {1, 2}) {
+    ASSERT_TRUE(recorders[i].reset.has_value()) << i;
+    EXPECT_EQ(*recorders[i].reset, UpstreamReset::kRefusedStream) << i;
+  }
+  server.Release();
+  ASSERT_TRUE(RunUntil([&] { return recorders[0].done; }));
+  EXPECT_EQ(recorders[0].status, 200);
+  // The next stream needs a new connection.
+  Recorder next;
+  auto stream = pool->NewStream(next);
+  stream->EncodeHeaders(Request("/next"), true);
+  ASSERT_TRUE(RunUntil([&] { return server.held() >= 1 && server.connections_accepted() == 2; }));
+  server.Release();
+  ASSERT_TRUE(RunUntil([&] { return next.done; }));
+  EXPECT_EQ(next.status, 200);
+}
+
 TEST_F(Http2PoolTest, ResetOfOneStreamLeavesTheOthers) {
   H2TestServer server(*dispatcher, {.hold_responses = true});
   auto pool = MakePool(server.address());

@@ -114,7 +114,7 @@ error_log $TMP/origin/logs/error.log warn;
 events { worker_connections 8192; }
 http {
   access_log off;
-  http2_max_requests 100000000;
+  keepalive_requests 100000000;
   keepalive_timeout 300s;
   server {
     listen 127.0.0.1:$ORIGIN_PORT http2 backlog=4096;
@@ -139,7 +139,7 @@ error_log $TMP/nginx/logs/error.log warn;
 events { worker_connections 8192; }
 http {
   access_log off;
-  http2_max_requests 100000000;
+  keepalive_requests 100000000;
   keepalive_timeout 300s;
   upstream origin {
     server 127.0.0.1:$ORIGIN_PORT;

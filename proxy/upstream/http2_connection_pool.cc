@@ -83,6 +83,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
         codec_(pool.codec_factory_(*this)) {
     connection_->SetCallbacks(this);
     idle_timer_ = pool.dispatcher_.CreateTimer([this] { Close(); });
+    flush_timer_ = pool.dispatcher_.CreateTimer([this] { Flush(); });
     settings_timer_ = pool.dispatcher_.CreateTimer([this] {
       // Connected, but the peer never said what it accepts: as good as a
       // failed connect.
@@ -120,12 +121,18 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
   void ResetStream(http::StreamId id) {
     codec_->ResetStream(id);
     streams_.erase(id);
-    Flush();
+    ScheduleFlush();
     AfterStreamEnded();
+  }
+  // What streams encode is written once per event-loop iteration: the
+  // requests that one downstream read produced share one write.
+  void ScheduleFlush() {
+    if (!flush_timer_->enabled()) flush_timer_->Enable(std::chrono::milliseconds(0));
   }
   // The codec hands out its output in slices: pull until it has nothing
   // more, or the socket pushes back (the low watermark resumes).
   void Flush() {
+    flush_timer_->Disable();
     while (!closing_ && !write_blocked_) {
       std::string_view out = codec_->PendingOutput();
       if (out.empty()) break;
@@ -140,6 +147,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
     closing_ = true;
     idle_timer_->Disable();
     settings_timer_->Disable();
+    flush_timer_->Disable();
     connection_->Close(network::Connection::CloseType::kFlushWrite);
   }
 
@@ -177,6 +185,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
   std::unique_ptr<http::ClientConnection> codec_;
   std::unique_ptr<event::Timer> idle_timer_;
   std::unique_ptr<event::Timer> settings_timer_;
+  std::unique_ptr<event::Timer> flush_timer_;
   Http2PeerFrameObserver peer_;
   std::map<http::StreamId, Stream*> streams_;
   uint32_t streams_served_ = 0;
@@ -272,7 +281,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   void Check(const absl::Status& status) {
     if (client_ == nullptr) return;
     if (status.ok()) {
-      client_->Flush();
+      client_->ScheduleFlush();
       return;
     }
     ActiveClient* client = client_;

@@ -3,12 +3,13 @@
 //
 // Requests are multiplexed as streams on as few connections as the peer
 // allows: a connection takes streams once the peer's first SETTINGS arrived
-// (sent at once by servers; waiting for it costs no extra round trip after
-// the TCP handshake and means no stream is refused for exceeding a limit we
-// did not know yet), and while it has fewer active than the smaller of the
-// peer's SETTINGS_MAX_CONCURRENT_STREAMS and our own max_concurrent_streams.
-// A peer that connects but sends no SETTINGS within connect_timeout counts
-// as a failed connection.
+// (servers send it at once; waiting costs the first streams of a new
+// connection about one round trip, and in exchange no stream is refused for
+// exceeding a limit we did not know yet), and while it has fewer active than
+// the smaller of the peer's SETTINGS_MAX_CONCURRENT_STREAMS and our own
+// max_concurrent_streams. A peer that connects but sends no SETTINGS within
+// connect_timeout counts as a failed connection.
+//
 // When every connection is full, has received GOAWAY, or has served
 // max_requests_per_connection streams, a new connection is opened (up to
 // max_connections); streams beyond that wait in a bounded queue (max_pending;
@@ -19,8 +20,9 @@
 //
 // The HTTP/2 codec itself is pluggable (a factory of http::ClientConnection),
 // so the pool does not depend on which codec implementation frames the
-// bytes; the connection-level facts the pool needs (the peer's concurrency
-// limit, GOAWAY) are read from the server's frames as they pass by.
+// bytes; the connection-level facts the pool needs (whether the peer's
+// SETTINGS arrived, its concurrency limit, GOAWAY) are read from the
+// server's frames as they pass by (Http2PeerFrameObserver).
 //
 // Ownership: the worker owns the pool; the pool owns its connections and
 // their codecs. Streams are owned by the caller (see connection_pool.h).
@@ -53,7 +55,9 @@ using Http2CodecFactory =
 // the frame headers to stay in step, and the two frame types it needs).
 class Http2PeerFrameObserver {
  public:
-  // Nghttp2's assumption before the peer's first SETTINGS frame.
+  // The limit while the peer's SETTINGS name none. RFC 9113 says unlimited;
+  // like nghttp2 (which assumes 100 before SETTINGS) we stay at 100 so one
+  // connection does not grow without bound.
   static constexpr uint32_t kInitialMaxConcurrentStreams = 100;
 
   void Observe(std::string_view bytes);

@@ -4,6 +4,8 @@
 Usage: h2_attack.py HOST PORT ATTACK [AUTHORITY]
 ATTACK: rapid_reset | continuation | ping_flood | settings_flood |
         oversized_headers | empty_data
+Also: "normal" (five well-behaved GETs on one connection) and "drain" (one
+slow request that must survive the server's graceful GOAWAY).
 
 Sends the attack on one connection (h2 for the ordinary parts, hand-built
 frames where h2 would refuse to misbehave) while reading what the server
@@ -23,7 +25,6 @@ import time
 import h2.config
 import h2.connection
 import hpack
-import hyperframe.frame as hf
 
 DEADLINE_SECONDS = 10
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -185,9 +186,57 @@ def well_behaved(host, port, authority, streams):
     print(json.dumps({"statuses": statuses}))
 
 
+def drain_witness(host, port, authority):
+    """Starts one slow request, says "sent", then reports what the server did:
+    a graceful GOAWAY (code, last stream) and whether the request still ended.
+    Frames are read by hand: a client state machine would stop at the GOAWAY."""
+    enc, dec = hpack.Encoder(), hpack.Decoder()
+    sock = socket.create_connection((host, port), timeout=DEADLINE_SECONDS)
+    block = enc.encode([(":method", "GET"), (":scheme", "http"), (":path", "/slow"),
+                        (":authority", authority)])
+    sock.sendall(PREFACE + frame(0x4, 0, 0) + frame(0x1, 0x5, 1, block))
+    print("sent", flush=True)
+    result = {"goaway": None, "last_stream": None, "status": None, "ended": False,
+              "closed": False, "goaway_before_end": False}
+    buf = b""
+    deadline = time.time() + DEADLINE_SECONDS
+    while time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            result["closed"] = True
+            break
+        buf += data
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[0:3], "big")
+            if len(buf) < 9 + length:
+                break
+            ftype, flags = buf[3], buf[4]
+            stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            payload = buf[9:9 + length]
+            buf = buf[9 + length:]
+            if ftype == 0x4 and not flags & 0x1:
+                sock.sendall(frame(0x4, 0x1, 0))
+            elif ftype == 0x7:
+                result["last_stream"] = struct.unpack(">I", payload[0:4])[0] & 0x7FFFFFFF
+                result["goaway"] = struct.unpack(">I", payload[4:8])[0]
+                result["goaway_before_end"] = not result["ended"]
+            elif ftype == 0x1 and stream == 1:
+                result["status"] = int(dict(dec.decode(payload)).get(":status", "0"))
+                result["ended"] = result["ended"] or bool(flags & 0x1)
+            elif ftype == 0x0 and stream == 1 and flags & 0x1:
+                result["ended"] = True
+    print(json.dumps(result), flush=True)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 3 and sys.argv[3] == "normal":
         well_behaved(sys.argv[1], int(sys.argv[2]),
                      sys.argv[4] if len(sys.argv) > 4 else "demo.example.com", 5)
+    elif len(sys.argv) > 3 and sys.argv[3] == "drain":
+        drain_witness(sys.argv[1], int(sys.argv[2]),
+                      sys.argv[4] if len(sys.argv) > 4 else "demo.example.com")
     else:
         main()

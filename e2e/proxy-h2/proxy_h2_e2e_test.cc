@@ -68,10 +68,14 @@ long RssKib(pid_t pid) {
   return 0;
 }
 
-std::string Config(int echo_port, int gateway_port) {
+// `slow_port`: a backend that takes its time, routed at /slow.
+std::string Config(int echo_port, int gateway_port, int slow_port) {
   std::string y = ServiceYaml("demo", "echo", "http", 8080) +
                   PodYaml("demo", "echo-v1", "echo", {{"version", "v1"}}) +
-                  EndpointSliceYaml("demo", "echo-v1", "echo", "echo-v1", "http", echo_port);
+                  EndpointSliceYaml("demo", "echo-v1", "echo", "echo-v1", "http", echo_port) +
+                  ServiceYaml("demo", "slow", "http", 8080) +
+                  PodYaml("demo", "slow-1", "slow", {{"version", "v1"}}) +
+                  EndpointSliceYaml("demo", "slow-1", "slow", "slow-1", "http", slow_port);
   y += R"(---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -90,6 +94,9 @@ spec:
   hosts: ["*"]
   gateways: [demo-gateway]
   http:
+  - name: slow
+    match: [{uri: {prefix: /slow}}]
+    route: [{destination: {host: slow.demo.svc.cluster.local}}]
   - name: all
     headers:
       response:
@@ -108,10 +115,14 @@ class ProxyH2Test : public ::testing::Test {
     gateway_port_ = PickFreePort();
     admin_port_ = PickFreePort();
     const int xds_port = PickFreePort();
+    const int slow_port = PickFreePort();
     echo_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-echo", "--port",
                             std::to_string(echo_port), "--version", "v1"});
+    slow_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-echo", "--port",
+                            std::to_string(slow_port), "--version", "slow", "--delay-ms", "1500"});
     ASSERT_TRUE(echo_->WaitForSubstring("listening", 10s)) << echo_->Output();
-    config_->WriteFile("mesh.yaml", Config(echo_port, gateway_port_));
+    ASSERT_TRUE(slow_->WaitForSubstring("listening", 10s)) << slow_->Output();
+    config_->WriteFile("mesh.yaml", Config(echo_port, gateway_port_, slow_port));
     op_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir",
                           config_->path(), "--state-dir", state_->path(), "--xds-port",
                           std::to_string(xds_port), "--admin-port", std::to_string(PickFreePort()),
@@ -141,6 +152,7 @@ class ProxyH2Test : public ::testing::Test {
     delete proxy_;
     delete op_;
     delete echo_;
+    delete slow_;
     delete config_;
     delete state_;
   }
@@ -162,6 +174,7 @@ class ProxyH2Test : public ::testing::Test {
   static inline Subprocess* op_ = nullptr;
   static inline Subprocess* proxy_ = nullptr;
   static inline Subprocess* echo_ = nullptr;
+  static inline Subprocess* slow_ = nullptr;
   static inline int gateway_port_ = 0, admin_port_ = 0;
   static inline bool ready_ = false;
   static inline std::string access_log_;
@@ -271,6 +284,30 @@ TEST_F(ProxyH2Test, AttacksCloseTheConnectionAndTheProxyKeepsServing) {
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
   EXPECT_EQ(j["statuses"], nlohmann::json::array({200, 200, 200, 200, 200})) << out;
+}
+
+// Runs last in this suite: it drains the shared proxy.
+TEST_F(ProxyH2Test, ZzDrainSendsGoAwayAndLetsTheOpenStreamFinish) {
+  Subprocess client({"/usr/bin/python3", MESHGATE_SOURCE_DIR "/e2e/proxy-h2/h2_attack.py",
+                     "127.0.0.1", std::to_string(gateway_port_), "drain"});
+  ASSERT_TRUE(client.WaitForSubstring("sent", 10s)) << client.Output();
+  std::this_thread::sleep_for(300ms);  // let the request reach the slow backend
+  EXPECT_EQ(
+      RunCommand("curl -s -m 5 -X POST http://127.0.0.1:" + std::to_string(admin_port_) + "/drain"),
+      "draining\n");
+  ASSERT_TRUE(client.WaitForSubstring("\"closed\"", 15s)) << client.Output();
+  nlohmann::json result;
+  for (const std::string& line : client.Lines()) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object()) result = j;
+  }
+  ASSERT_TRUE(result.is_object()) << client.Output();
+  EXPECT_EQ(result["goaway"], 0) << result.dump();       // NO_ERROR: graceful
+  EXPECT_EQ(result["last_stream"], 1) << result.dump();  // our stream is kept
+  EXPECT_TRUE(result["goaway_before_end"].get<bool>()) << result.dump();
+  EXPECT_EQ(result["status"], 200) << result.dump();
+  EXPECT_TRUE(result["ended"].get<bool>()) << result.dump();
+  EXPECT_TRUE(result["closed"].get<bool>()) << result.dump();
 }
 
 }  // namespace

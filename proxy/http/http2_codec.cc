@@ -53,7 +53,8 @@ nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
 // What a header block of the peer turned into, before it is handed over.
 struct InboundBlock {
   HeaderMap fields;
-  size_t list_bytes = 0;  // RFC 7541 §4.1 accounting
+  size_t list_bytes = 0;      // RFC 7541 §4.1 accounting
+  size_t regular_fields = 0;  // pseudo-headers not counted, cookie crumbs are
   std::vector<std::string> cookies;
 };
 
@@ -780,11 +781,15 @@ int Http2Session::OnHeader(const nghttp2_frame* frame, std::string_view name,
   if (s == nullptr || !s->block) return 0;
   InboundBlock& b = *s->block;
   b.list_bytes += name.size() + value.size() + 32;
-  if (b.list_bytes > settings_.max_header_list_bytes ||
-      b.fields.size() + b.cookies.size() >= settings_.max_header_count) {
-    NoteFatal(Concat("stream ", frame->hd.stream_id, ": header list exceeds ",
-                     settings_.max_header_list_bytes, " bytes or ", settings_.max_header_count,
-                     " fields"),
+  if (!name.empty() && name[0] != ':') ++b.regular_fields;
+  std::string problem;
+  if (b.list_bytes > settings_.max_header_list_bytes) {
+    problem = Concat("header list exceeds ", settings_.max_header_list_bytes, " bytes");
+  } else if (b.regular_fields > settings_.max_header_count) {
+    problem = Concat("more than ", settings_.max_header_count, " header fields");
+  }
+  if (!problem.empty()) {
+    NoteFatal(Concat("stream ", frame->hd.stream_id, ": ", problem),
               &Http2CodecStats::header_list_too_large, NGHTTP2_ENHANCE_YOUR_CALM);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
@@ -913,7 +918,10 @@ int Http2Session::OnStreamClose(int32_t h2_id, uint32_t error_code) {
   Stream s = std::move(it->second);
   streams_.erase(it);
   if (!server_) handle_to_h2_.erase(s.id);
-  const bool finished = s.remote_ended && s.local_ended && s.body_done;
+  bool finished = s.remote_ended && s.local_ended && s.body_done;
+  // A server may stop our upload with RST_STREAM(NO_ERROR) once its
+  // response is complete (RFC 9113 §8.1): the exchange still succeeded.
+  if (!server_ && s.remote_ended && error_code == NGHTTP2_NO_ERROR) finished = true;
   if (!s.announced || s.reset_by_owner || failed_ || (finished && error_code == NGHTTP2_NO_ERROR)) {
     return 0;
   }
@@ -928,6 +936,17 @@ int Http2Session::OnStreamClose(int32_t h2_id, uint32_t error_code) {
 }
 
 int Http2Session::OnFrameSend(const nghttp2_frame* frame) {
+  if (server_ && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    // The response is out while the request is still coming: tell the
+    // client to stop sending (RFC 9113 §8.1) so the stream does not hold a
+    // concurrency slot until it finishes an upload nobody reads.
+    Stream* s = FindByH2(frame->hd.stream_id);
+    if (s != nullptr && !s->remote_ended && !s->reset_by_owner) {
+      s->reset_by_owner = true;
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+  }
   switch (frame->hd.type) {
     case NGHTTP2_DATA:
       ++data_frames_sent_;

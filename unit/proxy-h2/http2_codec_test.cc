@@ -257,6 +257,27 @@ TEST(Http2CodecTest, ClientResetReachesTheServerAndOthersGoOn) {
   EXPECT_FALSE(pair.server.ShouldClose());
 }
 
+TEST(Http2CodecTest, EarlyResponseStopsTheUploadAndFreesTheStream) {
+  CodecPair pair;
+  pair.server_events.on_headers = [&](StreamId id, bool) {
+    // Refuse the upload at once, as a 413 would.
+    ASSERT_TRUE(pair.server.EncodeHeaders(id, ResponseHeaders{{":status", "413"}}, true).ok());
+  };
+  const StreamId id = pair.client.NewStream();
+  RequestHeaders post{{":method", "POST"}, {":path", "/"}, {":authority", "a"}};
+  ASSERT_TRUE(pair.client.EncodeHeaders(id, post, false).ok());
+  ASSERT_TRUE(pair.client.EncodeData(id, "first part", false).ok());
+  pair.Exchange();
+  EXPECT_EQ(pair.client_events.streams[id].headers->Get(":status"), "413");
+  EXPECT_TRUE(pair.client_events.streams[id].ended);
+  // Stopped with RST_STREAM(NO_ERROR): a complete exchange, not a failure.
+  EXPECT_FALSE(pair.client_events.streams[id].reset.has_value());
+  EXPECT_EQ(pair.server.ActiveStreams(), 0u);
+  EXPECT_EQ(pair.client.ActiveStreams(), 0u);
+  EXPECT_FALSE(pair.client.EncodeData(id, "more", true).ok());
+  EXPECT_EQ(pair.server.stats().reset_flood + pair.server.stats().rapid_reset_flood, 0u);
+}
+
 TEST(Http2CodecTest, ServerResetReachesTheClient) {
   CodecPair pair;
   const StreamId id = pair.client.NewStream();

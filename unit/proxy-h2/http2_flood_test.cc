@@ -129,7 +129,7 @@ TEST(Http2FloodTest, TooManyHeaderFieldsEndsTheConnection) {
       {":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "a"}};
   for (int i = 0; i < 150; ++i) fields.emplace_back("x-" + std::to_string(i), "1");
   EXPECT_TRUE(a.Feed(ClientPreface() + Headers(1, HpackBlock(fields), kEndHeaders | kEndStream)));
-  a.ExpectGoAway(kEnhanceYourCalm, "fields");
+  a.ExpectGoAway(kEnhanceYourCalm, "more than 100 header fields");
 }
 
 TEST(Http2FloodTest, PingFloodEndsTheConnectionWithBoundedOutput) {

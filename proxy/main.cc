@@ -8,6 +8,9 @@
 //                  [--workers N] [--access-log PATH|-|off] [--log-level info]
 //                  [--drain-timeout-ms 5000] [--bootstrap FILE]
 //
+//   meshgate-proxy iptables [...]   installs the sidecar's traffic capture
+//                                    (proxy/capture/iptables.h)
+//
 // A bootstrap file holds the same settings as `name: value` lines (flat
 // YAML); flags given on the command line win. Gateways find the Gateway
 // objects meant for them by --labels, matched against Gateway.spec.selector
@@ -33,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "common/logging.h"
 #include "proxy/accesslog/access_log.h"
+#include "proxy/capture/iptables.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/server/admin_server.h"
 #include "proxy/server/worker.h"
@@ -49,7 +53,8 @@ constexpr char kUsage[] =
     "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
     "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
     "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
-    "         [--bootstrap FILE]\n";
+    "         [--bootstrap FILE]\n"
+    "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
 const std::vector<std::string> kKnownSettings = {
     "xds-address", "node-id",          "role",          "namespace", "service-account",
@@ -196,6 +201,9 @@ void OnSignal(int sig) { g_signal = sig; }
 
 int main(int argc, char** argv) {
   using namespace meshgate::proxy;
+  if (argc > 1 && std::string(argv[1]) == "iptables") {
+    return capture::RunIptablesCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   Settings settings;
   if (!ParseFlags(argc, argv, settings)) return 2;
   meshgate::InitLogging("meshgate-proxy",

@@ -139,6 +139,7 @@ void Worker::Start() {
     dispatcher_->Run();
     // Tear down on the loop's thread: connections and pools unregister from it.
     connections_.clear();
+    tcp_connections_.clear();
     drain_deadline_.reset();
     listeners_.clear();
     clusters_.clear();
@@ -170,10 +171,15 @@ void Worker::Drain(std::chrono::milliseconds timeout) {
     std::vector<HttpConnectionManager*> all;
     for (auto& [key, c] : connections_) all.push_back(c.get());
     for (auto* c : all) c->CloseIfIdle();
+    // A TCP connection has no request boundary to stop at: it keeps going
+    // until it ends or the deadline comes.
     drain_deadline_ = dispatcher_->CreateTimer([this] {
       std::vector<HttpConnectionManager*> rest;
       for (auto& [key, c] : connections_) rest.push_back(c.get());
       for (auto* c : rest) c->CloseNow();
+      std::vector<TcpProxy*> tcp_rest;
+      for (auto& [key, c] : tcp_connections_) tcp_rest.push_back(c.get());
+      for (auto* c : tcp_rest) c->CloseNow();
     });
     drain_deadline_->Enable(timeout);
   });
@@ -214,6 +220,11 @@ void Worker::UpdateClusters() {
 }
 
 void Worker::UpdateListeners() {
+  listeners_by_address_.clear();
+  for (const auto& [name, config] : snapshot_->listeners) {
+    auto address = network::Address::Parse(config->address, static_cast<uint16_t>(config->port));
+    if (address.ok()) listeners_by_address_[address->ToString()] = config;
+  }
   std::map<std::string, ActiveListener> next;
   for (const auto& [name, config] : snapshot_->listeners) {
     if (!config->bind_to_port) continue;
@@ -254,43 +265,73 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
     ::close(fd);
     return;
   }
-  const auto& config = it->second.config;
-  // The local port is only needed (one syscall per connection) when a
-  // filter chain matches on it.
-  std::optional<uint32_t> local_port;
-  auto port_of_connection = [&] {
-    if (!local_port) {
-      auto local = network::LocalAddress(fd);
-      local_port = local.ok() ? local->port() : 0;
+  std::shared_ptr<const config::ListenerConfig> listener = it->second.config;
+  const bool capture = listener->use_original_dst || listener->restores_original_dst();
+  config::ConnectionMatchInfo match;
+  std::optional<network::Address> original_destination;
+  // The addresses cost syscalls: only taken when something depends on them.
+  if (capture || listener->matches_on_destination()) {
+    auto local = network::LocalAddress(fd);
+    if (!local.ok()) {
+      ::close(fd);
+      return;
     }
-    return *local_port;
-  };
-  const config::FilterChainConfig* chain = nullptr;
-  for (const auto& fc : config->filter_chains) {
-    const auto& m = fc.match;
-    if (m.destination_port && *m.destination_port != port_of_connection()) continue;
-    if (!m.server_names.empty()) continue;  // needs TLS SNI
-    if (!m.transport_protocol.empty() && m.transport_protocol != "raw_buffer") continue;
-    chain = &fc;
-    break;
+    // Where the client meant to go. Only a destination that differs from our
+    // own socket counts as restored: a connection made straight to a capture
+    // port must not be proxied back to that port (a loop).
+    if (capture) {
+      auto od = network::OriginalDestination(fd);
+      if (od.ok() && od->ToString() != local->ToString()) original_destination = *od;
+    }
+    if (listener->use_original_dst && original_destination) {
+      if (auto target = HandOffTarget(*original_destination)) listener = std::move(target);
+    }
+    const network::Address& destination = original_destination ? *original_destination : *local;
+    match.destination_ip = destination.ip();
+    match.destination_port = destination.port();
   }
-  if (chain == nullptr && config->default_filter_chain) chain = &*config->default_filter_chain;
+  const config::FilterChainConfig* chain = config::SelectFilterChain(*listener, match);
   if (chain == nullptr) {
     ::close(fd);
     return;
   }
   auto connection = network::Connection::FromAccepted(
       *dispatcher_, fd, std::make_unique<network::PlaintextTransportSocket>());
-  auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection), config, *chain);
+  if (chain->tcp_proxy) {
+    auto proxy = std::make_unique<TcpProxy>(*this, std::move(connection), std::move(listener),
+                                            *chain, original_destination);
+    TcpProxy* raw = proxy.get();
+    tcp_connections_.emplace(raw, std::move(proxy));
+    raw->Start();
+    return;
+  }
+  auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection),
+                                                     std::move(listener), *chain);
   event::DeferredDeletable* key = hcm.get();
   connections_.emplace(key, std::move(hcm));
 }
 
+std::shared_ptr<const config::ListenerConfig> Worker::HandOffTarget(
+    const network::Address& destination) {
+  auto exact = listeners_by_address_.find(destination.ToString());
+  if (exact != listeners_by_address_.end()) return exact->second;
+  auto any = network::Address::Parse(destination.family() == AF_INET6 ? "::" : "0.0.0.0",
+                                     destination.port());
+  if (!any.ok()) return nullptr;
+  auto wildcard = listeners_by_address_.find(any->ToString());
+  return wildcard == listeners_by_address_.end() ? nullptr : wildcard->second;
+}
+
 void Worker::RemoveConnection(event::DeferredDeletable* connection) {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return;
-  dispatcher_->DeferredDelete(std::move(it->second));
-  connections_.erase(it);
+  if (auto it = connections_.find(connection); it != connections_.end()) {
+    dispatcher_->DeferredDelete(std::move(it->second));
+    connections_.erase(it);
+    return;
+  }
+  if (auto it = tcp_connections_.find(connection); it != tcp_connections_.end()) {
+    dispatcher_->DeferredDelete(std::move(it->second));
+    tcp_connections_.erase(it);
+  }
 }
 
 WorkerCluster* Worker::FindCluster(const std::string& name) {

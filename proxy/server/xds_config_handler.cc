@@ -94,6 +94,7 @@ void XdsConfigHandler::UpdateSubscriptions() {
 bool XdsConfigHandler::IsComplete(const config::ConfigSnapshot& snapshot, std::string* missing) {
   for (const auto& [name, listener] : snapshot.listeners) {
     auto check = [&](const config::FilterChainConfig& chain) {
+      if (chain.tcp_proxy) return true;  // no routes to wait for
       if (snapshot.RoutesFor(chain.http) == nullptr) {
         if (missing) *missing = "route configuration " + chain.http.rds_route_config_name;
         return false;

@@ -29,7 +29,7 @@ constexpr char kCluster[] =
              }
            }
          }
-)pb";
+    )pb";
 
 std::string WithOptions(const std::string& options) {
   return std::string(kCluster) + R"pb(

@@ -204,8 +204,24 @@ absl::Status TranslateLb(const cluster::Cluster& c, ClusterConfig& out) {
   return absl::OkStatus();
 }
 
+absl::Status TranslateHttp2Options(const core::Http2ProtocolOptions& h2, std::string_view path,
+                                   ClusterConfig& out) {
+  if (!h2.has_max_concurrent_streams()) return absl::OkStatus();
+  const uint32_t max = h2.max_concurrent_streams().value();
+  // Envoy's bounds for the field.
+  if (max < 1 || max > 2147483647) {
+    return FieldError(Path(path, "max_concurrent_streams"), "must be in [1, 2147483647]");
+  }
+  out.http2_max_concurrent_streams = max;
+  return absl::OkStatus();
+}
+
 absl::Status TranslateProtocol(const cluster::Cluster& c, ClusterConfig& out) {
-  if (c.has_http2_protocol_options()) out.protocol = UpstreamProtocol::kHttp2;
+  if (c.has_http2_protocol_options()) {
+    out.protocol = UpstreamProtocol::kHttp2;
+    MG_RETURN_IF_ERROR(
+        TranslateHttp2Options(c.http2_protocol_options(), "http2_protocol_options", out));
+  }
   if (c.protocol_selection() == cluster::Cluster::USE_DOWNSTREAM_PROTOCOL) {
     out.protocol = UpstreamProtocol::kUseDownstream;
   }
@@ -233,12 +249,26 @@ absl::Status TranslateProtocol(const cluster::Cluster& c, ClusterConfig& out) {
           return FieldError(Path(path, "explicit_http_config.http3_protocol_options"),
                             "HTTP/3 upstreams are not supported");
         }
-        out.protocol = options.explicit_http_config().has_http2_protocol_options()
-                           ? UpstreamProtocol::kHttp2
-                           : UpstreamProtocol::kHttp1;
+        if (options.explicit_http_config().has_http2_protocol_options()) {
+          out.protocol = UpstreamProtocol::kHttp2;
+          MG_RETURN_IF_ERROR(TranslateHttp2Options(
+              options.explicit_http_config().http2_protocol_options(),
+              Path(path, "explicit_http_config.http2_protocol_options"), out));
+        } else {
+          out.protocol = UpstreamProtocol::kHttp1;
+        }
         break;
       case Options::kUseDownstreamProtocolConfig:
         out.protocol = UpstreamProtocol::kUseDownstream;
+        if (options.use_downstream_protocol_config().has_http3_protocol_options()) {
+          return FieldError(Path(path, "use_downstream_protocol_config.http3_protocol_options"),
+                            "HTTP/3 upstreams are not supported");
+        }
+        if (options.use_downstream_protocol_config().has_http2_protocol_options()) {
+          MG_RETURN_IF_ERROR(TranslateHttp2Options(
+              options.use_downstream_protocol_config().http2_protocol_options(),
+              Path(path, "use_downstream_protocol_config.http2_protocol_options"), out));
+        }
         break;
       case Options::kAutoConfig:
         return FieldError(Path(path, "auto_config"), "ALPN protocol selection is not supported");

@@ -69,6 +69,10 @@ struct ClusterConfig {
   CircuitBreakerThresholds circuit_breakers;
   std::optional<OutlierDetectionConfig> outlier_detection;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  // HTTP/2 upstreams: our cap on streams per connection
+  // (http2_protocol_options.max_concurrent_streams); the peer's SETTINGS may
+  // lower it further.
+  std::optional<uint32_t> http2_max_concurrent_streams;
   std::optional<absl::Duration> idle_timeout;
   std::optional<uint32_t> max_requests_per_connection;
   // Set when the cluster speaks TLS upstream; the TLS layer reads it.

@@ -1,5 +1,7 @@
 #include "proxy/config/config_snapshot.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proxy/config/route_translator.h"
@@ -70,9 +72,21 @@ const std::vector<std::string>& SupportedAlpn() {
   return protocols;
 }
 
-const std::vector<std::string>& UpstreamAlpn() {
-  static const std::vector<std::string> protocols = {"http/1.1"};
-  return protocols;
+const std::vector<std::string>& UpstreamAlpn(UpstreamProtocol protocol) {
+  static const std::vector<std::string> http1 = {"http/1.1"};
+  static const std::vector<std::string> http2 = {"h2"};
+  // A pool per downstream protocol shares the cluster's one context, so
+  // nothing is negotiated that one of them could not speak.
+  static const std::vector<std::string> none;
+  switch (protocol) {
+    case UpstreamProtocol::kHttp1:
+      return http1;
+    case UpstreamProtocol::kHttp2:
+      return http2;
+    case UpstreamProtocol::kUseDownstream:
+      return none;
+  }
+  return none;
 }
 
 std::string ConfigSnapshot::ListenerTlsKey(std::string_view listener, const ListenerConfig& config,
@@ -185,20 +199,25 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
   }
   for (const auto& [name, cluster] : next.clusters) {
     if (cluster->tls == nullptr) continue;
-    resolve(ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(),
-            [&](const SecretLookup& lookup) -> absl::StatusOr<network::TlsContextOptions> {
-              auto options = UpstreamTlsOptions(*cluster->tls, lookup);
-              if (!options.ok()) return options;
-              // Offer only what the upstream codec speaks.
-              std::vector<std::string> offered;
-              for (const std::string& p : options->alpn_protocols) {
-                for (const std::string& ours : UpstreamAlpn()) {
-                  if (p == ours) offered.push_back(p);
-                }
-              }
-              options->alpn_protocols = std::move(offered);
-              return options;
-            });
+    resolve(
+        ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(),
+        [&](const SecretLookup& lookup) -> absl::StatusOr<network::TlsContextOptions> {
+          auto options = UpstreamTlsOptions(*cluster->tls, lookup);
+          if (!options.ok()) return options;
+          // Offer only what the cluster's codec speaks; an HTTP/2
+          // cluster offers h2 even when the config names nothing, so
+          // servers that pick their protocol by ALPN pick the right one.
+          const std::vector<std::string>& ours = UpstreamAlpn(cluster->protocol);
+          std::vector<std::string> offered;
+          for (const std::string& p : options->alpn_protocols) {
+            if (std::find(ours.begin(), ours.end(), p) != ours.end()) offered.push_back(p);
+          }
+          if (options->alpn_protocols.empty() && cluster->protocol == UpstreamProtocol::kHttp2) {
+            offered = ours;
+          }
+          options->alpn_protocols = std::move(offered);
+          return options;
+        });
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
   next.tls = std::move(resolved);

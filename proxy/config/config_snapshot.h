@@ -65,9 +65,9 @@ struct ResolvedTls {
 
 // The ALPN protocols the proxy's HTTP codecs can speak, in preference order:
 // a downstream TLS listener accepts no more than SupportedAlpn(); an upstream
-// cluster offers no more than UpstreamAlpn().
+// cluster offers no more than UpstreamAlpn(its protocol).
 const std::vector<std::string>& SupportedAlpn();
-const std::vector<std::string>& UpstreamAlpn();
+const std::vector<std::string>& UpstreamAlpn(UpstreamProtocol protocol);
 
 struct ConfigSnapshot {
   template <typename T>

@@ -54,6 +54,13 @@ bool RetryState::IsRetriable(const AttemptOutcome& outcome) const {
   return false;
 }
 
+bool RetryState::RetriesOnGrpcStatus() const {
+  constexpr uint32_t kGrpcConditions = kRetryOnGrpcCancelled | kRetryOnGrpcDeadlineExceeded |
+                                       kRetryOnGrpcInternal | kRetryOnGrpcResourceExhausted |
+                                       kRetryOnGrpcUnavailable;
+  return (policy_.retry_on & kGrpcConditions) != 0;
+}
+
 RetryState::Decision RetryState::OnAttemptComplete(const AttemptOutcome& outcome,
                                                    const Host* host) {
   ++attempts_;

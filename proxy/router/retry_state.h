@@ -59,6 +59,11 @@ class RetryState {
   // retry budget).
   bool IsRetriable(const AttemptOutcome& outcome) const;
 
+  // Whether a gRPC status can make an attempt retriable: the router then
+  // holds a gRPC response's headers until it knows the status, which may
+  // come in the trailers.
+  bool RetriesOnGrpcStatus() const;
+
   // Records one finished attempt (on `host`, if one was chosen) and decides.
   Decision OnAttemptComplete(const AttemptOutcome& outcome, const Host* host = nullptr);
 

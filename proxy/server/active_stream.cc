@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "proxy/http/http1_codec.h"
+#include "proxy/router/grpc.h"
 #include "proxy/router/route_actions.h"
 #include "proxy/server/http_connection_manager.h"
 
@@ -16,6 +17,12 @@ using std::chrono::milliseconds;
 constexpr size_t kRetryBufferLimit = 64 * 1024;
 
 milliseconds ToMillis(absl::Duration d) { return milliseconds(absl::ToInt64Milliseconds(d)); }
+
+// grpc-message is a header value: no line breaks.
+std::string TrimNewline(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  return std::string(text);
+}
 
 std::string NewRequestId(Random& random) {
   uint64_t a = random.Next();
@@ -87,22 +94,11 @@ void ApplyAllLevels(const RouteTable& table, const RouteMatchResult& match,
   }
 }
 
-std::optional<uint32_t> GrpcStatus(const http::HeaderMap& headers) {
-  auto v = headers.Get("grpc-status");
-  if (!v || v->empty() || v->size() > 2) return std::nullopt;
-  uint32_t n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return n;
-}
-
 // A fire-and-forget copy of a request to a mirror cluster. Owns itself and
 // goes away when its response ends, fails, or takes too long.
 class ShadowRequest : public event::DeferredDeletable, public upstream::UpstreamStreamCallbacks {
  public:
-  static void Send(WorkerContext& worker, upstream::Http1ConnectionPool& pool,
+  static void Send(WorkerContext& worker, upstream::ConnectionPool& pool,
                    const http::RequestHeaders& headers, const std::string& body,
                    milliseconds timeout) {
     auto* shadow = new ShadowRequest(worker);
@@ -179,6 +175,7 @@ void ActiveStream::CleanupUpstream() {
 void ActiveStream::DecodeHeaders(http::RequestHeaders headers, bool end_stream) {
   request_headers_ = std::move(headers);
   request_complete_ = end_stream;
+  grpc_request_ = IsGrpcRequest(request_headers_);
   original_path_ = std::string(request_headers_.Path());
   original_authority_ = std::string(request_headers_.Authority());
   bytes_received_ += request_headers_.ByteSize();
@@ -288,6 +285,7 @@ bool ActiveStream::RunFaultFilter() {
 void ActiveStream::ContinueAfterFilters() {
   const auto& route = *match_.route;
   if (const auto* direct = std::get_if<DirectResponseAction>(&route.action)) {
+    grpc_request_ = false;  // the configured answer goes out as written
     SendLocalReply(static_cast<int>(direct->status), direct->body, "");
     return;
   }
@@ -335,9 +333,18 @@ void ActiveStream::ContinueAfterFilters() {
   ApplyForwardClientCert();
 
   if (forward_->retry) retry_.emplace(*forward_->retry, hcm_.worker().random());
-  if (forward_->timeout > absl::ZeroDuration()) {
+  // A gRPC client's deadline (grpc-timeout) bounds the request as the
+  // route's timeout does; the smaller wins. A route timeout of 0 is none.
+  std::optional<absl::Duration> timeout;
+  if (forward_->timeout > absl::ZeroDuration()) timeout = forward_->timeout;
+  if (grpc_request_) {
+    if (auto deadline = GrpcTimeoutOf(request_headers_)) {
+      timeout = timeout ? std::min(*timeout, *deadline) : *deadline;
+    }
+  }
+  if (timeout) {
     global_timer_ = hcm_.worker().dispatcher().CreateTimer([this] { OnGlobalTimeout(); });
-    global_timer_->Enable(ToMillis(forward_->timeout));
+    global_timer_->Enable(ToMillis(*timeout));
   }
   routed_ = true;
   StartAttempt();
@@ -386,7 +393,7 @@ void ActiveStream::StartAttempt() {
   }
   if (retry_) ctx.exclude = retry_->ExcludePredicate();
   const Host* host = lb->ChooseHost(ctx);
-  upstream::Http1ConnectionPool* pool = host ? cluster_->PoolFor(*host) : nullptr;
+  upstream::ConnectionPool* pool = host ? cluster_->PoolFor(*host, DownstreamProtocol()) : nullptr;
   if (pool == nullptr) {
     SendLocalReply(503, "no healthy upstream", "UH");
     return;
@@ -397,6 +404,7 @@ void ActiveStream::StartAttempt() {
   cluster_->stats().upstream_rq_total.Inc();
   cluster_->stats().upstream_rq_active.Inc();
   upstream_request_active_ = true;
+  held_response_headers_.reset();
   attempt_start_ = std::chrono::steady_clock::now();
   upstream_ = pool->NewStream(*this);
   bool headers_only = request_complete_ && request_body_.empty() && !request_trailers_;
@@ -409,6 +417,10 @@ void ActiveStream::StartAttempt() {
     per_try_timer_ = hcm_.worker().dispatcher().CreateTimer([this] { OnPerTryTimeout(); });
     per_try_timer_->Enable(ToMillis(retry_->policy().per_try_timeout));
   }
+}
+
+upstream::PoolProtocol ActiveStream::DownstreamProtocol() const {
+  return hcm_.http2() ? upstream::PoolProtocol::kHttp2 : upstream::PoolProtocol::kHttp1;
 }
 
 void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
@@ -446,7 +458,7 @@ void ActiveStream::SendMirrors() {
     WorkerCluster* cluster = hcm_.worker().FindCluster(mirror.cluster);
     if (cluster == nullptr || cluster->load_balancer() == nullptr) continue;
     const Host* host = cluster->load_balancer()->ChooseHost(LbContext{});
-    auto* pool = host ? cluster->PoolFor(*host) : nullptr;
+    upstream::ConnectionPool* pool = host ? cluster->PoolFor(*host, DownstreamProtocol()) : nullptr;
     if (pool == nullptr) continue;
     http::RequestHeaders shadow = request_headers_;
     // Envoy marks shadow traffic by suffixing the authority.
@@ -460,7 +472,7 @@ void ActiveStream::OnUpstreamHeaders(http::ResponseHeaders headers, bool end_str
   if (status >= 100 && status < 200 && status != 101) return;  // interim: not forwarded
   AttemptOutcome outcome;
   outcome.http_status = static_cast<uint32_t>(status);
-  outcome.grpc_status = GrpcStatus(headers);
+  outcome.grpc_status = GrpcStatusOf(headers);
   if (retry_ && !upstream_headers_sent_downstream_ && retry_->IsRetriable(outcome)) {
     auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
     if (decision.retry && !body_too_large_to_retry_ && request_complete_) {
@@ -482,11 +494,27 @@ void ActiveStream::OnUpstreamHeaders(http::ResponseHeaders headers, bool end_str
       *routes_, match_, weighted_,
       [](const auto& level) -> const HeaderMutations& { return level.response_headers; }, headers);
   if (end_stream) EndAttempt(/*abandon=*/false);
+  if (!end_stream && grpc_request_ && retry_ && retry_->RetriesOnGrpcStatus() &&
+      !outcome.grpc_status && request_complete_ && !body_too_large_to_retry_) {
+    // The status is still to come, in the trailers: a retriable one there
+    // can only be retried if nothing was sent downstream yet.
+    held_response_headers_ = std::move(headers);
+    return;
+  }
   upstream_headers_sent_downstream_ = true;
   EncodeResponseHeaders(std::move(headers), end_stream);
 }
 
+void ActiveStream::ReleaseHeldResponseHeaders() {
+  if (!held_response_headers_) return;
+  http::ResponseHeaders headers = std::move(*held_response_headers_);
+  held_response_headers_.reset();
+  upstream_headers_sent_downstream_ = true;
+  EncodeResponseHeaders(std::move(headers), /*end_stream=*/false);
+}
+
 void ActiveStream::OnUpstreamData(std::string_view data, bool end_stream) {
+  ReleaseHeldResponseHeaders();
   if (end_stream) {
     cluster_->stats().upstream_rq_time.RecordMs(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attempt_start_)
@@ -499,6 +527,22 @@ void ActiveStream::OnUpstreamData(std::string_view data, bool end_stream) {
 }
 
 void ActiveStream::OnUpstreamTrailers(http::TrailerMap trailers) {
+  if (held_response_headers_) {
+    // Headers then trailers, no message: the status decides a retry.
+    AttemptOutcome outcome;
+    outcome.http_status = static_cast<uint32_t>(held_response_headers_->Status());
+    outcome.grpc_status = GrpcStatusOf(trailers);
+    if (retry_->IsRetriable(outcome)) {
+      auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
+      if (decision.retry) {
+        held_response_headers_.reset();
+        ScheduleRetry(decision.backoff);
+        return;
+      }
+      response_flags_ = "URX";
+    }
+    ReleaseHeldResponseHeaders();
+  }
   EndAttempt(/*abandon=*/false);
   bytes_sent_ += trailers.ByteSize();
   (void)hcm_.codec().EncodeTrailers(id_, trailers);
@@ -508,6 +552,7 @@ void ActiveStream::OnUpstreamTrailers(http::TrailerMap trailers) {
 
 void ActiveStream::OnUpstreamReset(UpstreamReset reason) {
   EndAttempt(/*abandon=*/false);
+  held_response_headers_.reset();
   if (reason == UpstreamReset::kRemoteReset) cluster_->stats().upstream_rq_rx_reset.Inc();
   if (upstream_headers_sent_downstream_) {
     // Mid-response: nothing sensible to tell the client but to cut it off.
@@ -525,7 +570,7 @@ void ActiveStream::OnUpstreamReset(UpstreamReset reason) {
   if (reason == UpstreamReset::kOverflow) {
     flag = "UO";
     message = "upstream overflow";
-  } else if (reason == UpstreamReset::kRemoteReset) {
+  } else if (reason == UpstreamReset::kRemoteReset || reason == UpstreamReset::kRefusedStream) {
     flag = "UC";
   }
   if (retry_) {
@@ -583,8 +628,21 @@ void ActiveStream::OnGlobalTimeout() {
 void ActiveStream::SendLocalReply(int status, std::string_view body, std::string_view flag,
                                   const std::vector<std::pair<std::string, std::string>>& extra) {
   CleanupUpstream();
+  held_response_headers_.reset();
   if (!flag.empty()) response_flags_ = std::string(flag);
   http::ResponseHeaders headers;
+  if (grpc_request_ && status >= 400) {
+    // What a gRPC client understands: a trailers-only response, HTTP 200
+    // with the status in its only header block (as Envoy answers).
+    headers.SetStatus(200);
+    headers.Set("content-type", "application/grpc");
+    headers.Set("grpc-status",
+                std::to_string(static_cast<uint32_t>(GrpcStatusForHttpStatus(status))));
+    headers.Set("grpc-message", body.empty() ? std::to_string(status) : TrimNewline(body));
+    for (const auto& [name, value] : extra) headers.Set(name, value);
+    EncodeResponseHeaders(std::move(headers), /*end_stream=*/true);
+    return;
+  }
   headers.SetStatus(status);
   for (const auto& [name, value] : extra) headers.Set(name, value);
   if (!body.empty() && !headers.Has("content-type")) headers.Set("content-type", "text/plain");

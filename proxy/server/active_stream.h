@@ -11,11 +11,12 @@
 #include <string>
 
 #include "proxy/accesslog/access_log.h"
+#include "proxy/http/codec.h"
 #include "proxy/http/header_map.h"
 #include "proxy/router/retry_state.h"
 #include "proxy/router/route_table.h"
 #include "proxy/server/worker_context.h"
-#include "proxy/upstream/http1_connection_pool.h"
+#include "proxy/upstream/connection_pool.h"
 
 namespace meshgate::proxy::server {
 
@@ -53,6 +54,8 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   // Upstream attempts.
   void StartAttempt();
   void ApplyForwardClientCert();
+  // For clusters that speak whatever the downstream spoke.
+  upstream::PoolProtocol DownstreamProtocol() const;
   void OnPerTryTimeout();
   void OnGlobalTimeout();
   void ScheduleRetry(absl::Duration backoff);
@@ -64,6 +67,9 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   void EncodeResponseHeaders(http::ResponseHeaders headers, bool end_stream);
   void EncodeResponseData(std::string_view data, bool end_stream);
   void OnResponseComplete();
+  // Sends upstream response headers held back while a gRPC status that may
+  // still arrive in the trailers could decide a retry.
+  void ReleaseHeldResponseHeaders();
   // Ends the current upstream attempt's bookkeeping (active gauge, the
   // balancer's load count, the per-try timer); `abandon` also resets a
   // stream still in flight.
@@ -106,6 +112,8 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   std::unique_ptr<event::Timer> backoff_timer_;
   std::chrono::steady_clock::time_point attempt_start_;
   bool upstream_headers_sent_downstream_ = false;
+  bool grpc_request_ = false;
+  std::optional<http::ResponseHeaders> held_response_headers_;
   bool upstream_request_active_ = false;
 
   // Outcome, for stats and the access log.

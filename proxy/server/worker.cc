@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <optional>
 
+#include "proxy/http/http2_codec.h"
 #include "proxy/network/tls_transport_socket.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/server/http_connection_manager.h"
+#include "proxy/upstream/http1_connection_pool.h"
+#include "proxy/upstream/http2_connection_pool.h"
 #include "spdlog/spdlog.h"
 
 namespace meshgate::proxy::server {
@@ -29,6 +32,9 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   }
   s.max_connections = cluster.circuit_breakers.max_connections;
   s.max_pending = cluster.circuit_breakers.max_pending_requests;
+  if (cluster.http2_max_concurrent_streams) {
+    s.max_concurrent_streams = *cluster.http2_max_concurrent_streams;
+  }
   return s;
 }
 
@@ -49,6 +55,10 @@ std::string TlsNotReady(const config::ConfigSnapshot& snapshot,
   }
   if (listener.default_filter_chain) return check(*listener.default_filter_chain);
   return {};
+}
+
+std::unique_ptr<http::ClientConnection> NewHttp2Codec(http::ClientCallbacks& callbacks) {
+  return std::make_unique<http::Http2ClientConnection>(callbacks);
 }
 
 }  // namespace
@@ -73,8 +83,23 @@ WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
   }
 }
 
-upstream::Http1ConnectionPool* WorkerCluster::PoolFor(const Host& host) {
-  auto it = pools_.find(host.key);
+upstream::PoolProtocol WorkerCluster::UpstreamProtocolFor(upstream::PoolProtocol downstream) const {
+  switch (config_->protocol) {
+    case config::UpstreamProtocol::kHttp1:
+      return upstream::PoolProtocol::kHttp1;
+    case config::UpstreamProtocol::kHttp2:
+      return upstream::PoolProtocol::kHttp2;
+    case config::UpstreamProtocol::kUseDownstream:
+      return downstream;
+  }
+  return upstream::PoolProtocol::kHttp1;
+}
+
+upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
+                                                 upstream::PoolProtocol downstream) {
+  const upstream::PoolProtocol protocol = UpstreamProtocolFor(downstream);
+  auto key = std::make_pair(host.key, protocol);
+  auto it = pools_.find(key);
   if (it != pools_.end()) return it->second.get();
   if (config_->tls != nullptr && tls_ == nullptr) return nullptr;  // secrets not here yet
   auto address = network::Address::Parse(host.address, static_cast<uint16_t>(host.port));
@@ -83,14 +108,19 @@ upstream::Http1ConnectionPool* WorkerCluster::PoolFor(const Host& host) {
   if (tls_ != nullptr) {
     settings.transport_factory = [tls = tls_] { return tls->NewTransportSocket(); };
   }
-  auto pool =
-      std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address, settings, stats_);
+  std::unique_ptr<upstream::ConnectionPool> pool;
+  if (protocol == upstream::PoolProtocol::kHttp2) {
+    pool = std::make_unique<upstream::Http2ConnectionPool>(dispatcher_, *address, settings, stats_,
+                                                           &NewHttp2Codec);
+  } else {
+    pool = std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address, settings, stats_);
+  }
   auto* raw = pool.get();
-  pools_.emplace(host.key, std::move(pool));
+  pools_.emplace(std::move(key), std::move(pool));
   return raw;
 }
 
-void WorkerCluster::MovePoolsTo(std::vector<std::unique_ptr<upstream::Http1ConnectionPool>>& out) {
+void WorkerCluster::MovePoolsTo(std::vector<std::unique_ptr<upstream::ConnectionPool>>& out) {
   for (auto& [key, pool] : pools_) {
     pool->CloseIdle();
     out.push_back(std::move(pool));
@@ -101,10 +131,12 @@ void WorkerCluster::MovePoolsTo(std::vector<std::unique_ptr<upstream::Http1Conne
 void WorkerCluster::AdoptPools(WorkerCluster& old) {
   if (!endpoints_ || !endpoints_->hosts) return;
   for (const Host& host : endpoints_->hosts->hosts()) {
-    auto it = old.pools_.find(host.key);
-    if (it != old.pools_.end()) {
-      pools_.emplace(host.key, std::move(it->second));
-      old.pools_.erase(it);
+    for (auto protocol : {upstream::PoolProtocol::kHttp1, upstream::PoolProtocol::kHttp2}) {
+      auto it = old.pools_.find(std::make_pair(host.key, protocol));
+      if (it != old.pools_.end()) {
+        pools_.emplace(it->first, std::move(it->second));
+        old.pools_.erase(it);
+      }
     }
   }
 }

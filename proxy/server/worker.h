@@ -102,7 +102,7 @@ class Worker final : public WorkerContext {
   std::shared_ptr<const config::ConfigSnapshot> snapshot_;
   std::map<std::string, ActiveListener> listeners_;
   std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
-  std::vector<std::unique_ptr<upstream::Http1ConnectionPool>> draining_pools_;
+  std::vector<std::unique_ptr<upstream::ConnectionPool>> draining_pools_;
   std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
   std::map<event::DeferredDeletable*, std::unique_ptr<TcpProxy>> tcp_connections_;
   // Every listener of the snapshot (bound or not) by "ip:port", for hand-off.

@@ -14,14 +14,15 @@
 #include "proxy/config/config_snapshot.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/stats/stats.h"
-#include "proxy/upstream/http1_connection_pool.h"
+#include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/load_balancer.h"
 #include "proxy/upstream/random.h"
 
 namespace meshgate::proxy::server {
 
 // One cluster as seen by one worker: its config, endpoints, balancer and a
-// connection pool per host.
+// connection pool per host and upstream protocol (HTTP/1.1 or HTTP/2, as the
+// cluster's protocol options say; both when it follows the downstream's).
 class WorkerCluster {
  public:
   // `tls`: the cluster's upstream TLS context (null for plaintext clusters,
@@ -38,10 +39,15 @@ class WorkerCluster {
   stats::ClusterStats& stats() { return stats_; }
   // nullptr when the cluster has no routable host.
   LoadBalancer* load_balancer() { return lb_.get(); }
-  // The pool for `host`; nullptr when the host's address is not an IP literal.
-  upstream::Http1ConnectionPool* PoolFor(const Host& host);
+  // The protocol spoken to this cluster's hosts for a request that arrived
+  // over `downstream`.
+  upstream::PoolProtocol UpstreamProtocolFor(upstream::PoolProtocol downstream) const;
+  // The pool for `host` for a request that arrived over `downstream`;
+  // nullptr when the host's address is not an IP literal.
+  upstream::ConnectionPool* PoolFor(
+      const Host& host, upstream::PoolProtocol downstream = upstream::PoolProtocol::kHttp1);
   // Hands every pool over for draining (the cluster is being replaced).
-  void MovePoolsTo(std::vector<std::unique_ptr<upstream::Http1ConnectionPool>>& draining);
+  void MovePoolsTo(std::vector<std::unique_ptr<upstream::ConnectionPool>>& draining);
   // Takes over the pools of `old` for hosts that still exist.
   void AdoptPools(WorkerCluster& old);
 
@@ -52,7 +58,10 @@ class WorkerCluster {
   std::shared_ptr<const network::TlsContext> tls_;
   stats::ClusterStats& stats_;
   std::unique_ptr<LoadBalancer> lb_;
-  std::map<std::string, std::unique_ptr<upstream::Http1ConnectionPool>> pools_;  // by host key
+  // By host key and protocol.
+  std::map<std::pair<std::string, upstream::PoolProtocol>,
+           std::unique_ptr<upstream::ConnectionPool>>
+      pools_;
 };
 
 class WorkerContext {

@@ -328,8 +328,8 @@ void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoad
 }
 
 struct BuiltCluster {
-  Cluster cluster;
-  std::optional<ClusterLoadAssignment> load_assignment;  // EDS clusters only
+  std::shared_ptr<ClusterOnArena> cluster = std::make_shared<ClusterOnArena>();
+  std::shared_ptr<LoadAssignmentOnArena> load_assignment;  // EDS clusters only
 };
 
 BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
@@ -338,7 +338,7 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   const CompileOptions& options = index.options();
   std::string subset_name = subset ? subset->name : "";
   BuiltCluster out;
-  Cluster& c = out.cluster;
+  Cluster& c = *out.cluster->message();
   c.set_name(OutboundClusterName(port.port, subset_name, service.hostname));
   SetDuration(options.default_connect_timeout, c.mutable_connect_timeout());
 
@@ -387,10 +387,10 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   ApplyTls(policy.tls, service, port, subset_name, options, &c);
 
   if (c.type() == Cluster::EDS) {
-    ClusterLoadAssignment cla;
-    cla.set_cluster_name(c.name());
-    AddEndpoints(endpoints, &cla);
-    out.load_assignment = std::move(cla);
+    out.load_assignment = std::make_shared<LoadAssignmentOnArena>();
+    ClusterLoadAssignment* cla = out.load_assignment->message();
+    cla->set_cluster_name(c.name());
+    AddEndpoints(endpoints, cla);
   } else if (c.type() == Cluster::STATIC || c.type() == Cluster::STRICT_DNS ||
              c.type() == Cluster::LOGICAL_DNS) {
     auto* cla = c.mutable_load_assignment();
@@ -460,12 +460,13 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       }
       for (const api::Subset* subset : subsets) {
         BuiltCluster built = BuildOne(index, service, port, subset, &mesh->diagnostics);
-        std::string name = built.cluster.name();
+        std::string name = built.cluster->message()->name();
         if (built.load_assignment) {
-          mesh->endpoints.emplace(name, Seal(std::move(*built.load_assignment)));
+          mesh->endpoints.emplace_hint(mesh->endpoints.end(), name,
+                                       SealOnArena(std::move(built.load_assignment)));
         }
-        CollectSecrets(built.cluster, &mesh->cluster_secrets);
-        mesh->clusters.emplace(name, Seal(std::move(built.cluster)));
+        CollectSecrets(*built.cluster->message(), &mesh->cluster_secrets);
+        mesh->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }
   }

@@ -143,7 +143,9 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
         ctx.diagnostics = &out.diagnostics;
         ctx.proxy_dependent = &proxy_dependent;
         ctx.cache = mesh.route_cache.get();
-        auto versioned = Seal(SidecarRouteConfig(ctx, port));
+        auto rc = std::make_shared<RouteConfigOnArena>();
+        SidecarRouteConfig(ctx, port, rc->message());
+        auto versioned = SealOnArena(std::move(rc));
         if (shared != nullptr && !proxy_dependent) shared->by_namespace.emplace(key, versioned);
         out.routes.emplace(name, std::move(versioned));
       }
@@ -194,9 +196,10 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
       ctx.proxy_labels = &no_labels;
       ctx.diagnostics = &mesh->diagnostics;
       ctx.proxy_dependent = &proxy_dependent;
-      envoy::config::route::v3::VirtualHost vhost;
-      AddServiceRoutes(ctx, service, &vhost);
-      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), std::move(vhost));
+      auto* vhost = google::protobuf::Arena::CreateMessage<envoy::config::route::v3::VirtualHost>(
+          &cache->arena);
+      AddServiceRoutes(ctx, service, vhost);
+      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), vhost);
     }
   }
   mesh->route_cache = std::move(cache);

@@ -140,10 +140,10 @@ MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& 
   IndexServiceEntries(snapshot, diagnostics);
   SortEndpoints();
   IndexDestinationRules(snapshot, diagnostics);
-  for (const auto& r : snapshot.OfKind(api::Kind::kVirtualService)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kVirtualService)) {
     virtual_services_.push_back(r.get());
   }
-  for (const auto& r : snapshot.OfKind(api::Kind::kGateway)) gateways_.push_back(r.get());
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kGateway)) gateways_.push_back(r.get());
   // Objects without a namespace sort first in the snapshot; order by the
   // namespace they are defaulted to so "" and "default" interleave stably.
   auto ns_of = [](const api::Resource* r) -> absl::string_view {
@@ -273,13 +273,19 @@ std::string MeshIndex::ResolveHost(absl::string_view host, absl::string_view nam
 
 void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
                               std::vector<CompileDiagnostic>* diags) {
-  // Pods by (namespace, name), for EndpointSlice targetRefs.
-  std::map<std::pair<std::string, std::string>, const api::Resource*> pods;
-  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) {
-    pods[{NamespaceOf(*r), r->metadata.name}] = r.get();
-  }
+  // Pods for EndpointSlice targetRefs, looked up by key in the snapshot (a
+  // Pod without a namespace is in "default").
+  auto find_pod = [&snapshot](const std::string& ns, const std::string& name) {
+    api::ObjectKey key{api::Kind::kPod, ns, name};
+    auto it = snapshot.objects.find(key);
+    if (it == snapshot.objects.end() && ns == kDefaultNamespace) {
+      key.namespace_.clear();
+      it = snapshot.objects.find(key);
+    }
+    return it == snapshot.objects.end() ? nullptr : it->second.get();
+  };
   std::map<std::pair<std::string, std::string>, std::string> host_of_service;
-  for (const auto& r : snapshot.OfKind(api::Kind::kService)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kService)) {
     const auto& svc = r->As<api::Service>();
     ServiceInfo info;
     info.namespace_ = NamespaceOf(*r);
@@ -306,7 +312,7 @@ void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
     services_.emplace(info.hostname, std::move(info));
   }
 
-  for (const auto& r : snapshot.OfKind(api::Kind::kEndpointSlice)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kEndpointSlice)) {
     const auto& slice = r->As<api::EndpointSlice>();
     std::string ns = NamespaceOf(*r);
     auto host_it = host_of_service.find({ns, slice.service_name});
@@ -338,8 +344,7 @@ void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
         if (endpoint.target_ref && endpoint.target_ref->kind == "Pod") {
           std::string pod_ns =
               endpoint.target_ref->namespace_.empty() ? ns : endpoint.target_ref->namespace_;
-          auto pod_it = pods.find({pod_ns, endpoint.target_ref->name});
-          if (pod_it != pods.end()) pod = pod_it->second;
+          pod = find_pod(pod_ns, endpoint.target_ref->name);
         }
         uint32_t target = 0;
         if (slice_port->port) {
@@ -389,9 +394,8 @@ void MeshIndex::SortEndpoints() {
 
 void MeshIndex::IndexServiceEntries(const api::ConfigSnapshot& snapshot,
                                     std::vector<CompileDiagnostic>* diags) {
-  std::vector<const api::Resource*> pods;
-  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) pods.push_back(r.get());
-  for (const auto& r : snapshot.OfKind(api::Kind::kServiceEntry)) {
+  ObjectsOfKind pods(snapshot, api::Kind::kPod);
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kServiceEntry)) {
     const auto& se = r->As<api::ServiceEntry>();
     std::string ns = NamespaceOf(*r);
     for (size_t h = 0; h < se.hosts.size(); ++h) {
@@ -433,7 +437,7 @@ void MeshIndex::IndexServiceEntries(const api::ConfigSnapshot& snapshot,
           port.endpoints.push_back(std::move(e));
         }
         if (se.workload_selector) {
-          for (const api::Resource* pod : pods) {
+          for (const auto& pod : pods) {
             if (NamespaceOf(*pod) != ns) continue;
             if (!LabelsMatch(se.workload_selector->match_labels, pod->metadata.labels)) continue;
             const auto& spec = pod->As<api::Pod>();
@@ -465,7 +469,7 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
     const api::Resource* rule = nullptr;
   };
   std::map<std::string, Candidate> chosen;
-  for (const auto& r : snapshot.OfKind(api::Kind::kDestinationRule)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kDestinationRule)) {
     const auto& dr = r->As<api::DestinationRule>();
     std::string ns = NamespaceOf(*r);
     if (dr.workload_selector) {

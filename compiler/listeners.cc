@@ -88,8 +88,8 @@ std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const Proxy
                                            std::vector<CompileDiagnostic>* diags) {
   std::map<uint32_t, Protocol> out;
   if (target.labels.empty()) return out;
-  std::vector<api::ResourcePtr> pods = mesh.snapshot->OfKind(api::Kind::kPod);
-  for (const auto& r : mesh.snapshot->OfKind(api::Kind::kService)) {
+  ObjectsOfKind pods(*mesh.snapshot, api::Kind::kPod);
+  for (const auto& r : ObjectsOfKind(*mesh.snapshot, api::Kind::kService)) {
     if (mesh.index->NamespaceOf(*r) != target.namespace_) continue;
     const auto& svc = r->As<api::Service>();
     if (svc.selector.empty() || !LabelsMatch(svc.selector, target.labels)) continue;

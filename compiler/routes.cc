@@ -620,13 +620,18 @@ void AddHttpRoute(const VsScope& scope, const api::HTTPRoute& r, const std::stri
     }
   }
   if (matches.empty()) return;
-  Route action;
-  if (!TranslateAction(scope, r, field, &action)) return;
-  for (auto& m : matches) {
-    Route* route = vhost->add_routes();
-    *route = action;
-    *route->mutable_match() = std::move(m);
+  // The action is translated once, in place, and copied for further matches.
+  const int first = vhost->routes_size();
+  if (!TranslateAction(scope, r, field, vhost->add_routes())) {
+    vhost->mutable_routes()->RemoveLast();
+    return;
   }
+  for (size_t i = 1; i < matches.size(); ++i) {
+    Route* route = vhost->add_routes();
+    *route = vhost->routes(first);
+    *route->mutable_match() = std::move(matches[i]);
+  }
+  *vhost->mutable_routes(first)->mutable_match() = std::move(matches[0]);
 }
 
 void AddRoutesOf(const RouteContext& ctx, const api::Resource& vs, VirtualHost* vhost, int depth) {
@@ -728,8 +733,8 @@ void AddDomains(const std::vector<std::string>& candidates, std::set<std::string
 
 }  // namespace
 
-RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
-  RouteConfiguration rc;
+void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfiguration* out) {
+  RouteConfiguration& rc = *out;
   rc.set_name(absl::StrCat(port));
   rc.mutable_validate_clusters()->set_value(false);
   std::set<std::string> used;
@@ -737,7 +742,8 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
   for (const auto& [host, service] : ctx.index->services()) {
     const ServicePortInfo* p = service.FindPort(port);
     if (p == nullptr || !IsHttp(p->protocol)) continue;
-    VirtualHost vhost;
+    // Built in place (on rc's arena), dropped again when it gets no domain.
+    VirtualHost& vhost = *rc.add_virtual_hosts();
     vhost.set_name(absl::StrCat(host, suffix));
     std::vector<std::string> domains = {host, host + suffix};
     if (!service.from_service_entry) {
@@ -752,18 +758,20 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
       domains.push_back(ns_form + ".svc" + suffix);
     }
     AddDomains(domains, &used, &vhost);
-    if (vhost.domains_size() == 0) continue;
+    if (vhost.domains_size() == 0) {
+      rc.mutable_virtual_hosts()->RemoveLast();
+      continue;
+    }
     const VirtualHost* cached = nullptr;
     if (ctx.cache != nullptr) {
       auto it = ctx.cache->routes.find({host, port});
-      if (it != ctx.cache->routes.end()) cached = &it->second;
+      if (it != ctx.cache->routes.end()) cached = it->second;
     }
     if (cached != nullptr) {
       *vhost.mutable_routes() = cached->routes();
     } else {
       AddServiceRoutes(ctx, service, &vhost);
     }
-    *rc.add_virtual_hosts() = std::move(vhost);
   }
   // Hosts of mesh VirtualServices that are no service: served on the ports
   // their destinations use.
@@ -802,7 +810,6 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
     route->mutable_route()->set_cluster("PassthroughCluster");
     SetDuration(absl::ZeroDuration(), route->mutable_route()->mutable_timeout());
   }
-  return rc;
 }
 
 }  // namespace meshgate::compiler

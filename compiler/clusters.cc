@@ -327,6 +327,29 @@ void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoad
   }
 }
 
+// The endpoints of `port` a subset selects (all of them for no subset).
+std::vector<const EndpointInfo*> SubsetEndpoints(const ServicePortInfo& port,
+                                                 const api::Subset* subset) {
+  std::vector<const EndpointInfo*> endpoints;
+  endpoints.reserve(port.endpoints.size());
+  for (const auto& e : port.endpoints) {
+    if (subset != nullptr && (e.labels == nullptr || !LabelsMatch(subset->labels, *e.labels))) {
+      continue;
+    }
+    endpoints.push_back(&e);
+  }
+  return endpoints;
+}
+
+std::shared_ptr<LoadAssignmentOnArena> BuildLoadAssignment(
+    const std::string& cluster_name, const std::vector<const EndpointInfo*>& endpoints) {
+  auto out = std::make_shared<LoadAssignmentOnArena>();
+  ClusterLoadAssignment* cla = out->message();
+  cla->set_cluster_name(cluster_name);
+  AddEndpoints(endpoints, cla);
+  return out;
+}
+
 struct BuiltCluster {
   std::shared_ptr<ClusterOnArena> cluster = std::make_shared<ClusterOnArena>();
   std::shared_ptr<LoadAssignmentOnArena> load_assignment;  // EDS clusters only
@@ -342,13 +365,7 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   c.set_name(OutboundClusterName(port.port, subset_name, service.hostname));
   SetDuration(options.default_connect_timeout, c.mutable_connect_timeout());
 
-  std::vector<const EndpointInfo*> endpoints;
-  for (const auto& e : port.endpoints) {
-    if (subset != nullptr && (e.labels == nullptr || !LabelsMatch(subset->labels, *e.labels))) {
-      continue;
-    }
-    endpoints.push_back(&e);
-  }
+  std::vector<const EndpointInfo*> endpoints = SubsetEndpoints(port, subset);
 
   using Resolution = api::ServiceEntry::Resolution;
   bool eds = !service.from_service_entry;
@@ -387,10 +404,7 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   ApplyTls(policy.tls, service, port, subset_name, options, &c);
 
   if (c.type() == Cluster::EDS) {
-    out.load_assignment = std::make_shared<LoadAssignmentOnArena>();
-    ClusterLoadAssignment* cla = out.load_assignment->message();
-    cla->set_cluster_name(c.name());
-    AddEndpoints(endpoints, cla);
+    out.load_assignment = BuildLoadAssignment(c.name(), endpoints);
   } else if (c.type() == Cluster::STATIC || c.type() == Cluster::STRICT_DNS ||
              c.type() == Cluster::LOGICAL_DNS) {
     auto* cla = c.mutable_load_assignment();
@@ -462,8 +476,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
         BuiltCluster built = BuildOne(index, service, port, subset, &mesh->diagnostics);
         std::string name = built.cluster->message()->name();
         if (built.load_assignment) {
-          mesh->endpoints.emplace_hint(mesh->endpoints.end(), name,
-                                       SealOnArena(std::move(built.load_assignment)));
+          mesh->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
         }
         CollectSecrets(*built.cluster->message(), &mesh->cluster_secrets);
         mesh->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
@@ -531,6 +544,29 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
                 Severity::kWarning));
           }
         }
+      }
+    }
+  }
+}
+
+void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous,
+                            CompiledMesh* mesh) {
+  for (const auto& [host, service] : index.services()) {
+    const api::DestinationRule* rule =
+        service.destination_rule ? &service.destination_rule->As<api::DestinationRule>() : nullptr;
+    for (const auto& port : service.ports) {
+      std::vector<const api::Subset*> subsets = {nullptr};
+      if (rule != nullptr) {
+        for (const auto& s : rule->subsets) subsets.push_back(&s);
+      }
+      for (const api::Subset* subset : subsets) {
+        std::string name = OutboundClusterName(port.port, subset ? subset->name : "", host);
+        auto old = previous.endpoints.find(name);
+        if (old == previous.endpoints.end()) continue;  // not an EDS cluster
+        Versioned<ClusterLoadAssignment> rebuilt =
+            SealOnArena(BuildLoadAssignment(name, SubsetEndpoints(port, subset)));
+        mesh->endpoints.emplace(std::move(name),
+                                rebuilt.hash == old->second.hash ? old->second : rebuilt);
       }
     }
   }

@@ -176,7 +176,8 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   auto mesh = std::make_shared<CompiledMesh>();
   mesh->options = options;
   mesh->snapshot = snapshot;
-  auto index = std::make_shared<MeshIndex>(*snapshot, options, &mesh->diagnostics);
+  std::vector<CompileDiagnostic> index_diagnostics;
+  auto index = std::make_shared<MeshIndex>(*snapshot, options, &index_diagnostics);
   mesh->index = index;
   BuildClusters(*index, mesh.get());
   // Translate every service port's routes once, against a neutral proxy: the
@@ -204,7 +205,34 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   }
   mesh->route_cache = std::move(cache);
   Normalize(&mesh->diagnostics);
+  mesh->resource_diagnostics = mesh->diagnostics;
+  mesh->diagnostics.insert(mesh->diagnostics.end(), index_diagnostics.begin(),
+                           index_diagnostics.end());
+  Normalize(&mesh->diagnostics);
   Normalize(&mesh->grpc_diagnostics);
+  return mesh;
+}
+
+CompiledMeshPtr RebuildEndpoints(const CompiledMesh& previous, api::ConfigSnapshotPtr snapshot,
+                                 std::string* why) {
+  std::vector<CompileDiagnostic> index_diagnostics;
+  auto index = std::make_shared<MeshIndex>(*snapshot, previous.options, &index_diagnostics);
+  if (!index->DiffersOnlyInEndpoints(*previous.index, why)) return nullptr;
+  auto mesh = std::make_shared<CompiledMesh>();
+  mesh->options = previous.options;
+  mesh->snapshot = std::move(snapshot);
+  mesh->index = index;
+  mesh->route_cache = previous.route_cache;
+  mesh->clusters = previous.clusters;
+  mesh->grpc_clusters = previous.grpc_clusters;
+  mesh->cluster_secrets = previous.cluster_secrets;
+  mesh->grpc_diagnostics = previous.grpc_diagnostics;
+  mesh->resource_diagnostics = previous.resource_diagnostics;
+  RebuildLoadAssignments(*index, previous, mesh.get());
+  mesh->diagnostics = previous.resource_diagnostics;
+  mesh->diagnostics.insert(mesh->diagnostics.end(), index_diagnostics.begin(),
+                           index_diagnostics.end());
+  Normalize(&mesh->diagnostics);
   return mesh;
 }
 

@@ -135,7 +135,7 @@ EffectivePolicy ResolvePolicy(const api::DestinationRule* rule, uint32_t port,
 
 MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& options,
                      std::vector<CompileDiagnostic>* diagnostics)
-    : options_(options) {
+    : options_(options), snapshot_(&snapshot) {
   IndexServices(snapshot, diagnostics);
   IndexServiceEntries(snapshot, diagnostics);
   SortEndpoints();
@@ -517,6 +517,130 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
   for (auto& [hostname, candidate] : chosen) {
     services_.at(hostname).destination_rule = candidate.rule;
   }
+}
+
+}  // namespace meshgate::compiler
+
+namespace meshgate::compiler {
+namespace {
+
+bool SameEndpoint(const EndpointInfo& a, const EndpointInfo& b) {
+  bool same_labels = a.labels == b.labels ||
+                     (a.labels != nullptr && b.labels != nullptr && *a.labels == *b.labels);
+  return a.address == b.address && a.port == b.port && a.zone == b.zone && a.weight == b.weight &&
+         a.service_account == b.service_account && same_labels;
+}
+
+bool SameContainerPorts(const api::Pod& x, const api::Pod& y) {
+  if (x.container_ports.size() != y.container_ports.size()) return false;
+  for (size_t i = 0; i < x.container_ports.size(); ++i) {
+    const auto& p = x.container_ports[i];
+    const auto& q = y.container_ports[i];
+    if (p.name != q.name || p.container_port != q.container_port || p.protocol != q.protocol) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Do the service's Istio-mutual clusters verify the service accounts behind
+// its endpoints (no subjectAltNames of their own)?
+bool VerifiesServiceAccounts(const ServiceInfo& service) {
+  if (service.destination_rule == nullptr) return false;
+  const auto& rule = service.destination_rule->As<api::DestinationRule>();
+  std::vector<std::string> subsets = {""};
+  for (const auto& s : rule.subsets) subsets.push_back(s.name);
+  for (const auto& port : service.ports) {
+    for (const auto& subset : subsets) {
+      EffectivePolicy policy = ResolvePolicy(&rule, port.port, subset);
+      if (policy.tls && policy.tls->mode == api::ClientTLSSettings::Mode::kIstioMutual &&
+          policy.tls->subject_alt_names.empty()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Pods whose container ports differ between the snapshots (added and removed
+// pods count when they declare ports): named target ports resolve through them.
+bool ContainerPortsChanged(const api::ConfigSnapshot& before, const api::ConfigSnapshot& after) {
+  std::map<api::ObjectKey, const api::Pod*> remaining;
+  for (const auto& r : ObjectsOfKind(before, api::Kind::kPod)) {
+    remaining[r->Key()] = &r->As<api::Pod>();
+  }
+  for (const auto& r : ObjectsOfKind(after, api::Kind::kPod)) {
+    const api::Pod& pod = r->As<api::Pod>();
+    auto it = remaining.find(r->Key());
+    if (it == remaining.end()) {
+      if (!pod.container_ports.empty()) return true;
+      continue;
+    }
+    if (it->second != &pod && !SameContainerPorts(*it->second, pod)) return true;
+    remaining.erase(it);
+  }
+  for (const auto& [key, pod] : remaining) {
+    if (!pod->container_ports.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool MeshIndex::DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* why) const {
+  auto differ = [why](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  if (options_.cluster_domain != previous.options_.cluster_domain ||
+      options_.trust_domain != previous.options_.trust_domain ||
+      options_.root_namespace != previous.options_.root_namespace ||
+      options_.default_connect_timeout != previous.options_.default_connect_timeout ||
+      options_.outbound_capture_port != previous.options_.outbound_capture_port ||
+      options_.inbound_capture_port != previous.options_.inbound_capture_port) {
+    return differ("compile options changed");
+  }
+  if (virtual_services_ != previous.virtual_services_) return differ("VirtualServices changed");
+  if (gateways_ != previous.gateways_) return differ("Gateways changed");
+  if (services_.size() != previous.services_.size()) return differ("the set of services changed");
+  bool named_target_ports = false;
+  auto old_it = previous.services_.begin();
+  for (const auto& [host, info] : services_) {
+    const auto& [old_host, old] = *old_it++;
+    if (host != old_host) return differ("the set of services changed");
+    if (info.resource != old.resource)
+      return differ(host + ": its Service or ServiceEntry changed");
+    if (info.destination_rule != old.destination_rule) {
+      return differ(host + ": its DestinationRule changed");
+    }
+    if (info.service_accounts != old.service_accounts && VerifiesServiceAccounts(info)) {
+      return differ(host + ": its service accounts changed");
+    }
+    if (info.ports.size() != old.ports.size()) return differ(host + ": its ports changed");
+    for (size_t i = 0; i < info.ports.size(); ++i) {
+      const auto& p = info.ports[i];
+      const auto& q = old.ports[i];
+      if (p.port != q.port || p.name != q.name || p.protocol != q.protocol) {
+        return differ(host + ": its ports changed");
+      }
+      // ServiceEntry endpoints are written into the clusters themselves.
+      if (info.from_service_entry &&
+          !std::equal(p.endpoints.begin(), p.endpoints.end(), q.endpoints.begin(),
+                      q.endpoints.end(), SameEndpoint)) {
+        return differ(host + ": its ServiceEntry endpoints changed");
+      }
+    }
+    if (!info.from_service_entry) {
+      for (const auto& sp : info.resource->As<api::Service>().ports) {
+        if (!sp.target_port_name.empty()) named_target_ports = true;
+      }
+    }
+  }
+  // Sidecars' inbound listeners resolve named target ports on their pods.
+  if (named_target_ports && ContainerPortsChanged(*previous.snapshot_, *snapshot_)) {
+    return differ("container ports of pods changed");
+  }
+  return true;
 }
 
 }  // namespace meshgate::compiler

@@ -137,6 +137,15 @@ class MeshIndex {
     return extra_mesh_hosts_;
   }
 
+  // Would every resource but the cluster load assignments compile the same
+  // from this index as from `previous`? True when the two differ at most in
+  // the endpoints of Kubernetes Services (addresses, ports, zones, labels,
+  // readiness), which only the load assignments read. Objects are compared
+  // by identity (the store keeps unchanged objects' pointers), so an
+  // unchanged object re-decoded counts as a change. Otherwise false, with
+  // the first difference in `why`.
+  bool DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* why) const;
+
  private:
   void IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags);
   void IndexServices(const api::ConfigSnapshot& snapshot, std::vector<CompileDiagnostic>* diags);
@@ -148,6 +157,7 @@ class MeshIndex {
                              std::vector<CompileDiagnostic>* diags);
 
   CompileOptions options_;
+  const api::ConfigSnapshot* snapshot_ = nullptr;
   std::map<std::string, ServiceInfo> services_;
   std::set<uint32_t> ports_;
   std::vector<const api::Resource*> virtual_services_;
@@ -246,6 +256,11 @@ using RouteConfigOnArena = OnArena<RouteConfiguration, 16 * 1024>;
 
 // clusters.cc: every outbound/subset cluster and its load assignment.
 void BuildClusters(const MeshIndex& index, CompiledMesh* mesh);
+// The load assignments of `previous`'s EDS clusters, from `index`'s
+// endpoints; one whose content did not change keeps previous's pointer.
+// REQUIRES: index.DiffersOnlyInEndpoints(*previous.index).
+void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous,
+                            CompiledMesh* mesh);
 // Cluster for an inbound port of the local workload (STATIC 127.0.0.1:PORT).
 Cluster InboundCluster(uint32_t port);
 

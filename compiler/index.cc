@@ -186,13 +186,6 @@ const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) c
 void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) {
   for (const api::Resource* vs : virtual_services_) {
     const auto& spec = vs->As<api::VirtualService>();
-    // What no listener honours yet is reported once per object.
-    if (!spec.tcp.empty()) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.tcp", "TCP routes are not supported; ignored"));
-    }
-    if (!spec.tls.empty()) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.tls", "TLS routes are not supported; ignored"));
-    }
     if (!spec.export_to.empty() && !(spec.export_to.size() == 1 && spec.export_to[0] == "*")) {
       diags->push_back(MakeDiagnostic(*vs, "spec.exportTo",
                                       "exportTo is not enforced; visible to the whole mesh",

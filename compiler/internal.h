@@ -301,6 +301,25 @@ const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const Servic
 void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs,
                              envoy::config::route::v3::VirtualHost* vhost);
 
+// TCP and TLS routes (VirtualService spec.tcp / spec.tls), as Istio programs
+// them: one tcp_proxy filter chain per route that applies to the proxy, the
+// listener port and the gateway (ctx.gateway_keys), to its destination or
+// weighted destinations. TCP matches on destinationSubnets become the chain's
+// prefix ranges; TLS matches on sniHosts its server names (for gateways only
+// the SNI hosts within `server_hosts`, which may hold wildcards). A chain
+// whose match repeats an earlier one is shadowed and skipped, as Istio's
+// first-match-wins order asks; `used` carries the matches across calls for
+// one listener. Returns whether a chain matching every connection was added.
+bool AddTcpRouteChains(const RouteContext& ctx, const api::Resource& vs, Listener* listener,
+                       std::set<std::string>* used);
+void AddTlsRouteChains(const RouteContext& ctx, const api::Resource& vs,
+                       const std::vector<std::string>& server_hosts, Listener* listener,
+                       std::set<std::string>* used);
+// tcp_proxy to one cluster (or weighted clusters) on `chain`.
+void AddTcpProxyFilter(absl::string_view stat_prefix,
+                       const std::vector<std::pair<std::string, uint32_t>>& clusters,
+                       envoy::config::listener::v3::FilterChain* chain);
+
 // Outbound route configuration "PORT" for a sidecar, built into `rc`.
 void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfiguration* rc);
 

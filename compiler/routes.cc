@@ -11,6 +11,7 @@
 #include "compiler/internal.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace meshgate::compiler {
@@ -809,6 +810,186 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
     route->mutable_match()->set_prefix("/");
     route->mutable_route()->set_cluster("PassthroughCluster");
     SetDuration(absl::ZeroDuration(), route->mutable_route()->mutable_timeout());
+  }
+}
+
+void AddTcpProxyFilter(absl::string_view stat_prefix,
+                       const std::vector<std::pair<std::string, uint32_t>>& clusters,
+                       envoy::config::listener::v3::FilterChain* chain) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  tcp.set_stat_prefix(std::string(stat_prefix));
+  if (clusters.size() == 1) {
+    tcp.set_cluster(clusters[0].first);
+  } else {
+    for (const auto& [name, weight] : clusters) {
+      auto* c = tcp.mutable_weighted_clusters()->add_clusters();
+      c->set_name(name);
+      c->set_weight(weight);
+    }
+  }
+  auto* f = chain->add_filters();
+  f->set_name("envoy.filters.network.tcp_proxy");
+  f->mutable_typed_config()->PackFrom(tcp);
+}
+
+namespace {
+
+// Does an L4 (TCP or TLS) match apply to this proxy, port and gateway?
+template <typename Match>
+bool L4MatchApplies(const VsScope& scope, const Match& m) {
+  const RouteContext& ctx = *scope.ctx;
+  if (m.port && *m.port != ctx.port) return false;
+  if (!m.gateways.empty()) {
+    bool any = false;
+    for (const auto& g : m.gateways) {
+      if (ctx.gateway_keys.count(MeshIndex::GatewayKey(g, scope.ns)) > 0) any = true;
+    }
+    if (!any) return false;
+  }
+  if (!m.source_labels.empty() &&
+      (ctx.proxy_labels == nullptr || !LabelsMatch(m.source_labels, *ctx.proxy_labels))) {
+    return false;
+  }
+  if (!m.source_namespace.empty() && m.source_namespace != ctx.proxy_namespace) return false;
+  return true;
+}
+
+// Clusters and weights of an L4 route (zero weights dropped when others
+// remain, as for HTTP); empty when a destination cannot be resolved.
+std::vector<std::pair<std::string, uint32_t>> L4Destinations(
+    const VsScope& scope, const std::vector<api::RouteDestination>& route,
+    const std::string& field) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  if (route.empty()) {
+    scope.Report(field + ".route", "a TCP or TLS route needs a destination");
+    return out;
+  }
+  bool all_zero = true;
+  for (const auto& d : route) all_zero = all_zero && d.weight.value_or(0) == 0;
+  for (size_t i = 0; i < route.size(); ++i) {
+    int32_t weight = route[i].weight.value_or(0);
+    if (weight < 0) {
+      scope.Report(absl::StrCat(field, ".route[", i, "].weight"), "negative weight");
+      return {};
+    }
+    if (weight == 0 && route.size() > 1 && !all_zero) continue;
+    auto cluster = DestinationCluster(scope, route[i].destination,
+                                      absl::StrCat(field, ".route[", i, "].destination"));
+    if (!cluster) return {};
+    out.emplace_back(*cluster, all_zero ? 1u : static_cast<uint32_t>(std::max(weight, 1)));
+  }
+  return out;
+}
+
+std::string ChainName(const VsScope& scope, const std::string& field) {
+  return absl::StrCat(scope.ns, "/", scope.vs->metadata.name, ".", field);
+}
+
+}  // namespace
+
+bool AddTcpRouteChains(const RouteContext& ctx, const api::Resource& vs, Listener* listener,
+                       std::set<std::string>* used) {
+  VsScope scope{&ctx, &vs, ctx.index->NamespaceOf(vs)};
+  const auto& spec = vs.As<api::VirtualService>();
+  for (size_t i = 0; i < spec.tcp.size(); ++i) {
+    const auto& r = spec.tcp[i];
+    std::string field = absl::StrCat("spec.tcp[", i, "]");
+    // Applicable matches; one without subnets (or no match at all) takes
+    // every connection the listener gets.
+    std::set<std::string> subnets;
+    bool catch_all = r.match.empty();
+    for (size_t j = 0; j < r.match.size(); ++j) {
+      const auto& m = r.match[j];
+      if (!L4MatchApplies(scope, m)) continue;
+      if (!m.source_subnet.empty()) {
+        scope.Report(absl::StrCat(field, ".match[", j, "].sourceSubnet"),
+                     "not supported; match ignored", Severity::kWarning);
+        continue;
+      }
+      if (m.destination_subnets.empty()) catch_all = true;
+      subnets.insert(m.destination_subnets.begin(), m.destination_subnets.end());
+    }
+    if (!catch_all && subnets.empty()) continue;
+    std::string key = catch_all ? "*" : absl::StrJoin(subnets, ",");
+    if (!used->insert(key).second) {
+      scope.Report(field, "shadowed by an earlier route with the same match; ignored",
+                   Severity::kWarning);
+      continue;
+    }
+    auto clusters = L4Destinations(scope, r.route, field);
+    if (clusters.empty()) continue;
+    auto* chain = listener->add_filter_chains();
+    chain->set_name(ChainName(scope, field));
+    if (!catch_all) {
+      for (const auto& subnet : subnets) {
+        std::vector<absl::string_view> parts = absl::StrSplit(subnet, '/');
+        uint32_t length = 0;
+        if (parts.size() > 2 || (parts.size() == 2 && !absl::SimpleAtoi(parts[1], &length))) {
+          scope.Report(field + ".match",
+                       "destination subnet " + subnet + " is not an address/length");
+          continue;
+        }
+        auto* range = chain->mutable_filter_chain_match()->add_prefix_ranges();
+        range->set_address_prefix(std::string(parts[0]));
+        range->mutable_prefix_len()->set_value(
+            parts.size() == 2 ? length : (absl::StrContains(parts[0], ':') ? 128 : 32));
+      }
+    }
+    AddTcpProxyFilter(chain->name(), clusters, chain);
+    if (!catch_all) continue;
+    for (size_t k = i + 1; k < spec.tcp.size(); ++k) {
+      scope.Report(
+          absl::StrCat("spec.tcp[", k, "]"),
+          "shadowed by an earlier route matching every connection (" + field + "); ignored",
+          Severity::kWarning);
+    }
+    return true;
+  }
+  return false;
+}
+
+void AddTlsRouteChains(const RouteContext& ctx, const api::Resource& vs,
+                       const std::vector<std::string>& server_hosts, Listener* listener,
+                       std::set<std::string>* used) {
+  VsScope scope{&ctx, &vs, ctx.index->NamespaceOf(vs)};
+  const auto& spec = vs.As<api::VirtualService>();
+  for (size_t i = 0; i < spec.tls.size(); ++i) {
+    const auto& r = spec.tls[i];
+    std::string field = absl::StrCat("spec.tls[", i, "]");
+    std::set<std::string> sni;
+    for (size_t j = 0; j < r.match.size(); ++j) {
+      const auto& m = r.match[j];
+      if (!L4MatchApplies(scope, m)) continue;
+      if (!m.destination_subnets.empty()) {
+        scope.Report(absl::StrCat(field, ".match[", j, "].destinationSubnets"),
+                     "not supported for TLS routes; ignored", Severity::kWarning);
+      }
+      for (const auto& host : m.sni_hosts) {
+        bool served = server_hosts.empty();
+        for (const auto& server_host : server_hosts) {
+          if (HostMatches(server_host, host)) served = true;
+        }
+        if (served) sni.insert(host);
+      }
+    }
+    // Istio: an SNI host belongs to the first route naming it.
+    for (auto it = sni.begin(); it != sni.end();) {
+      if (used->count(*it) > 0) {
+        scope.Report(field + ".match", "SNI host " + *it + " is already routed; ignored here",
+                     Severity::kWarning);
+        it = sni.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (sni.empty()) continue;
+    auto clusters = L4Destinations(scope, r.route, field);
+    if (clusters.empty()) continue;
+    used->insert(sni.begin(), sni.end());
+    auto* chain = listener->add_filter_chains();
+    chain->set_name(ChainName(scope, field));
+    for (const auto& host : sni) chain->mutable_filter_chain_match()->add_server_names(host);
+    AddTcpProxyFilter(chain->name(), clusters, chain);
   }
 }
 

@@ -195,7 +195,9 @@ INSTANTIATE_TEST_SUITE_P(
              },
              Sidecar("default", {{"app", "batch"}}),
              "172.20.0.1_5432",
-             {absl::StrCat("* -> ", kDbV2)}},
+             {absl::StrCat("* -> ", kDbV2)},
+             false,
+             {"spec.tcp[1]: shadowed"}},
         Case{"SourceLabelsOfAnotherProxy",
              [](MeshBuilder& m) {
                api::VirtualService vs;

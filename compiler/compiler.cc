@@ -187,6 +187,9 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   for (const auto& [host, service] : index->services()) {
     for (const auto& p : service.ports) {
       if (!IsHttp(p.protocol)) continue;
+      // Cached: the translation of the host's first VirtualService, whatever
+      // it is exported to (SidecarRouteConfig uses it only where it applies).
+      const api::Resource* first = index->MeshVirtualService(host);
       bool proxy_dependent = false;
       api::Labels no_labels;
       RouteContext ctx;
@@ -199,7 +202,7 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
       ctx.proxy_dependent = &proxy_dependent;
       auto* vhost = google::protobuf::Arena::CreateMessage<envoy::config::route::v3::VirtualHost>(
           &cache->arena);
-      AddServiceRoutes(ctx, service, vhost);
+      AddServiceRoutesOf(ctx, service, first, vhost);
       if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), vhost);
     }
   }

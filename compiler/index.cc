@@ -180,17 +180,48 @@ bool MeshIndex::BoundTo(const api::Resource& vs, absl::string_view key) const {
 
 const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) const {
   auto it = mesh_virtual_services_.find(std::string(hostname));
-  return it == mesh_virtual_services_.end() ? nullptr : it->second;
+  return it == mesh_virtual_services_.end() ? nullptr : it->second.front();
+}
+
+const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
+                                                   absl::string_view proxy_namespace) const {
+  auto it = mesh_virtual_services_.find(std::string(hostname));
+  if (it == mesh_virtual_services_.end()) return nullptr;
+  for (const api::Resource* vs : it->second) {
+    if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace)) return vs;
+  }
+  return nullptr;
+}
+
+bool MeshIndex::ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
+                           absl::string_view proxy_namespace) const {
+  if (export_to.empty()) return true;
+  for (const auto& to : export_to) {
+    if (to == "*" || to == proxy_namespace) return true;
+    if (to == "." && NamespaceOf(object) == proxy_namespace) return true;
+  }
+  return false;
+}
+
+bool MeshIndex::ServiceVisible(const ServiceInfo& service,
+                               absl::string_view proxy_namespace) const {
+  if (service.from_service_entry) {
+    return ExportedTo(*service.resource, service.resource->As<api::ServiceEntry>().export_to,
+                      proxy_namespace);
+  }
+  const auto& annotations = service.resource->metadata.annotations;
+  auto it = annotations.find("networking.istio.io/exportTo");
+  if (it == annotations.end()) return true;
+  std::vector<std::string> export_to;
+  for (absl::string_view part : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    export_to.emplace_back(absl::StripAsciiWhitespace(part));
+  }
+  return ExportedTo(*service.resource, export_to, proxy_namespace);
 }
 
 void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) {
   for (const api::Resource* vs : virtual_services_) {
     const auto& spec = vs->As<api::VirtualService>();
-    if (!spec.export_to.empty() && !(spec.export_to.size() == 1 && spec.export_to[0] == "*")) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.exportTo",
-                                      "exportTo is not enforced; visible to the whole mesh",
-                                      CompileDiagnostic::Severity::kWarning));
-    }
     if (!BoundTo(*vs, "mesh")) continue;
     std::string ns = NamespaceOf(*vs);
     for (size_t i = 0; i < spec.hosts.size(); ++i) {
@@ -221,14 +252,21 @@ void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) 
         continue;
       }
       for (const auto& hostname : owned) {
-        auto [it, inserted] = mesh_virtual_services_.try_emplace(hostname, vs);
-        if (!inserted && it->second != vs) {
-          diags->push_back(MakeDiagnostic(*vs, field,
-                                          "host " + hostname + " is already routed by " +
-                                              it->second->Key().ToString() +
-                                              " for sidecars; ignored",
-                                          CompileDiagnostic::Severity::kWarning));
+        auto& owners = mesh_virtual_services_[hostname];
+        if (std::find(owners.begin(), owners.end(), vs) != owners.end()) continue;
+        // An earlier owner exported everywhere leaves this one no namespace.
+        for (const api::Resource* earlier : owners) {
+          const auto& to = earlier->As<api::VirtualService>().export_to;
+          if (to.empty() || std::find(to.begin(), to.end(), "*") != to.end()) {
+            diags->push_back(MakeDiagnostic(*vs, field,
+                                            "host " + hostname + " is already routed by " +
+                                                earlier->Key().ToString() +
+                                                " for sidecars; ignored",
+                                            CompileDiagnostic::Severity::kWarning));
+            break;
+          }
         }
+        owners.push_back(vs);
       }
     }
   }

@@ -129,9 +129,19 @@ class MeshIndex {
   // Is the VirtualService (spec.gateways; empty means mesh) bound to `key`?
   bool BoundTo(const api::Resource& vs, absl::string_view key) const;
 
-  // For sidecars: the mesh-bound VirtualService owning a service host (the
-  // first by namespace/name; later ones are reported and ignored), or null.
+  // For sidecars: the mesh-bound VirtualService owning a service host, or
+  // null: the first by namespace/name, or with `proxy_namespace`, the first
+  // exported to that namespace (Istio's exportTo).
   const api::Resource* MeshVirtualService(absl::string_view hostname) const;
+  const api::Resource* MeshVirtualService(absl::string_view hostname,
+                                          absl::string_view proxy_namespace) const;
+  // Is the service visible to proxies in `proxy_namespace`? (The Service's
+  // networking.istio.io/exportTo annotation, the ServiceEntry's exportTo.)
+  bool ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace) const;
+  // Is the object exported to `proxy_namespace` by `export_to` (empty and
+  // "*" mean everywhere, "." its own namespace, "~" nowhere)?
+  bool ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
+                  absl::string_view proxy_namespace) const;
   // Hosts of mesh-bound VirtualServices that name no service, with their owner.
   const std::map<std::string, const api::Resource*>& extra_mesh_hosts() const {
     return extra_mesh_hosts_;
@@ -162,7 +172,8 @@ class MeshIndex {
   std::set<uint32_t> ports_;
   std::vector<const api::Resource*> virtual_services_;
   std::vector<const api::Resource*> gateways_;
-  std::map<std::string, const api::Resource*> mesh_virtual_services_;
+  // Every mesh-bound VirtualService naming a host, by namespace/name.
+  std::map<std::string, std::vector<const api::Resource*>> mesh_virtual_services_;
   std::map<std::string, const api::Resource*> extra_mesh_hosts_;
 };
 
@@ -294,6 +305,9 @@ struct MeshRouteCache {
 // (or the default route when none applies), appended to `vhost`.
 void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service,
                       envoy::config::route::v3::VirtualHost* vhost);
+// The same with the VirtualService given (null: the default route).
+void AddServiceRoutesOf(const RouteContext& ctx, const ServiceInfo& service,
+                        const api::Resource* vs, envoy::config::route::v3::VirtualHost* vhost);
 // The VirtualService that owns `hostname` for sidecars (first by
 // namespace/name), or null.
 const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const ServiceInfo& service);

@@ -166,7 +166,9 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     }
   }
   // TCP services: one listener per cluster IP and port, as Istio.
+  const std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
   for (const auto& [host, service] : mesh.index->services()) {
+    if (!mesh.index->ServiceVisible(service, proxy_namespace)) continue;
     for (const auto& p : service.ports) {
       if (IsHttp(p.protocol)) continue;
       std::string ip;
@@ -185,12 +187,13 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       // The VirtualService owning the host: its TLS routes by SNI, then its
       // TCP routes; what they leave unmatched goes to the service.
       bool covered = false;
-      if (const api::Resource* vs = mesh.index->MeshVirtualService(host); vs != nullptr) {
+      if (const api::Resource* vs = mesh.index->MeshVirtualService(host, proxy_namespace);
+          vs != nullptr) {
         RouteContext ctx;
         ctx.index = mesh.index.get();
         ctx.gateway_keys = {"mesh"};
         ctx.port = p.port;
-        ctx.proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
+        ctx.proxy_namespace = proxy_namespace;
         ctx.proxy_labels = &target.labels;
         ctx.diagnostics = &out->diagnostics;
         std::set<std::string> used_sni, used_tcp;

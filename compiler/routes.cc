@@ -710,11 +710,15 @@ void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs, V
 }
 
 const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const ServiceInfo& service) {
-  return ctx.index->MeshVirtualService(service.hostname);
+  return ctx.index->MeshVirtualService(service.hostname, ctx.proxy_namespace);
 }
 
 void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service, VirtualHost* vhost) {
-  const api::Resource* vs = MeshVirtualServiceFor(ctx, service);
+  AddServiceRoutesOf(ctx, service, MeshVirtualServiceFor(ctx, service), vhost);
+}
+
+void AddServiceRoutesOf(const RouteContext& ctx, const ServiceInfo& service,
+                        const api::Resource* vs, VirtualHost* vhost) {
   if (vs != nullptr) {
     AddVirtualServiceRoutes(ctx, *vs, vhost);
     // A VirtualService whose routes all skip this port leaves the default.
@@ -743,6 +747,7 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
   for (const auto& [host, service] : ctx.index->services()) {
     const ServicePortInfo* p = service.FindPort(port);
     if (p == nullptr || !IsHttp(p->protocol)) continue;
+    if (!ctx.index->ServiceVisible(service, ctx.proxy_namespace)) continue;
     // Built in place (on rc's arena), dropped again when it gets no domain.
     VirtualHost& vhost = *rc.add_virtual_hosts();
     vhost.set_name(absl::StrCat(host, suffix));
@@ -764,7 +769,9 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
       continue;
     }
     const VirtualHost* cached = nullptr;
-    if (ctx.cache != nullptr) {
+    // The cache holds the translation of the host's first VirtualService.
+    if (ctx.cache != nullptr && ctx.index->MeshVirtualService(host, ctx.proxy_namespace) ==
+                                    ctx.index->MeshVirtualService(host)) {
       auto it = ctx.cache->routes.find({host, port});
       if (it != ctx.cache->routes.end()) cached = it->second;
     }
@@ -777,6 +784,9 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
   // Hosts of mesh VirtualServices that are no service: served on the ports
   // their destinations use.
   for (const auto& [host, vs] : ctx.index->extra_mesh_hosts()) {
+    if (!ctx.index->ExportedTo(*vs, vs->As<api::VirtualService>().export_to, ctx.proxy_namespace)) {
+      continue;
+    }
     VirtualHost vhost;
     vhost.set_name(absl::StrCat(host, suffix));
     AddDomains({host, host + suffix}, &used, &vhost);

@@ -3,6 +3,7 @@
 // policy applied (Istio precedence: subset > port-level > top-level).
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "compiler/internal.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -567,6 +568,45 @@ void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous
             SealOnArena(BuildLoadAssignment(name, SubsetEndpoints(port, subset)));
         mesh->endpoints.emplace(std::move(name),
                                 rebuilt.hash == old->second.hash ? old->second : rebuilt);
+      }
+    }
+  }
+}
+
+void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out) {
+  std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
+  std::set<std::string> done;
+  for (const auto& [rule_resource, host] : index.workload_rules()) {
+    const auto& rule = rule_resource->As<api::DestinationRule>();
+    if (index.NamespaceOf(*rule_resource) != proxy_namespace ||
+        !LabelsMatch(rule.workload_selector->match_labels, target.labels) ||
+        !done.insert(host).second) {
+      continue;
+    }
+    const ServiceInfo* mesh_service = index.FindService(host);
+    ServiceInfo service = *mesh_service;
+    service.destination_rule = rule_resource;
+    std::string suffix = "|" + host;
+    for (auto* map : {&out->clusters}) {
+      std::erase_if(*map, [&](const auto& kv) {
+        return absl::StartsWith(kv.first, "outbound|") && absl::EndsWith(kv.first, suffix);
+      });
+    }
+    std::erase_if(out->endpoints, [&](const auto& kv) {
+      return absl::StartsWith(kv.first, "outbound|") && absl::EndsWith(kv.first, suffix);
+    });
+    CheckDestinationRule(*rule_resource, &out->diagnostics);
+    for (const auto& port : service.ports) {
+      std::vector<const api::Subset*> subsets = {nullptr};
+      for (const auto& s : rule.subsets) subsets.push_back(&s);
+      for (const api::Subset* subset : subsets) {
+        BuiltCluster built = BuildOne(index, service, port, subset, &out->diagnostics);
+        std::string name = built.cluster->message()->name();
+        if (built.load_assignment) {
+          out->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
+        }
+        CollectSecrets(*built.cluster->message(), &out->secrets);
+        out->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }
   }

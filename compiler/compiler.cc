@@ -112,10 +112,12 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
       break;
     case ProxyTarget::Role::kGateway:
       AddMeshResources(mesh, false, &out);
+      ApplyWorkloadRules(*mesh.index, target, &out);
       BuildGateway(mesh, target, &out);
       break;
     case ProxyTarget::Role::kSidecar: {
       AddMeshResources(mesh, false, &out);
+      ApplyWorkloadRules(*mesh.index, target, &out);
       std::set<uint32_t> http_ports;
       for (const auto& [host, service] : mesh.index->services()) {
         for (const auto& p : service.ports) {

@@ -503,13 +503,21 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
   for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kDestinationRule)) {
     const auto& dr = r->As<api::DestinationRule>();
     std::string ns = NamespaceOf(*r);
+    std::string host = ResolveHost(dr.host, ns);
     if (dr.workload_selector) {
-      diags->push_back(
-          MakeDiagnostic(*r, "spec.workloadSelector",
-                         "DestinationRules scoped to workloads are not supported; rule ignored"));
+      // Applied per proxy (CompileForProxy), to the workloads it selects.
+      if (absl::StrContains(host, '*')) {
+        diags->push_back(MakeDiagnostic(*r, "spec.host",
+                                        "a DestinationRule with a workloadSelector needs an exact "
+                                        "host; rule ignored"));
+      } else if (services_.count(host) == 0) {
+        diags->push_back(MakeDiagnostic(*r, "spec.host", "no service for host " + host,
+                                        CompileDiagnostic::Severity::kWarning));
+      } else {
+        workload_rules_.push_back(WorkloadRule{r.get(), host});
+      }
       continue;
     }
-    std::string host = ResolveHost(dr.host, ns);
     bool wildcard = absl::StrContains(host, '*');
     bool matched = false;
     std::vector<ServiceInfo*> targets;
@@ -633,6 +641,12 @@ bool MeshIndex::DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* w
   }
   if (virtual_services_ != previous.virtual_services_) return differ("VirtualServices changed");
   if (gateways_ != previous.gateways_) return differ("Gateways changed");
+  if (workload_rules_.size() != previous.workload_rules_.size() ||
+      !std::equal(
+          workload_rules_.begin(), workload_rules_.end(), previous.workload_rules_.begin(),
+          [](const auto& a, const auto& b) { return a.rule == b.rule && a.host == b.host; })) {
+    return differ("DestinationRules with a workloadSelector changed");
+  }
   if (services_.size() != previous.services_.size()) return differ("the set of services changed");
   bool named_target_ports = false;
   auto old_it = previous.services_.begin();

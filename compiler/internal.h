@@ -147,6 +147,15 @@ class MeshIndex {
     return extra_mesh_hosts_;
   }
 
+  // DestinationRules with a workloadSelector (exact hosts of known
+  // services), in (namespace, name) order: they apply, instead of the
+  // mesh-wide rule, to the proxies in their namespace whose labels they select.
+  struct WorkloadRule {
+    const api::Resource* rule = nullptr;
+    std::string host;
+  };
+  const std::vector<WorkloadRule>& workload_rules() const { return workload_rules_; }
+
   // Would every resource but the cluster load assignments compile the same
   // from this index as from `previous`? True when the two differ at most in
   // the endpoints of Kubernetes Services (addresses, ports, zones, labels,
@@ -175,6 +184,7 @@ class MeshIndex {
   // Every mesh-bound VirtualService naming a host, by namespace/name.
   std::map<std::string, std::vector<const api::Resource*>> mesh_virtual_services_;
   std::map<std::string, const api::Resource*> extra_mesh_hosts_;
+  std::vector<WorkloadRule> workload_rules_;
 };
 
 // "outbound|PORT|SUBSET|HOST".
@@ -272,6 +282,11 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh);
 // REQUIRES: index.DiffersOnlyInEndpoints(*previous.index).
 void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous,
                             CompiledMesh* mesh);
+// The DestinationRules with a workloadSelector that select `target` (same
+// namespace, labels matching; the first per host wins) replace the mesh-wide
+// rule of their host in `out`: that host's clusters and load assignments are
+// rebuilt under the selecting rule.
+void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out);
 // Cluster for an inbound port of the local workload (STATIC 127.0.0.1:PORT).
 Cluster InboundCluster(uint32_t port);
 

@@ -161,10 +161,31 @@ void BM_CompileSidecar(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(CompileForProxy(*mesh, target));
 }
 
+// The EDS fast path: one EndpointSlice gained an endpoint; only load
+// assignments are rebuilt (compare with BM_BuildMesh of the same size).
+void BM_RebuildEndpoints(benchmark::State& state) {
+  auto snapshot = SyntheticMesh(static_cast<int>(state.range(0)));
+  CompiledMeshPtr previous = BuildMesh(snapshot, {});
+  auto changed = std::make_shared<api::ConfigSnapshot>(*snapshot);
+  api::ObjectKey key{api::Kind::kEndpointSlice, "ns0", "svc0-x"};
+  auto slice = std::make_shared<api::Resource>(*changed->objects.at(key));
+  api::Endpoint extra;
+  extra.addresses = {"10.250.0.1"};
+  extra.conditions.ready = true;
+  std::get<api::EndpointSlice>(slice->spec).endpoints.push_back(extra);
+  changed->objects[key] = slice;
+  for (auto _ : state) {
+    CompiledMeshPtr mesh = RebuildEndpoints(*previous, changed);
+    if (mesh == nullptr) state.SkipWithError("fast path refused");
+    benchmark::DoNotOptimize(mesh);
+  }
+}
+
 BENCHMARK(BM_FullCompile)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 BENCHMARK(BM_BuildMesh)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CompileSidecar)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RebuildEndpoints)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace meshgate::compiler

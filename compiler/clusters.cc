@@ -504,7 +504,9 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       mesh->grpc_clusters.emplace(name, versioned);
       continue;
     }
-    Cluster copy = c;
+    auto owned = std::make_shared<ClusterOnArena>();
+    Cluster& copy = *owned->message();
+    copy = c;
     if (!ok_lb) copy.set_lb_policy(Cluster::ROUND_ROBIN);
     copy.clear_typed_extension_protocol_options();
     copy.clear_upstream_connection_options();
@@ -513,7 +515,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       copy.clear_transport_socket();
       copy.clear_transport_socket_matches();
     }
-    mesh->grpc_clusters.emplace(name, Seal(std::move(copy)));
+    mesh->grpc_clusters.emplace(name, SealOnArena(std::move(owned)));
   }
   for (const auto& [host, service] : index.services()) {
     if (service.destination_rule == nullptr || !reported.insert(host).second) continue;

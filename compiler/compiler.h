@@ -9,8 +9,12 @@
 //      do not depend on a proxy's labels) into an immutable CompiledMesh.
 //   2. CompileForProxy(mesh, target) picks the resources one proxy needs,
 //      sharing the mesh's shared_ptrs, and builds only what depends on the
-//      proxy (its listeners, gateway routes, label-dependent routes).
-// Compile() does both for one proxy.
+//      proxy (its listeners, gateway routes, label-dependent routes, what
+//      exportTo shows its namespace, the clusters of DestinationRules whose
+//      workloadSelector selects it).
+// Compile() does both for one proxy. When only endpoints changed,
+// RebuildEndpoints(previous_mesh, snapshot) replaces BuildMesh and rebuilds
+// nothing but the cluster load assignments.
 //
 // Every resource carries a 64-bit hash of its deterministic serialization, so
 // a cache can version resources by content. The output is deterministic: the

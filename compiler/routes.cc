@@ -3,6 +3,7 @@
 // default retry policy, destination rule hash policies on the routes.
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -729,7 +730,7 @@ void AddServiceRoutesOf(const RouteContext& ctx, const ServiceInfo& service,
 
 namespace {
 
-void AddDomains(const std::vector<std::string>& candidates, std::set<std::string>* used,
+void AddDomains(const std::vector<std::string>& candidates, absl::flat_hash_set<std::string>* used,
                 VirtualHost* vhost) {
   for (const auto& d : candidates) {
     if (used->insert(d).second) vhost->add_domains(d);
@@ -742,7 +743,8 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
   RouteConfiguration& rc = *out;
   rc.set_name(absl::StrCat(port));
   rc.mutable_validate_clusters()->set_value(false);
-  std::set<std::string> used;
+  absl::flat_hash_set<std::string> used;
+  used.reserve(ctx.index->services().size() * 6);
   std::string suffix = absl::StrCat(":", port);
   for (const auto& [host, service] : ctx.index->services()) {
     const ServicePortInfo* p = service.FindPort(port);

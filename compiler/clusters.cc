@@ -3,6 +3,7 @@
 // policy applied (Istio precedence: subset > port-level > top-level).
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "compiler/internal.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -327,9 +328,32 @@ void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoad
   }
 }
 
+// The endpoints of `port` a subset selects (all of them for no subset).
+std::vector<const EndpointInfo*> SubsetEndpoints(const ServicePortInfo& port,
+                                                 const api::Subset* subset) {
+  std::vector<const EndpointInfo*> endpoints;
+  endpoints.reserve(port.endpoints.size());
+  for (const auto& e : port.endpoints) {
+    if (subset != nullptr && (e.labels == nullptr || !LabelsMatch(subset->labels, *e.labels))) {
+      continue;
+    }
+    endpoints.push_back(&e);
+  }
+  return endpoints;
+}
+
+std::shared_ptr<LoadAssignmentOnArena> BuildLoadAssignment(
+    const std::string& cluster_name, const std::vector<const EndpointInfo*>& endpoints) {
+  auto out = std::make_shared<LoadAssignmentOnArena>();
+  ClusterLoadAssignment* cla = out->message();
+  cla->set_cluster_name(cluster_name);
+  AddEndpoints(endpoints, cla);
+  return out;
+}
+
 struct BuiltCluster {
-  Cluster cluster;
-  std::optional<ClusterLoadAssignment> load_assignment;  // EDS clusters only
+  std::shared_ptr<ClusterOnArena> cluster = std::make_shared<ClusterOnArena>();
+  std::shared_ptr<LoadAssignmentOnArena> load_assignment;  // EDS clusters only
 };
 
 BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
@@ -338,17 +362,11 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   const CompileOptions& options = index.options();
   std::string subset_name = subset ? subset->name : "";
   BuiltCluster out;
-  Cluster& c = out.cluster;
+  Cluster& c = *out.cluster->message();
   c.set_name(OutboundClusterName(port.port, subset_name, service.hostname));
   SetDuration(options.default_connect_timeout, c.mutable_connect_timeout());
 
-  std::vector<const EndpointInfo*> endpoints;
-  for (const auto& e : port.endpoints) {
-    if (subset != nullptr && (e.labels == nullptr || !LabelsMatch(subset->labels, *e.labels))) {
-      continue;
-    }
-    endpoints.push_back(&e);
-  }
+  std::vector<const EndpointInfo*> endpoints = SubsetEndpoints(port, subset);
 
   using Resolution = api::ServiceEntry::Resolution;
   bool eds = !service.from_service_entry;
@@ -387,10 +405,7 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   ApplyTls(policy.tls, service, port, subset_name, options, &c);
 
   if (c.type() == Cluster::EDS) {
-    ClusterLoadAssignment cla;
-    cla.set_cluster_name(c.name());
-    AddEndpoints(endpoints, &cla);
-    out.load_assignment = std::move(cla);
+    out.load_assignment = BuildLoadAssignment(c.name(), endpoints);
   } else if (c.type() == Cluster::STATIC || c.type() == Cluster::STRICT_DNS ||
              c.type() == Cluster::LOGICAL_DNS) {
     auto* cla = c.mutable_load_assignment();
@@ -460,12 +475,12 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       }
       for (const api::Subset* subset : subsets) {
         BuiltCluster built = BuildOne(index, service, port, subset, &mesh->diagnostics);
-        std::string name = built.cluster.name();
+        std::string name = built.cluster->message()->name();
         if (built.load_assignment) {
-          mesh->endpoints.emplace(name, Seal(std::move(*built.load_assignment)));
+          mesh->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
         }
-        CollectSecrets(built.cluster, &mesh->cluster_secrets);
-        mesh->clusters.emplace(name, Seal(std::move(built.cluster)));
+        CollectSecrets(*built.cluster->message(), &mesh->cluster_secrets);
+        mesh->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }
   }
@@ -489,7 +504,9 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       mesh->grpc_clusters.emplace(name, versioned);
       continue;
     }
-    Cluster copy = c;
+    auto owned = std::make_shared<ClusterOnArena>();
+    Cluster& copy = *owned->message();
+    copy = c;
     if (!ok_lb) copy.set_lb_policy(Cluster::ROUND_ROBIN);
     copy.clear_typed_extension_protocol_options();
     copy.clear_upstream_connection_options();
@@ -498,7 +515,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
       copy.clear_transport_socket();
       copy.clear_transport_socket_matches();
     }
-    mesh->grpc_clusters.emplace(name, Seal(std::move(copy)));
+    mesh->grpc_clusters.emplace(name, SealOnArena(std::move(owned)));
   }
   for (const auto& [host, service] : index.services()) {
     if (service.destination_rule == nullptr || !reported.insert(host).second) continue;
@@ -530,6 +547,68 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
                 Severity::kWarning));
           }
         }
+      }
+    }
+  }
+}
+
+void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous,
+                            CompiledMesh* mesh) {
+  for (const auto& [host, service] : index.services()) {
+    const api::DestinationRule* rule =
+        service.destination_rule ? &service.destination_rule->As<api::DestinationRule>() : nullptr;
+    for (const auto& port : service.ports) {
+      std::vector<const api::Subset*> subsets = {nullptr};
+      if (rule != nullptr) {
+        for (const auto& s : rule->subsets) subsets.push_back(&s);
+      }
+      for (const api::Subset* subset : subsets) {
+        std::string name = OutboundClusterName(port.port, subset ? subset->name : "", host);
+        auto old = previous.endpoints.find(name);
+        if (old == previous.endpoints.end()) continue;  // not an EDS cluster
+        Versioned<ClusterLoadAssignment> rebuilt =
+            SealOnArena(BuildLoadAssignment(name, SubsetEndpoints(port, subset)));
+        mesh->endpoints.emplace(std::move(name),
+                                rebuilt.hash == old->second.hash ? old->second : rebuilt);
+      }
+    }
+  }
+}
+
+void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out) {
+  std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
+  std::set<std::string> done;
+  for (const auto& [rule_resource, host] : index.workload_rules()) {
+    const auto& rule = rule_resource->As<api::DestinationRule>();
+    if (index.NamespaceOf(*rule_resource) != proxy_namespace ||
+        !LabelsMatch(rule.workload_selector->match_labels, target.labels) ||
+        !done.insert(host).second) {
+      continue;
+    }
+    const ServiceInfo* mesh_service = index.FindService(host);
+    ServiceInfo service = *mesh_service;
+    service.destination_rule = rule_resource;
+    std::string suffix = "|" + host;
+    for (auto* map : {&out->clusters}) {
+      std::erase_if(*map, [&](const auto& kv) {
+        return absl::StartsWith(kv.first, "outbound|") && absl::EndsWith(kv.first, suffix);
+      });
+    }
+    std::erase_if(out->endpoints, [&](const auto& kv) {
+      return absl::StartsWith(kv.first, "outbound|") && absl::EndsWith(kv.first, suffix);
+    });
+    CheckDestinationRule(*rule_resource, &out->diagnostics);
+    for (const auto& port : service.ports) {
+      std::vector<const api::Subset*> subsets = {nullptr};
+      for (const auto& s : rule.subsets) subsets.push_back(&s);
+      for (const api::Subset* subset : subsets) {
+        BuiltCluster built = BuildOne(index, service, port, subset, &out->diagnostics);
+        std::string name = built.cluster->message()->name();
+        if (built.load_assignment) {
+          out->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
+        }
+        CollectSecrets(*built.cluster->message(), &out->secrets);
+        out->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }
   }

@@ -112,10 +112,12 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
       break;
     case ProxyTarget::Role::kGateway:
       AddMeshResources(mesh, false, &out);
+      ApplyWorkloadRules(*mesh.index, target, &out);
       BuildGateway(mesh, target, &out);
       break;
     case ProxyTarget::Role::kSidecar: {
       AddMeshResources(mesh, false, &out);
+      ApplyWorkloadRules(*mesh.index, target, &out);
       std::set<uint32_t> http_ports;
       for (const auto& [host, service] : mesh.index->services()) {
         for (const auto& p : service.ports) {
@@ -143,7 +145,9 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
         ctx.diagnostics = &out.diagnostics;
         ctx.proxy_dependent = &proxy_dependent;
         ctx.cache = mesh.route_cache.get();
-        auto versioned = Seal(SidecarRouteConfig(ctx, port));
+        auto rc = std::make_shared<RouteConfigOnArena>();
+        SidecarRouteConfig(ctx, port, rc->message());
+        auto versioned = SealOnArena(std::move(rc));
         if (shared != nullptr && !proxy_dependent) shared->by_namespace.emplace(key, versioned);
         out.routes.emplace(name, std::move(versioned));
       }
@@ -174,7 +178,8 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   auto mesh = std::make_shared<CompiledMesh>();
   mesh->options = options;
   mesh->snapshot = snapshot;
-  auto index = std::make_shared<MeshIndex>(*snapshot, options, &mesh->diagnostics);
+  std::vector<CompileDiagnostic> index_diagnostics;
+  auto index = std::make_shared<MeshIndex>(*snapshot, options, &index_diagnostics);
   mesh->index = index;
   BuildClusters(*index, mesh.get());
   // Translate every service port's routes once, against a neutral proxy: the
@@ -184,6 +189,9 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   for (const auto& [host, service] : index->services()) {
     for (const auto& p : service.ports) {
       if (!IsHttp(p.protocol)) continue;
+      // Cached: the translation of the host's first VirtualService, whatever
+      // it is exported to (SidecarRouteConfig uses it only where it applies).
+      const api::Resource* first = index->MeshVirtualService(host);
       bool proxy_dependent = false;
       api::Labels no_labels;
       RouteContext ctx;
@@ -194,14 +202,42 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
       ctx.proxy_labels = &no_labels;
       ctx.diagnostics = &mesh->diagnostics;
       ctx.proxy_dependent = &proxy_dependent;
-      envoy::config::route::v3::VirtualHost vhost;
-      AddServiceRoutes(ctx, service, &vhost);
-      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), std::move(vhost));
+      auto* vhost = google::protobuf::Arena::CreateMessage<envoy::config::route::v3::VirtualHost>(
+          &cache->arena);
+      AddServiceRoutesOf(ctx, service, first, vhost);
+      if (!proxy_dependent) cache->routes.emplace(std::make_pair(host, p.port), vhost);
     }
   }
   mesh->route_cache = std::move(cache);
   Normalize(&mesh->diagnostics);
+  mesh->resource_diagnostics = mesh->diagnostics;
+  mesh->diagnostics.insert(mesh->diagnostics.end(), index_diagnostics.begin(),
+                           index_diagnostics.end());
+  Normalize(&mesh->diagnostics);
   Normalize(&mesh->grpc_diagnostics);
+  return mesh;
+}
+
+CompiledMeshPtr RebuildEndpoints(const CompiledMesh& previous, api::ConfigSnapshotPtr snapshot,
+                                 std::string* why) {
+  std::vector<CompileDiagnostic> index_diagnostics;
+  auto index = std::make_shared<MeshIndex>(*snapshot, previous.options, &index_diagnostics);
+  if (!index->DiffersOnlyInEndpoints(*previous.index, why)) return nullptr;
+  auto mesh = std::make_shared<CompiledMesh>();
+  mesh->options = previous.options;
+  mesh->snapshot = std::move(snapshot);
+  mesh->index = index;
+  mesh->route_cache = previous.route_cache;
+  mesh->clusters = previous.clusters;
+  mesh->grpc_clusters = previous.grpc_clusters;
+  mesh->cluster_secrets = previous.cluster_secrets;
+  mesh->grpc_diagnostics = previous.grpc_diagnostics;
+  mesh->resource_diagnostics = previous.resource_diagnostics;
+  RebuildLoadAssignments(*index, previous, mesh.get());
+  mesh->diagnostics = previous.resource_diagnostics;
+  mesh->diagnostics.insert(mesh->diagnostics.end(), index_diagnostics.begin(),
+                           index_diagnostics.end());
+  Normalize(&mesh->diagnostics);
   return mesh;
 }
 

@@ -9,8 +9,12 @@
 //      do not depend on a proxy's labels) into an immutable CompiledMesh.
 //   2. CompileForProxy(mesh, target) picks the resources one proxy needs,
 //      sharing the mesh's shared_ptrs, and builds only what depends on the
-//      proxy (its listeners, gateway routes, label-dependent routes).
-// Compile() does both for one proxy.
+//      proxy (its listeners, gateway routes, label-dependent routes, what
+//      exportTo shows its namespace, the clusters of DestinationRules whose
+//      workloadSelector selects it).
+// Compile() does both for one proxy. When only endpoints changed,
+// RebuildEndpoints(previous_mesh, snapshot) replaces BuildMesh and rebuilds
+// nothing but the cluster load assignments.
 //
 // Every resource carries a 64-bit hash of its deterministic serialization, so
 // a cache can version resources by content. The output is deterministic: the
@@ -127,12 +131,32 @@ struct CompiledMesh {
   // Diagnostics about mesh-wide objects (services, destination rules, ...).
   std::vector<CompileDiagnostic> diagnostics;
   std::vector<CompileDiagnostic> grpc_diagnostics;
+  // The part of `diagnostics` found building clusters and routes (not
+  // reading endpoints), which RebuildEndpoints carries over.
+  std::vector<CompileDiagnostic> resource_diagnostics;
 };
 
 using CompiledMeshPtr = std::shared_ptr<const CompiledMesh>;
 
 // REQUIRES: snapshot != nullptr.
 CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions& options);
+
+// The EDS fast path: the mesh of `snapshot` when it differs from the one
+// `previous` was built from only in the endpoints of Kubernetes Services
+// (EndpointSlices; Pods' addresses, labels and readiness). Only the cluster
+// load assignments are rebuilt; every other resource (clusters, the shared
+// route translations) is previous's own shared_ptr, and so is every load
+// assignment whose content did not change, so a cache comparing versions
+// pushes nothing but the changed endpoints. Per-proxy resources compiled
+// from the result are byte-identical to those compiled from `previous`.
+//
+// Returns nullptr when the change is more than that (a Service, a
+// DestinationRule, a VirtualService or Gateway changed, a service's service
+// accounts or ServiceEntry endpoints changed, ...): call BuildMesh. The
+// reason is put in `why` when given.
+// REQUIRES: snapshot != nullptr.
+CompiledMeshPtr RebuildEndpoints(const CompiledMesh& previous, api::ConfigSnapshotPtr snapshot,
+                                 std::string* why = nullptr);
 
 // Resources for one proxy; shares the mesh's resources.
 CompiledResources CompileForProxy(const CompiledMesh& mesh, const ProxyTarget& target);

@@ -135,15 +135,15 @@ EffectivePolicy ResolvePolicy(const api::DestinationRule* rule, uint32_t port,
 
 MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& options,
                      std::vector<CompileDiagnostic>* diagnostics)
-    : options_(options) {
+    : options_(options), snapshot_(&snapshot) {
   IndexServices(snapshot, diagnostics);
   IndexServiceEntries(snapshot, diagnostics);
   SortEndpoints();
   IndexDestinationRules(snapshot, diagnostics);
-  for (const auto& r : snapshot.OfKind(api::Kind::kVirtualService)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kVirtualService)) {
     virtual_services_.push_back(r.get());
   }
-  for (const auto& r : snapshot.OfKind(api::Kind::kGateway)) gateways_.push_back(r.get());
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kGateway)) gateways_.push_back(r.get());
   // Objects without a namespace sort first in the snapshot; order by the
   // namespace they are defaulted to so "" and "default" interleave stably.
   auto ns_of = [](const api::Resource* r) -> absl::string_view {
@@ -180,24 +180,48 @@ bool MeshIndex::BoundTo(const api::Resource& vs, absl::string_view key) const {
 
 const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) const {
   auto it = mesh_virtual_services_.find(std::string(hostname));
-  return it == mesh_virtual_services_.end() ? nullptr : it->second;
+  return it == mesh_virtual_services_.end() ? nullptr : it->second.front();
+}
+
+const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
+                                                   absl::string_view proxy_namespace) const {
+  auto it = mesh_virtual_services_.find(std::string(hostname));
+  if (it == mesh_virtual_services_.end()) return nullptr;
+  for (const api::Resource* vs : it->second) {
+    if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace)) return vs;
+  }
+  return nullptr;
+}
+
+bool MeshIndex::ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
+                           absl::string_view proxy_namespace) const {
+  if (export_to.empty()) return true;
+  for (const auto& to : export_to) {
+    if (to == "*" || to == proxy_namespace) return true;
+    if (to == "." && NamespaceOf(object) == proxy_namespace) return true;
+  }
+  return false;
+}
+
+bool MeshIndex::ServiceVisible(const ServiceInfo& service,
+                               absl::string_view proxy_namespace) const {
+  if (service.from_service_entry) {
+    return ExportedTo(*service.resource, service.resource->As<api::ServiceEntry>().export_to,
+                      proxy_namespace);
+  }
+  const auto& annotations = service.resource->metadata.annotations;
+  auto it = annotations.find("networking.istio.io/exportTo");
+  if (it == annotations.end()) return true;
+  std::vector<std::string> export_to;
+  for (absl::string_view part : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+    export_to.emplace_back(absl::StripAsciiWhitespace(part));
+  }
+  return ExportedTo(*service.resource, export_to, proxy_namespace);
 }
 
 void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) {
   for (const api::Resource* vs : virtual_services_) {
     const auto& spec = vs->As<api::VirtualService>();
-    // What no listener honours yet is reported once per object.
-    if (!spec.tcp.empty()) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.tcp", "TCP routes are not supported; ignored"));
-    }
-    if (!spec.tls.empty()) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.tls", "TLS routes are not supported; ignored"));
-    }
-    if (!spec.export_to.empty() && !(spec.export_to.size() == 1 && spec.export_to[0] == "*")) {
-      diags->push_back(MakeDiagnostic(*vs, "spec.exportTo",
-                                      "exportTo is not enforced; visible to the whole mesh",
-                                      CompileDiagnostic::Severity::kWarning));
-    }
     if (!BoundTo(*vs, "mesh")) continue;
     std::string ns = NamespaceOf(*vs);
     for (size_t i = 0; i < spec.hosts.size(); ++i) {
@@ -228,14 +252,21 @@ void MeshIndex::IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags) 
         continue;
       }
       for (const auto& hostname : owned) {
-        auto [it, inserted] = mesh_virtual_services_.try_emplace(hostname, vs);
-        if (!inserted && it->second != vs) {
-          diags->push_back(MakeDiagnostic(*vs, field,
-                                          "host " + hostname + " is already routed by " +
-                                              it->second->Key().ToString() +
-                                              " for sidecars; ignored",
-                                          CompileDiagnostic::Severity::kWarning));
+        auto& owners = mesh_virtual_services_[hostname];
+        if (std::find(owners.begin(), owners.end(), vs) != owners.end()) continue;
+        // An earlier owner exported everywhere leaves this one no namespace.
+        for (const api::Resource* earlier : owners) {
+          const auto& to = earlier->As<api::VirtualService>().export_to;
+          if (to.empty() || std::find(to.begin(), to.end(), "*") != to.end()) {
+            diags->push_back(MakeDiagnostic(*vs, field,
+                                            "host " + hostname + " is already routed by " +
+                                                earlier->Key().ToString() +
+                                                " for sidecars; ignored",
+                                            CompileDiagnostic::Severity::kWarning));
+            break;
+          }
         }
+        owners.push_back(vs);
       }
     }
   }
@@ -273,13 +304,19 @@ std::string MeshIndex::ResolveHost(absl::string_view host, absl::string_view nam
 
 void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
                               std::vector<CompileDiagnostic>* diags) {
-  // Pods by (namespace, name), for EndpointSlice targetRefs.
-  std::map<std::pair<std::string, std::string>, const api::Resource*> pods;
-  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) {
-    pods[{NamespaceOf(*r), r->metadata.name}] = r.get();
-  }
+  // Pods for EndpointSlice targetRefs, looked up by key in the snapshot (a
+  // Pod without a namespace is in "default").
+  auto find_pod = [&snapshot](const std::string& ns, const std::string& name) {
+    api::ObjectKey key{api::Kind::kPod, ns, name};
+    auto it = snapshot.objects.find(key);
+    if (it == snapshot.objects.end() && ns == kDefaultNamespace) {
+      key.namespace_.clear();
+      it = snapshot.objects.find(key);
+    }
+    return it == snapshot.objects.end() ? nullptr : it->second.get();
+  };
   std::map<std::pair<std::string, std::string>, std::string> host_of_service;
-  for (const auto& r : snapshot.OfKind(api::Kind::kService)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kService)) {
     const auto& svc = r->As<api::Service>();
     ServiceInfo info;
     info.namespace_ = NamespaceOf(*r);
@@ -306,7 +343,7 @@ void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
     services_.emplace(info.hostname, std::move(info));
   }
 
-  for (const auto& r : snapshot.OfKind(api::Kind::kEndpointSlice)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kEndpointSlice)) {
     const auto& slice = r->As<api::EndpointSlice>();
     std::string ns = NamespaceOf(*r);
     auto host_it = host_of_service.find({ns, slice.service_name});
@@ -338,8 +375,7 @@ void MeshIndex::IndexServices(const api::ConfigSnapshot& snapshot,
         if (endpoint.target_ref && endpoint.target_ref->kind == "Pod") {
           std::string pod_ns =
               endpoint.target_ref->namespace_.empty() ? ns : endpoint.target_ref->namespace_;
-          auto pod_it = pods.find({pod_ns, endpoint.target_ref->name});
-          if (pod_it != pods.end()) pod = pod_it->second;
+          pod = find_pod(pod_ns, endpoint.target_ref->name);
         }
         uint32_t target = 0;
         if (slice_port->port) {
@@ -389,9 +425,8 @@ void MeshIndex::SortEndpoints() {
 
 void MeshIndex::IndexServiceEntries(const api::ConfigSnapshot& snapshot,
                                     std::vector<CompileDiagnostic>* diags) {
-  std::vector<const api::Resource*> pods;
-  for (const auto& r : snapshot.OfKind(api::Kind::kPod)) pods.push_back(r.get());
-  for (const auto& r : snapshot.OfKind(api::Kind::kServiceEntry)) {
+  ObjectsOfKind pods(snapshot, api::Kind::kPod);
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kServiceEntry)) {
     const auto& se = r->As<api::ServiceEntry>();
     std::string ns = NamespaceOf(*r);
     for (size_t h = 0; h < se.hosts.size(); ++h) {
@@ -433,7 +468,7 @@ void MeshIndex::IndexServiceEntries(const api::ConfigSnapshot& snapshot,
           port.endpoints.push_back(std::move(e));
         }
         if (se.workload_selector) {
-          for (const api::Resource* pod : pods) {
+          for (const auto& pod : pods) {
             if (NamespaceOf(*pod) != ns) continue;
             if (!LabelsMatch(se.workload_selector->match_labels, pod->metadata.labels)) continue;
             const auto& spec = pod->As<api::Pod>();
@@ -465,16 +500,24 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
     const api::Resource* rule = nullptr;
   };
   std::map<std::string, Candidate> chosen;
-  for (const auto& r : snapshot.OfKind(api::Kind::kDestinationRule)) {
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kDestinationRule)) {
     const auto& dr = r->As<api::DestinationRule>();
     std::string ns = NamespaceOf(*r);
+    std::string host = ResolveHost(dr.host, ns);
     if (dr.workload_selector) {
-      diags->push_back(
-          MakeDiagnostic(*r, "spec.workloadSelector",
-                         "DestinationRules scoped to workloads are not supported; rule ignored"));
+      // Applied per proxy (CompileForProxy), to the workloads it selects.
+      if (absl::StrContains(host, '*')) {
+        diags->push_back(MakeDiagnostic(*r, "spec.host",
+                                        "a DestinationRule with a workloadSelector needs an exact "
+                                        "host; rule ignored"));
+      } else if (services_.count(host) == 0) {
+        diags->push_back(MakeDiagnostic(*r, "spec.host", "no service for host " + host,
+                                        CompileDiagnostic::Severity::kWarning));
+      } else {
+        workload_rules_.push_back(WorkloadRule{r.get(), host});
+      }
       continue;
     }
-    std::string host = ResolveHost(dr.host, ns);
     bool wildcard = absl::StrContains(host, '*');
     bool matched = false;
     std::vector<ServiceInfo*> targets;
@@ -513,6 +556,136 @@ void MeshIndex::IndexDestinationRules(const api::ConfigSnapshot& snapshot,
   for (auto& [hostname, candidate] : chosen) {
     services_.at(hostname).destination_rule = candidate.rule;
   }
+}
+
+}  // namespace meshgate::compiler
+
+namespace meshgate::compiler {
+namespace {
+
+bool SameEndpoint(const EndpointInfo& a, const EndpointInfo& b) {
+  bool same_labels = a.labels == b.labels ||
+                     (a.labels != nullptr && b.labels != nullptr && *a.labels == *b.labels);
+  return a.address == b.address && a.port == b.port && a.zone == b.zone && a.weight == b.weight &&
+         a.service_account == b.service_account && same_labels;
+}
+
+bool SameContainerPorts(const api::Pod& x, const api::Pod& y) {
+  if (x.container_ports.size() != y.container_ports.size()) return false;
+  for (size_t i = 0; i < x.container_ports.size(); ++i) {
+    const auto& p = x.container_ports[i];
+    const auto& q = y.container_ports[i];
+    if (p.name != q.name || p.container_port != q.container_port || p.protocol != q.protocol) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Do the service's Istio-mutual clusters verify the service accounts behind
+// its endpoints (no subjectAltNames of their own)?
+bool VerifiesServiceAccounts(const ServiceInfo& service) {
+  if (service.destination_rule == nullptr) return false;
+  const auto& rule = service.destination_rule->As<api::DestinationRule>();
+  std::vector<std::string> subsets = {""};
+  for (const auto& s : rule.subsets) subsets.push_back(s.name);
+  for (const auto& port : service.ports) {
+    for (const auto& subset : subsets) {
+      EffectivePolicy policy = ResolvePolicy(&rule, port.port, subset);
+      if (policy.tls && policy.tls->mode == api::ClientTLSSettings::Mode::kIstioMutual &&
+          policy.tls->subject_alt_names.empty()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Pods whose container ports differ between the snapshots (added and removed
+// pods count when they declare ports): named target ports resolve through them.
+bool ContainerPortsChanged(const api::ConfigSnapshot& before, const api::ConfigSnapshot& after) {
+  std::map<api::ObjectKey, const api::Pod*> remaining;
+  for (const auto& r : ObjectsOfKind(before, api::Kind::kPod)) {
+    remaining[r->Key()] = &r->As<api::Pod>();
+  }
+  for (const auto& r : ObjectsOfKind(after, api::Kind::kPod)) {
+    const api::Pod& pod = r->As<api::Pod>();
+    auto it = remaining.find(r->Key());
+    if (it == remaining.end()) {
+      if (!pod.container_ports.empty()) return true;
+      continue;
+    }
+    if (it->second != &pod && !SameContainerPorts(*it->second, pod)) return true;
+    remaining.erase(it);
+  }
+  for (const auto& [key, pod] : remaining) {
+    if (!pod->container_ports.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool MeshIndex::DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* why) const {
+  auto differ = [why](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  if (options_.cluster_domain != previous.options_.cluster_domain ||
+      options_.trust_domain != previous.options_.trust_domain ||
+      options_.root_namespace != previous.options_.root_namespace ||
+      options_.default_connect_timeout != previous.options_.default_connect_timeout ||
+      options_.outbound_capture_port != previous.options_.outbound_capture_port ||
+      options_.inbound_capture_port != previous.options_.inbound_capture_port) {
+    return differ("compile options changed");
+  }
+  if (virtual_services_ != previous.virtual_services_) return differ("VirtualServices changed");
+  if (gateways_ != previous.gateways_) return differ("Gateways changed");
+  if (workload_rules_.size() != previous.workload_rules_.size() ||
+      !std::equal(
+          workload_rules_.begin(), workload_rules_.end(), previous.workload_rules_.begin(),
+          [](const auto& a, const auto& b) { return a.rule == b.rule && a.host == b.host; })) {
+    return differ("DestinationRules with a workloadSelector changed");
+  }
+  if (services_.size() != previous.services_.size()) return differ("the set of services changed");
+  bool named_target_ports = false;
+  auto old_it = previous.services_.begin();
+  for (const auto& [host, info] : services_) {
+    const auto& [old_host, old] = *old_it++;
+    if (host != old_host) return differ("the set of services changed");
+    if (info.resource != old.resource)
+      return differ(host + ": its Service or ServiceEntry changed");
+    if (info.destination_rule != old.destination_rule) {
+      return differ(host + ": its DestinationRule changed");
+    }
+    if (info.service_accounts != old.service_accounts && VerifiesServiceAccounts(info)) {
+      return differ(host + ": its service accounts changed");
+    }
+    if (info.ports.size() != old.ports.size()) return differ(host + ": its ports changed");
+    for (size_t i = 0; i < info.ports.size(); ++i) {
+      const auto& p = info.ports[i];
+      const auto& q = old.ports[i];
+      if (p.port != q.port || p.name != q.name || p.protocol != q.protocol) {
+        return differ(host + ": its ports changed");
+      }
+      // ServiceEntry endpoints are written into the clusters themselves.
+      if (info.from_service_entry &&
+          !std::equal(p.endpoints.begin(), p.endpoints.end(), q.endpoints.begin(),
+                      q.endpoints.end(), SameEndpoint)) {
+        return differ(host + ": its ServiceEntry endpoints changed");
+      }
+    }
+    if (!info.from_service_entry) {
+      for (const auto& sp : info.resource->As<api::Service>().ports) {
+        if (!sp.target_port_name.empty()) named_target_ports = true;
+      }
+    }
+  }
+  // Sidecars' inbound listeners resolve named target ports on their pods.
+  if (named_target_ports && ContainerPortsChanged(*previous.snapshot_, *snapshot_)) {
+    return differ("container ports of pods changed");
+  }
+  return true;
 }
 
 }  // namespace meshgate::compiler

@@ -20,8 +20,41 @@
 #include "api/snapshot.h"
 #include "compiler/compiler.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "google/protobuf/arena.h"
 
 namespace meshgate::compiler {
+
+// The snapshot's objects of one kind, in key order, visited in place:
+// ConfigSnapshot::OfKind copies every shared_ptr into a growing vector, which
+// in a compile of thousands of objects costs more than the visit itself.
+class ObjectsOfKind {
+ public:
+  using MapIterator = std::map<api::ObjectKey, api::ResourcePtr>::const_iterator;
+  class Iterator {
+   public:
+    explicit Iterator(MapIterator it) : it_(it) {}
+    const api::ResourcePtr& operator*() const { return it_->second; }
+    Iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return it_ != other.it_; }
+
+   private:
+    MapIterator it_;
+  };
+
+  ObjectsOfKind(const api::ConfigSnapshot& snapshot, api::Kind kind)
+      : begin_(snapshot.objects.lower_bound(api::ObjectKey{kind, "", ""})),
+        end_(snapshot.objects.lower_bound(
+            api::ObjectKey{static_cast<api::Kind>(static_cast<int>(kind) + 1), "", ""})) {}
+  Iterator begin() const { return Iterator(begin_); }
+  Iterator end() const { return Iterator(end_); }
+
+ private:
+  MapIterator begin_;
+  MapIterator end_;
+};
 
 enum class Protocol { kUnknown, kHttp, kHttp2, kGrpc, kHttps, kTcp, kTls };
 bool IsHttp(Protocol protocol);
@@ -96,13 +129,41 @@ class MeshIndex {
   // Is the VirtualService (spec.gateways; empty means mesh) bound to `key`?
   bool BoundTo(const api::Resource& vs, absl::string_view key) const;
 
-  // For sidecars: the mesh-bound VirtualService owning a service host (the
-  // first by namespace/name; later ones are reported and ignored), or null.
+  // For sidecars: the mesh-bound VirtualService owning a service host, or
+  // null: the first by namespace/name, or with `proxy_namespace`, the first
+  // exported to that namespace (Istio's exportTo).
   const api::Resource* MeshVirtualService(absl::string_view hostname) const;
+  const api::Resource* MeshVirtualService(absl::string_view hostname,
+                                          absl::string_view proxy_namespace) const;
+  // Is the service visible to proxies in `proxy_namespace`? (The Service's
+  // networking.istio.io/exportTo annotation, the ServiceEntry's exportTo.)
+  bool ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace) const;
+  // Is the object exported to `proxy_namespace` by `export_to` (empty and
+  // "*" mean everywhere, "." its own namespace, "~" nowhere)?
+  bool ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
+                  absl::string_view proxy_namespace) const;
   // Hosts of mesh-bound VirtualServices that name no service, with their owner.
   const std::map<std::string, const api::Resource*>& extra_mesh_hosts() const {
     return extra_mesh_hosts_;
   }
+
+  // DestinationRules with a workloadSelector (exact hosts of known
+  // services), in (namespace, name) order: they apply, instead of the
+  // mesh-wide rule, to the proxies in their namespace whose labels they select.
+  struct WorkloadRule {
+    const api::Resource* rule = nullptr;
+    std::string host;
+  };
+  const std::vector<WorkloadRule>& workload_rules() const { return workload_rules_; }
+
+  // Would every resource but the cluster load assignments compile the same
+  // from this index as from `previous`? True when the two differ at most in
+  // the endpoints of Kubernetes Services (addresses, ports, zones, labels,
+  // readiness), which only the load assignments read. Objects are compared
+  // by identity (the store keeps unchanged objects' pointers), so an
+  // unchanged object re-decoded counts as a change. Otherwise false, with
+  // the first difference in `why`.
+  bool DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* why) const;
 
  private:
   void IndexMeshVirtualServices(std::vector<CompileDiagnostic>* diags);
@@ -115,12 +176,15 @@ class MeshIndex {
                              std::vector<CompileDiagnostic>* diags);
 
   CompileOptions options_;
+  const api::ConfigSnapshot* snapshot_ = nullptr;
   std::map<std::string, ServiceInfo> services_;
   std::set<uint32_t> ports_;
   std::vector<const api::Resource*> virtual_services_;
   std::vector<const api::Resource*> gateways_;
-  std::map<std::string, const api::Resource*> mesh_virtual_services_;
+  // Every mesh-bound VirtualService naming a host, by namespace/name.
+  std::map<std::string, std::vector<const api::Resource*>> mesh_virtual_services_;
   std::map<std::string, const api::Resource*> extra_mesh_hosts_;
+  std::vector<WorkloadRule> workload_rules_;
 };
 
 // "outbound|PORT|SUBSET|HOST".
@@ -158,10 +222,71 @@ Versioned<T> Seal(T message) {
   return out;
 }
 
+// A resource message built on its own protobuf Arena whose first block is
+// inline: a cluster or load assignment then costs one allocation to build and
+// one free to drop, instead of one per sub-message and string (which was most
+// of a mesh compile's time, and most of its teardown). Larger resources grow
+// the arena in blocks of up to kMaxBlockBytes.
+//
+// Owned through a shared_ptr (std::make_shared); SealOnArena hands
+// out the message as a shared_ptr<const T> that keeps the whole arena alive.
+// Not thread-safe while being built; immutable once sealed.
+template <typename T, size_t kInlineBytes>
+class OnArena {
+ public:
+  static constexpr size_t kMaxBlockBytes = 64 * 1024;
+
+  OnArena()
+      : arena_(Options(block_)), message_(google::protobuf::Arena::CreateMessage<T>(&arena_)) {}
+  OnArena(const OnArena&) = delete;
+  OnArena& operator=(const OnArena&) = delete;
+
+  T* message() { return message_; }
+  google::protobuf::Arena* arena() { return &arena_; }
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = kInlineBytes;
+    options.start_block_size = kInlineBytes * 2;
+    options.max_block_size = kMaxBlockBytes;
+    return options;
+  }
+
+  alignas(16) char block_[kInlineBytes];  // declared before arena_, which uses it
+  google::protobuf::Arena arena_;
+  T* message_;
+};
+
+template <typename T, size_t kInlineBytes>
+Versioned<T> SealOnArena(std::shared_ptr<OnArena<T, kInlineBytes>> owned) {
+  Versioned<T> out;
+  T* message = owned->message();
+  out.hash = ContentHash(*message);
+  out.resource = std::shared_ptr<const T>(std::move(owned), message);
+  return out;
+}
+
+// Inline arena blocks sized to hold a typical resource of each kind whole.
+using ClusterOnArena = OnArena<Cluster, 2048>;
+using LoadAssignmentOnArena = OnArena<ClusterLoadAssignment, 1024>;
+using RouteConfigOnArena = OnArena<RouteConfiguration, 16 * 1024>;
+
 // ---- builders (one .cc each) ----
 
 // clusters.cc: every outbound/subset cluster and its load assignment.
 void BuildClusters(const MeshIndex& index, CompiledMesh* mesh);
+// The load assignments of `previous`'s EDS clusters, from `index`'s
+// endpoints; one whose content did not change keeps previous's pointer.
+// REQUIRES: index.DiffersOnlyInEndpoints(*previous.index).
+void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous,
+                            CompiledMesh* mesh);
+// The DestinationRules with a workloadSelector that select `target` (same
+// namespace, labels matching; the first per host wins) replace the mesh-wide
+// rule of their host in `out`: that host's clusters and load assignments are
+// rebuilt under the selecting rule.
+void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out);
 // Cluster for an inbound port of the local workload (STATIC 127.0.0.1:PORT).
 Cluster InboundCluster(uint32_t port);
 
@@ -185,14 +310,19 @@ struct RouteContext {
 
 // The routes of every service port that do not depend on the proxy,
 // translated once by BuildMesh and copied into each route configuration.
+// The virtual hosts live on the cache's arena.
 struct MeshRouteCache {
-  std::map<std::pair<std::string, uint32_t>, envoy::config::route::v3::VirtualHost> routes;
+  google::protobuf::Arena arena;
+  std::map<std::pair<std::string, uint32_t>, const envoy::config::route::v3::VirtualHost*> routes;
 };
 
 // Routes for `service` on ctx.port from the VirtualServices bound to the mesh
 // (or the default route when none applies), appended to `vhost`.
 void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service,
                       envoy::config::route::v3::VirtualHost* vhost);
+// The same with the VirtualService given (null: the default route).
+void AddServiceRoutesOf(const RouteContext& ctx, const ServiceInfo& service,
+                        const api::Resource* vs, envoy::config::route::v3::VirtualHost* vhost);
 // The VirtualService that owns `hostname` for sidecars (first by
 // namespace/name), or null.
 const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const ServiceInfo& service);
@@ -200,8 +330,27 @@ const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const Servic
 void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs,
                              envoy::config::route::v3::VirtualHost* vhost);
 
-// Outbound route configuration "PORT" for a sidecar.
-RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port);
+// TCP and TLS routes (VirtualService spec.tcp / spec.tls), as Istio programs
+// them: one tcp_proxy filter chain per route that applies to the proxy, the
+// listener port and the gateway (ctx.gateway_keys), to its destination or
+// weighted destinations. TCP matches on destinationSubnets become the chain's
+// prefix ranges; TLS matches on sniHosts its server names (for gateways only
+// the SNI hosts within `server_hosts`, which may hold wildcards). A chain
+// whose match repeats an earlier one is shadowed and skipped, as Istio's
+// first-match-wins order asks; `used` carries the matches across calls for
+// one listener. Returns whether a chain matching every connection was added.
+bool AddTcpRouteChains(const RouteContext& ctx, const api::Resource& vs, Listener* listener,
+                       std::set<std::string>* used);
+void AddTlsRouteChains(const RouteContext& ctx, const api::Resource& vs,
+                       const std::vector<std::string>& server_hosts, Listener* listener,
+                       std::set<std::string>* used);
+// tcp_proxy to one cluster (or weighted clusters) on `chain`.
+void AddTcpProxyFilter(absl::string_view stat_prefix,
+                       const std::vector<std::pair<std::string, uint32_t>>& clusters,
+                       envoy::config::listener::v3::FilterChain* chain);
+
+// Outbound route configuration "PORT" for a sidecar, built into `rc`.
+void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfiguration* rc);
 
 // peer_authentication.cc
 // The inbound mTLS modes of one workload: the workload policy's port-level

@@ -76,18 +76,18 @@ void AddTcpProxy(absl::string_view stat_prefix, absl::string_view cluster, Filte
   f->mutable_typed_config()->PackFrom(tcp);
 }
 
-void AddOriginalDst(Listener* l) {
-  auto* f = l->add_listener_filters();
-  f->set_name("envoy.filters.listener.original_dst");
-  f->mutable_typed_config()->PackFrom(
-      envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
-}
-
 void AddTlsInspector(Listener* l) {
   auto* f = l->add_listener_filters();
   f->set_name("envoy.filters.listener.tls_inspector");
   f->mutable_typed_config()->PackFrom(
       envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+}
+
+void AddOriginalDst(Listener* l) {
+  auto* f = l->add_listener_filters();
+  f->set_name("envoy.filters.listener.original_dst");
+  f->mutable_typed_config()->PackFrom(
+      envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
 }
 
 // Mesh mTLS on an inbound chain: the workload certificate (SDS `default`, from
@@ -163,8 +163,8 @@ std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const Proxy
                                            std::vector<CompileDiagnostic>* diags) {
   std::map<uint32_t, Protocol> out;
   if (target.labels.empty()) return out;
-  std::vector<api::ResourcePtr> pods = mesh.snapshot->OfKind(api::Kind::kPod);
-  for (const auto& r : mesh.snapshot->OfKind(api::Kind::kService)) {
+  ObjectsOfKind pods(*mesh.snapshot, api::Kind::kPod);
+  for (const auto& r : ObjectsOfKind(*mesh.snapshot, api::Kind::kService)) {
     if (mesh.index->NamespaceOf(*r) != target.namespace_) continue;
     const auto& svc = r->As<api::Service>();
     if (svc.selector.empty() || !LabelsMatch(svc.selector, target.labels)) continue;
@@ -234,7 +234,9 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     }
   }
   // TCP services: one listener per cluster IP and port, as Istio.
+  const std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
   for (const auto& [host, service] : mesh.index->services()) {
+    if (!mesh.index->ServiceVisible(service, proxy_namespace)) continue;
     for (const auto& p : service.ports) {
       if (IsHttp(p.protocol)) continue;
       std::string ip;
@@ -250,8 +252,29 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       SetAddress(ip, p.port, l.mutable_address());
       l.mutable_bind_to_port()->set_value(false);
       l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
-      std::string cluster = OutboundClusterName(p.port, "", host);
-      AddTcpProxy(cluster, cluster, l.add_filter_chains());
+      // The VirtualService owning the host: its TLS routes by SNI, then its
+      // TCP routes; what they leave unmatched goes to the service.
+      bool covered = false;
+      if (const api::Resource* vs = mesh.index->MeshVirtualService(host, proxy_namespace);
+          vs != nullptr) {
+        RouteContext ctx;
+        ctx.index = mesh.index.get();
+        ctx.gateway_keys = {"mesh"};
+        ctx.port = p.port;
+        ctx.proxy_namespace = proxy_namespace;
+        ctx.proxy_labels = &target.labels;
+        ctx.diagnostics = &out->diagnostics;
+        std::set<std::string> used_sni, used_tcp;
+        if (p.protocol == Protocol::kHttps || p.protocol == Protocol::kTls) {
+          AddTlsRouteChains(ctx, *vs, {}, &l, &used_sni);
+        }
+        covered = AddTcpRouteChains(ctx, *vs, &l, &used_tcp);
+        if (!used_sni.empty()) AddTlsInspector(&l);
+      }
+      if (!covered) {
+        std::string cluster = OutboundClusterName(p.port, "", host);
+        AddTcpProxy(cluster, cluster, l.add_filter_chains());
+      }
       {
         std::string listener_name = l.name();
         out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
@@ -485,6 +508,50 @@ void AddServerTls(const ServerRef& ref, FilterChain* chain, std::set<std::string
   socket->mutable_typed_config()->PackFrom(ctx);
 }
 
+// TCP servers get the TCP routes, PASSTHROUGH servers the TLS routes (by
+// SNI, within the server's hosts) of the VirtualServices bound to their
+// gateway whose hosts the server exposes.
+void AddGatewayL4Chains(const CompiledMesh& mesh, const ProxyTarget& target, uint32_t port,
+                        const std::vector<ServerRef>& servers, Listener* listener,
+                        std::vector<CompileDiagnostic>* diags) {
+  const MeshIndex& index = *mesh.index;
+  std::set<std::string> used_sni, used_tcp;
+  bool tcp_covered = false;
+  for (const auto& ref : servers) {
+    std::string gw_ns = index.NamespaceOf(*ref.gateway);
+    std::string gw_key = gw_ns + "/" + ref.gateway->metadata.name;
+    bool tcp = ref.server->port.protocol == "TCP";
+    RouteContext ctx;
+    ctx.index = &index;
+    ctx.gateway_keys = {gw_key};
+    ctx.is_gateway = true;
+    ctx.port = port;
+    ctx.proxy_namespace = target.namespace_;
+    ctx.proxy_labels = &target.labels;
+    ctx.diagnostics = diags;
+    for (const api::Resource* vs : index.virtual_services()) {
+      if (!index.BoundTo(*vs, gw_key)) continue;
+      std::string vs_ns = index.NamespaceOf(*vs);
+      std::vector<std::string> server_hosts;
+      bool exposed = false;
+      for (const auto& raw : ref.server->hosts) {
+        auto [ns, host] = SplitServerHost(raw, gw_ns);
+        if (ns != "*" && ns != vs_ns) continue;
+        server_hosts.push_back(host);
+        for (const auto& vs_host : vs->As<api::VirtualService>().hosts) {
+          if (HostMatches(host, vs_host) || HostMatches(vs_host, host)) exposed = true;
+        }
+      }
+      if (!exposed) continue;
+      if (tcp) {
+        if (!tcp_covered) tcp_covered = AddTcpRouteChains(ctx, *vs, listener, &used_tcp);
+      } else {
+        AddTlsRouteChains(ctx, *vs, server_hosts, listener, &used_sni);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledResources* out) {
@@ -504,6 +571,7 @@ void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledR
     SetAddress("0.0.0.0", port, l.mutable_address());
     l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     std::vector<ServerRef> http_servers;
+    std::vector<ServerRef> l4_servers;  // TCP, and TLS passed through by SNI
     bool tls_chains = false;
     for (const auto& ref : servers) {
       const auto& s = *ref.server;
@@ -547,11 +615,26 @@ void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledR
         tls_chains = true;
         continue;
       }
+      bool passthrough =
+          (protocol == "TLS" || protocol == "HTTPS") && s.tls && s.tls->mode == Mode::kPassthrough;
+      if (passthrough || (protocol == "TCP" && !s.tls)) {
+        if (!http_servers.empty()) {
+          out->diagnostics.push_back(
+              MakeDiagnostic(*ref.gateway, ref.field() + ".port",
+                             absl::StrCat("port ", port, " already serves plain HTTP; ", protocol,
+                                          " server ignored")));
+          continue;
+        }
+        l4_servers.push_back(ref);
+        if (passthrough) tls_chains = true;
+        continue;
+      }
       out->diagnostics.push_back(MakeDiagnostic(
           *ref.gateway, ref.field(),
           absl::StrCat("servers of protocol ", protocol, s.tls ? " with this TLS mode" : "",
                        " are not supported; ignored")));
     }
+    AddGatewayL4Chains(mesh, target, port, l4_servers, &l, &out->diagnostics);
     if (!http_servers.empty()) {
       std::string route_name = absl::StrCat("http.", port);
       auto hcm = MakeHcm(route_name, route_name, false);
@@ -560,12 +643,7 @@ void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledR
       out->routes.emplace(route_name, Seal(GatewayRouteConfig(mesh, target, route_name, port,
                                                               http_servers, &out->diagnostics)));
     }
-    if (tls_chains) {
-      auto* f = l.add_listener_filters();
-      f->set_name("envoy.filters.listener.tls_inspector");
-      f->mutable_typed_config()->PackFrom(
-          envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
-    }
+    if (tls_chains) AddTlsInspector(&l);
     if (l.filter_chains_size() == 0) continue;
     {
       std::string listener_name = l.name();

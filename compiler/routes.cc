@@ -3,6 +3,7 @@
 // default retry policy, destination rule hash policies on the routes.
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "compiler/internal.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace meshgate::compiler {
@@ -620,13 +622,18 @@ void AddHttpRoute(const VsScope& scope, const api::HTTPRoute& r, const std::stri
     }
   }
   if (matches.empty()) return;
-  Route action;
-  if (!TranslateAction(scope, r, field, &action)) return;
-  for (auto& m : matches) {
-    Route* route = vhost->add_routes();
-    *route = action;
-    *route->mutable_match() = std::move(m);
+  // The action is translated once, in place, and copied for further matches.
+  const int first = vhost->routes_size();
+  if (!TranslateAction(scope, r, field, vhost->add_routes())) {
+    vhost->mutable_routes()->RemoveLast();
+    return;
   }
+  for (size_t i = 1; i < matches.size(); ++i) {
+    Route* route = vhost->add_routes();
+    *route = vhost->routes(first);
+    *route->mutable_match() = std::move(matches[i]);
+  }
+  *vhost->mutable_routes(first)->mutable_match() = std::move(matches[0]);
 }
 
 void AddRoutesOf(const RouteContext& ctx, const api::Resource& vs, VirtualHost* vhost, int depth) {
@@ -704,11 +711,15 @@ void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs, V
 }
 
 const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const ServiceInfo& service) {
-  return ctx.index->MeshVirtualService(service.hostname);
+  return ctx.index->MeshVirtualService(service.hostname, ctx.proxy_namespace);
 }
 
 void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service, VirtualHost* vhost) {
-  const api::Resource* vs = MeshVirtualServiceFor(ctx, service);
+  AddServiceRoutesOf(ctx, service, MeshVirtualServiceFor(ctx, service), vhost);
+}
+
+void AddServiceRoutesOf(const RouteContext& ctx, const ServiceInfo& service,
+                        const api::Resource* vs, VirtualHost* vhost) {
   if (vs != nullptr) {
     AddVirtualServiceRoutes(ctx, *vs, vhost);
     // A VirtualService whose routes all skip this port leaves the default.
@@ -719,7 +730,7 @@ void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service, Virtu
 
 namespace {
 
-void AddDomains(const std::vector<std::string>& candidates, std::set<std::string>* used,
+void AddDomains(const std::vector<std::string>& candidates, absl::flat_hash_set<std::string>* used,
                 VirtualHost* vhost) {
   for (const auto& d : candidates) {
     if (used->insert(d).second) vhost->add_domains(d);
@@ -728,16 +739,19 @@ void AddDomains(const std::vector<std::string>& candidates, std::set<std::string
 
 }  // namespace
 
-RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
-  RouteConfiguration rc;
+void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfiguration* out) {
+  RouteConfiguration& rc = *out;
   rc.set_name(absl::StrCat(port));
   rc.mutable_validate_clusters()->set_value(false);
-  std::set<std::string> used;
+  absl::flat_hash_set<std::string> used;
+  used.reserve(ctx.index->services().size() * 6);
   std::string suffix = absl::StrCat(":", port);
   for (const auto& [host, service] : ctx.index->services()) {
     const ServicePortInfo* p = service.FindPort(port);
     if (p == nullptr || !IsHttp(p->protocol)) continue;
-    VirtualHost vhost;
+    if (!ctx.index->ServiceVisible(service, ctx.proxy_namespace)) continue;
+    // Built in place (on rc's arena), dropped again when it gets no domain.
+    VirtualHost& vhost = *rc.add_virtual_hosts();
     vhost.set_name(absl::StrCat(host, suffix));
     std::vector<std::string> domains = {host, host + suffix};
     if (!service.from_service_entry) {
@@ -752,22 +766,29 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
       domains.push_back(ns_form + ".svc" + suffix);
     }
     AddDomains(domains, &used, &vhost);
-    if (vhost.domains_size() == 0) continue;
+    if (vhost.domains_size() == 0) {
+      rc.mutable_virtual_hosts()->RemoveLast();
+      continue;
+    }
     const VirtualHost* cached = nullptr;
-    if (ctx.cache != nullptr) {
+    // The cache holds the translation of the host's first VirtualService.
+    if (ctx.cache != nullptr && ctx.index->MeshVirtualService(host, ctx.proxy_namespace) ==
+                                    ctx.index->MeshVirtualService(host)) {
       auto it = ctx.cache->routes.find({host, port});
-      if (it != ctx.cache->routes.end()) cached = &it->second;
+      if (it != ctx.cache->routes.end()) cached = it->second;
     }
     if (cached != nullptr) {
       *vhost.mutable_routes() = cached->routes();
     } else {
       AddServiceRoutes(ctx, service, &vhost);
     }
-    *rc.add_virtual_hosts() = std::move(vhost);
   }
   // Hosts of mesh VirtualServices that are no service: served on the ports
   // their destinations use.
   for (const auto& [host, vs] : ctx.index->extra_mesh_hosts()) {
+    if (!ctx.index->ExportedTo(*vs, vs->As<api::VirtualService>().export_to, ctx.proxy_namespace)) {
+      continue;
+    }
     VirtualHost vhost;
     vhost.set_name(absl::StrCat(host, suffix));
     AddDomains({host, host + suffix}, &used, &vhost);
@@ -802,7 +823,186 @@ RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port) {
     route->mutable_route()->set_cluster("PassthroughCluster");
     SetDuration(absl::ZeroDuration(), route->mutable_route()->mutable_timeout());
   }
-  return rc;
+}
+
+void AddTcpProxyFilter(absl::string_view stat_prefix,
+                       const std::vector<std::pair<std::string, uint32_t>>& clusters,
+                       envoy::config::listener::v3::FilterChain* chain) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  tcp.set_stat_prefix(std::string(stat_prefix));
+  if (clusters.size() == 1) {
+    tcp.set_cluster(clusters[0].first);
+  } else {
+    for (const auto& [name, weight] : clusters) {
+      auto* c = tcp.mutable_weighted_clusters()->add_clusters();
+      c->set_name(name);
+      c->set_weight(weight);
+    }
+  }
+  auto* f = chain->add_filters();
+  f->set_name("envoy.filters.network.tcp_proxy");
+  f->mutable_typed_config()->PackFrom(tcp);
+}
+
+namespace {
+
+// Does an L4 (TCP or TLS) match apply to this proxy, port and gateway?
+template <typename Match>
+bool L4MatchApplies(const VsScope& scope, const Match& m) {
+  const RouteContext& ctx = *scope.ctx;
+  if (m.port && *m.port != ctx.port) return false;
+  if (!m.gateways.empty()) {
+    bool any = false;
+    for (const auto& g : m.gateways) {
+      if (ctx.gateway_keys.count(MeshIndex::GatewayKey(g, scope.ns)) > 0) any = true;
+    }
+    if (!any) return false;
+  }
+  if (!m.source_labels.empty() &&
+      (ctx.proxy_labels == nullptr || !LabelsMatch(m.source_labels, *ctx.proxy_labels))) {
+    return false;
+  }
+  if (!m.source_namespace.empty() && m.source_namespace != ctx.proxy_namespace) return false;
+  return true;
+}
+
+// Clusters and weights of an L4 route (zero weights dropped when others
+// remain, as for HTTP); empty when a destination cannot be resolved.
+std::vector<std::pair<std::string, uint32_t>> L4Destinations(
+    const VsScope& scope, const std::vector<api::RouteDestination>& route,
+    const std::string& field) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  if (route.empty()) {
+    scope.Report(field + ".route", "a TCP or TLS route needs a destination");
+    return out;
+  }
+  bool all_zero = true;
+  for (const auto& d : route) all_zero = all_zero && d.weight.value_or(0) == 0;
+  for (size_t i = 0; i < route.size(); ++i) {
+    int32_t weight = route[i].weight.value_or(0);
+    if (weight < 0) {
+      scope.Report(absl::StrCat(field, ".route[", i, "].weight"), "negative weight");
+      return {};
+    }
+    if (weight == 0 && route.size() > 1 && !all_zero) continue;
+    auto cluster = DestinationCluster(scope, route[i].destination,
+                                      absl::StrCat(field, ".route[", i, "].destination"));
+    if (!cluster) return {};
+    out.emplace_back(*cluster, all_zero ? 1u : static_cast<uint32_t>(std::max(weight, 1)));
+  }
+  return out;
+}
+
+std::string ChainName(const VsScope& scope, const std::string& field) {
+  return absl::StrCat(scope.ns, "/", scope.vs->metadata.name, ".", field);
+}
+
+}  // namespace
+
+bool AddTcpRouteChains(const RouteContext& ctx, const api::Resource& vs, Listener* listener,
+                       std::set<std::string>* used) {
+  VsScope scope{&ctx, &vs, ctx.index->NamespaceOf(vs)};
+  const auto& spec = vs.As<api::VirtualService>();
+  for (size_t i = 0; i < spec.tcp.size(); ++i) {
+    const auto& r = spec.tcp[i];
+    std::string field = absl::StrCat("spec.tcp[", i, "]");
+    // Applicable matches; one without subnets (or no match at all) takes
+    // every connection the listener gets.
+    std::set<std::string> subnets;
+    bool catch_all = r.match.empty();
+    for (size_t j = 0; j < r.match.size(); ++j) {
+      const auto& m = r.match[j];
+      if (!L4MatchApplies(scope, m)) continue;
+      if (!m.source_subnet.empty()) {
+        scope.Report(absl::StrCat(field, ".match[", j, "].sourceSubnet"),
+                     "not supported; match ignored", Severity::kWarning);
+        continue;
+      }
+      if (m.destination_subnets.empty()) catch_all = true;
+      subnets.insert(m.destination_subnets.begin(), m.destination_subnets.end());
+    }
+    if (!catch_all && subnets.empty()) continue;
+    std::string key = catch_all ? "*" : absl::StrJoin(subnets, ",");
+    if (!used->insert(key).second) {
+      scope.Report(field, "shadowed by an earlier route with the same match; ignored",
+                   Severity::kWarning);
+      continue;
+    }
+    auto clusters = L4Destinations(scope, r.route, field);
+    if (clusters.empty()) continue;
+    auto* chain = listener->add_filter_chains();
+    chain->set_name(ChainName(scope, field));
+    if (!catch_all) {
+      for (const auto& subnet : subnets) {
+        std::vector<absl::string_view> parts = absl::StrSplit(subnet, '/');
+        uint32_t length = 0;
+        if (parts.size() > 2 || (parts.size() == 2 && !absl::SimpleAtoi(parts[1], &length))) {
+          scope.Report(field + ".match",
+                       "destination subnet " + subnet + " is not an address/length");
+          continue;
+        }
+        auto* range = chain->mutable_filter_chain_match()->add_prefix_ranges();
+        range->set_address_prefix(std::string(parts[0]));
+        range->mutable_prefix_len()->set_value(
+            parts.size() == 2 ? length : (absl::StrContains(parts[0], ':') ? 128 : 32));
+      }
+    }
+    AddTcpProxyFilter(chain->name(), clusters, chain);
+    if (!catch_all) continue;
+    for (size_t k = i + 1; k < spec.tcp.size(); ++k) {
+      scope.Report(
+          absl::StrCat("spec.tcp[", k, "]"),
+          "shadowed by an earlier route matching every connection (" + field + "); ignored",
+          Severity::kWarning);
+    }
+    return true;
+  }
+  return false;
+}
+
+void AddTlsRouteChains(const RouteContext& ctx, const api::Resource& vs,
+                       const std::vector<std::string>& server_hosts, Listener* listener,
+                       std::set<std::string>* used) {
+  VsScope scope{&ctx, &vs, ctx.index->NamespaceOf(vs)};
+  const auto& spec = vs.As<api::VirtualService>();
+  for (size_t i = 0; i < spec.tls.size(); ++i) {
+    const auto& r = spec.tls[i];
+    std::string field = absl::StrCat("spec.tls[", i, "]");
+    std::set<std::string> sni;
+    for (size_t j = 0; j < r.match.size(); ++j) {
+      const auto& m = r.match[j];
+      if (!L4MatchApplies(scope, m)) continue;
+      if (!m.destination_subnets.empty()) {
+        scope.Report(absl::StrCat(field, ".match[", j, "].destinationSubnets"),
+                     "not supported for TLS routes; ignored", Severity::kWarning);
+      }
+      for (const auto& host : m.sni_hosts) {
+        bool served = server_hosts.empty();
+        for (const auto& server_host : server_hosts) {
+          if (HostMatches(server_host, host)) served = true;
+        }
+        if (served) sni.insert(host);
+      }
+    }
+    // Istio: an SNI host belongs to the first route naming it.
+    for (auto it = sni.begin(); it != sni.end();) {
+      if (used->count(*it) > 0) {
+        scope.Report(field + ".match", "SNI host " + *it + " is already routed; ignored here",
+                     Severity::kWarning);
+        it = sni.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (sni.empty()) continue;
+    auto clusters = L4Destinations(scope, r.route, field);
+    if (clusters.empty()) continue;
+    used->insert(sni.begin(), sni.end());
+    auto* chain = listener->add_filter_chains();
+    chain->set_name(ChainName(scope, field));
+    for (const auto& host : sni) chain->mutable_filter_chain_match()->add_server_names(host);
+    AddTcpProxyFilter(chain->name(), clusters, chain);
+  }
 }
 
 }  // namespace meshgate::compiler

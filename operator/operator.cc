@@ -233,6 +233,7 @@ absl::Status Operator::StartXds() {
   int bound = 0;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound);
   builder.RegisterService(cp_->ads->service());
+  for (grpc::Service* service : cp_->ads->per_type_services()) builder.RegisterService(service);
   // Streams live for hours: keep dead peers from holding them.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);

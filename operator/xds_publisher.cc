@@ -74,7 +74,13 @@ XdsPublisher::XdsPublisher(ConfigStore& store, const Clock& clock, xds::MetricsR
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
-      debouncer_(clock, options_.debounce, &metrics) {}
+      debouncer_(clock, options_.debounce, &metrics) {
+  eds_fast_path_ =
+      metrics_.GetCounter("meshgate_xds_eds_only_pushes_total",
+                          "Compile passes that rebuilt only endpoints (the EDS fast path)");
+  full_compiles_ =
+      metrics_.GetCounter("meshgate_xds_full_compiles_total", "Compile passes of the whole mesh");
+}
 
 XdsPublisher::~XdsPublisher() { Stop(); }
 
@@ -95,11 +101,13 @@ std::string XdsPublisher::GroupFor(const envoy::config::core::v3::Node& node) {
   // leave the group on an older mesh (nor share the interner concurrently).
   std::lock_guard compile_lock(compile_mu_);
   compiler::CompiledMeshPtr mesh;
+  uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     mesh = mesh_;
+    generation = mesh_generation_;
   }
-  if (mesh) PublishGroup(group, target, *mesh, clock_.Monotonic());
+  if (mesh) PublishGroup(group, target, *mesh, generation, clock_.Monotonic());
   return group;
 }
 
@@ -123,9 +131,8 @@ void XdsPublisher::Stop() {
 void XdsPublisher::Republish() { PublishAll(clock_.Monotonic()); }
 
 void XdsPublisher::OnStoreChange(const StoreChange& change) {
-  // Endpoint-only changes (EndpointSlices, Pods) could take an EDS-only fast
-  // path; the compile is cheap enough that every change recompiles, and the
-  // cache only pushes what actually changed.
+  // Endpoint-only changes (EndpointSlices, Pods) may take the EDS fast path;
+  // the compiler has the last word on whether they really are.
   bool endpoints_only = true;
   auto is_endpoint_kind = [](const api::ObjectKey& k) {
     return k.kind == api::Kind::kEndpointSlice || k.kind == api::Kind::kPod;
@@ -153,25 +160,88 @@ void XdsPublisher::Run() {
     auto batch = debouncer_.Poll();
     if (!batch) continue;
     lock.unlock();
-    PublishAll(batch->first_event);
+    PublishAll(batch->first_event, batch->endpoints_only);
     lock.lock();
   }
 }
 
-void XdsPublisher::PublishAll(std::chrono::steady_clock::time_point change_seen) {
+void XdsPublisher::PublishAll(std::chrono::steady_clock::time_point change_seen,
+                              bool endpoints_only) {
   std::lock_guard compile_lock(compile_mu_);
   api::ConfigSnapshotPtr snapshot = store_.Snapshot();
-  compiler::CompiledMeshPtr mesh = compiler::BuildMesh(snapshot, options_.compile);
+  compiler::CompiledMeshPtr previous;
+  uint64_t previous_generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    previous = mesh_;
+    previous_generation = mesh_generation_;
+  }
+  compiler::CompiledMeshPtr mesh;
+  if (endpoints_only && previous != nullptr) {
+    std::string why;
+    mesh = compiler::RebuildEndpoints(*previous, snapshot, &why);
+    if (mesh == nullptr) spdlog::info("xds: endpoint change needs a full compile: {}", why);
+  }
+  const bool fast_path = mesh != nullptr;
+  if (!fast_path) mesh = compiler::BuildMesh(snapshot, options_.compile);
+  (fast_path ? eds_fast_path_ : full_compiles_)->Inc();
   std::map<std::string, ProxyTarget> targets;
+  uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     mesh_ = mesh;
+    generation = ++mesh_generation_;
     targets = targets_;
     diagnostics_ = mesh->diagnostics;
     published_version_ = snapshot->resource_version;
   }
   for (const auto& d : mesh->diagnostics) spdlog::warn("compile: {}", d.ToString());
-  for (const auto& [group, target] : targets) PublishGroup(group, target, *mesh, change_seen);
+  for (const auto& [group, target] : targets) {
+    if (fast_path &&
+        PublishGroupEndpoints(group, *mesh, previous_generation, generation, change_seen)) {
+      continue;
+    }
+    PublishGroup(group, target, *mesh, generation, change_seen);
+  }
+}
+
+absl::StatusOr<xds::ResourcePtr> XdsPublisher::Intern(const std::string& name,
+                                                      const google::protobuf::Message& message,
+                                                      uint64_t content_hash) {
+  auto resource = interner_.Intern(name, message, content_hash);
+  if (!resource.ok()) {
+    spdlog::error("xds: {}: {}", name, std::string(resource.status().message()));
+  }
+  return resource;
+}
+
+bool XdsPublisher::PublishGroupEndpoints(const std::string& group,
+                                         const compiler::CompiledMesh& mesh,
+                                         uint64_t previous_generation, uint64_t mesh_generation,
+                                         std::chrono::steady_clock::time_point change_seen) {
+  if (cache_ == nullptr) return true;
+  auto published = group_generation_.find(group);
+  if (published == group_generation_.end() || published->second != previous_generation) {
+    return false;
+  }
+  xds::SnapshotPtr current = cache_->GetSnapshot(group).snapshot;
+  if (current == nullptr) return false;
+  xds::Snapshot::Builder builder;
+  for (const std::string& type : current->TypeUrls()) {
+    builder.AddEmptyType(type);
+    if (type == xds::kEndpointType) continue;
+    for (const auto& [name, resource] : current->Resources(type)) builder.Add(resource);
+  }
+  for (const auto& [name, v] : mesh.endpoints) {
+    auto resource = Intern(name, *v.resource, v.hash);
+    if (resource.ok()) builder.Add(*resource);
+  }
+  if (absl::Status s = cache_->SetSnapshot(group, builder.Build(), change_seen); !s.ok()) {
+    spdlog::error("xds: snapshot for {} rejected: {}", group, std::string(s.message()));
+    return false;
+  }
+  published->second = mesh_generation;
+  return true;
 }
 
 namespace {
@@ -224,11 +294,16 @@ std::optional<envoy::extensions::transport_sockets::tls::v3::Secret> CredentialS
 }
 
 void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& target,
-                                const compiler::CompiledMesh& mesh,
+                                const compiler::CompiledMesh& mesh, uint64_t mesh_generation,
                                 std::chrono::steady_clock::time_point change_seen) {
   if (cache_ == nullptr) return;
   compiler::CompiledResources resources = compiler::CompileForProxy(mesh, target);
   xds::Snapshot::Builder builder;
+  auto add_hashed = [&](const std::string& name, const google::protobuf::Message& message,
+                        uint64_t content_hash) {
+    auto resource = Intern(name, message, content_hash);
+    if (resource.ok()) builder.Add(*resource);
+  };
   auto add = [&](const std::string& name, const google::protobuf::Message& message) {
     auto resource = interner_.Intern(name, message);
     if (resource.ok()) {
@@ -250,10 +325,10 @@ void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& tar
       resources.routes[pl->route.resource->name()] = pl->route;
     }
   }
-  for (const auto& [name, v] : resources.listeners) add(name, *v.resource);
-  for (const auto& [name, v] : resources.routes) add(name, *v.resource);
-  for (const auto& [name, v] : resources.clusters) add(name, *v.resource);
-  for (const auto& [name, v] : resources.endpoints) add(name, *v.resource);
+  for (const auto& [name, v] : resources.listeners) add_hashed(name, *v.resource, v.hash);
+  for (const auto& [name, v] : resources.routes) add_hashed(name, *v.resource, v.hash);
+  for (const auto& [name, v] : resources.clusters) add_hashed(name, *v.resource, v.hash);
+  for (const auto& [name, v] : resources.endpoints) add_hashed(name, *v.resource, v.hash);
   // Gateway credentials (credentialName) come from kubernetes.io/tls Secrets
   // in the gateway's namespace, as Istio's gateways read them: tls.crt and
   // tls.key make the certificate; ca.crt (or a "<name>-cacert" Secret) the
@@ -277,7 +352,10 @@ void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& tar
   for (const auto& d : resources.diagnostics) spdlog::warn("compile {}: {}", group, d.ToString());
   if (absl::Status s = cache_->SetSnapshot(group, snapshot, change_seen); !s.ok()) {
     spdlog::error("xds: snapshot for {} rejected: {}", group, std::string(s.message()));
+    group_generation_.erase(group);
+    return;
   }
+  group_generation_[group] = mesh_generation;
 }
 
 std::vector<compiler::CompileDiagnostic> XdsPublisher::LastDiagnostics() const {

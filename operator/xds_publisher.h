@@ -11,9 +11,15 @@
 // A group seen for the first time is compiled on the spot, so its first
 // request is answered without waiting for a config change.
 //
-// Level-based: every pass recompiles from the store's current state; which
-// change woke it does not matter. Resources identical across groups are
-// shared through the ResourceInterner.
+// Level-based: every pass recompiles from the store's current state. The one
+// use made of what woke it is the EDS fast path: when the debouncer releases
+// a batch of endpoint-only changes (EndpointSlices, Pods), the mesh is
+// rebuilt with compiler::RebuildEndpoints, and every group's snapshot keeps
+// its previous non-EDS resources (the very same objects) with new
+// ClusterLoadAssignments, so proxies are sent EDS alone. Whenever the
+// compiler finds the change is more than endpoints, or a group's snapshot is
+// not from the previous mesh, the pass compiles in full. Resources identical
+// across groups are shared through the ResourceInterner.
 //
 // Thread-safety: Start/Stop from one thread; the hasher may be called from
 // any thread (gRPC's).
@@ -81,10 +87,19 @@ class XdsPublisher {
   std::string GroupFor(const envoy::config::core::v3::Node& node);
   void OnStoreChange(const StoreChange& change);
   void Run();
-  void PublishAll(std::chrono::steady_clock::time_point change_seen);
+  void PublishAll(std::chrono::steady_clock::time_point change_seen, bool endpoints_only = false);
   void PublishGroup(const std::string& group, const compiler::ProxyTarget& target,
-                    const compiler::CompiledMesh& mesh,
+                    const compiler::CompiledMesh& mesh, uint64_t mesh_generation,
                     std::chrono::steady_clock::time_point change_seen);
+  // The fast path for one group: its current snapshot with the mesh's load
+  // assignments. False (nothing published) when the group's snapshot is not
+  // from mesh `previous_generation`.
+  bool PublishGroupEndpoints(const std::string& group, const compiler::CompiledMesh& mesh,
+                             uint64_t previous_generation, uint64_t mesh_generation,
+                             std::chrono::steady_clock::time_point change_seen);
+  absl::StatusOr<xds::ResourcePtr> Intern(const std::string& name,
+                                          const google::protobuf::Message& message,
+                                          uint64_t content_hash);
 
   ConfigStore& store_;
   const Clock& clock_;
@@ -99,6 +114,12 @@ class XdsPublisher {
   bool stopping_ = false;
   std::map<std::string, compiler::ProxyTarget> targets_;
   compiler::CompiledMeshPtr mesh_;
+  uint64_t mesh_generation_ = 0;  // of mesh_; increases with every compile pass
+  // Per group, the generation of the mesh its cached snapshot was built from
+  // (guarded by compile_mu_).
+  std::map<std::string, uint64_t> group_generation_;
+  xds::Counter* eds_fast_path_ = nullptr;
+  xds::Counter* full_compiles_ = nullptr;
   std::vector<compiler::CompileDiagnostic> diagnostics_;
   int64_t published_version_ = -1;
   std::mutex compile_mu_;  // one compile pass or new-group publish at a time; taken before mu_

@@ -153,7 +153,9 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
   using Request = typename Messages<kDelta>::Request;
   using Response = typename Messages<kDelta>::Response;
 
-  explicit AdsStream(AdsServer::Impl& server) : server_(server), id_(server.next_stream_id++) {}
+  // `only_type`: empty for ADS; otherwise the one type a per-type service serves.
+  explicit AdsStream(AdsServer::Impl& server, std::string only_type = "")
+      : server_(server), id_(server.next_stream_id++), only_type_(std::move(only_type)) {}
 
   // Starts the stream; called once, right after construction.
   void Start() {
@@ -267,6 +269,14 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
   }
 
   grpc::Status HandleRequest() {
+    if (!only_type_.empty()) {
+      if (request_.type_url().empty()) request_.set_type_url(only_type_);
+      if (request_.type_url() != only_type_) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("this service serves ", only_type_, ", not ",
+                                         request_.type_url(), "; use ADS for several types"));
+      }
+    }
     const std::string& type_url = request_.type_url();
     if (type_url.empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ADS requests must carry type_url");
@@ -641,6 +651,7 @@ class AdsStream : public grpc::ServerBidiReactor<typename Messages<kDelta>::Requ
 
   AdsServer::Impl& server_;
   const uint64_t id_;
+  const std::string only_type_;
   std::shared_ptr<AdsStream> self_;  // keeps the reactor alive until OnDone
   Request request_;                  // only touched by the read path
   bool connected_ = false;           // read path only (and OnDone, after all reads)
@@ -681,9 +692,70 @@ AdsServer::Impl::DeltaAggregatedResources(grpc::CallbackServerContext* /*context
   return stream.get();
 }
 
+// One per-type xDS service, written by hand (as protoc's callback services
+// are) because only the aggregated service is generated: its two methods are
+// bidi streams of the same messages as ADS, served by AdsStream.
+class AdsServer::SingleTypeService : public grpc::Service {
+ public:
+  SingleTypeService(AdsServer::Impl& server, std::string service, std::string noun,
+                    std::string_view type_url)
+      : server_(server),
+        type_url_(type_url),
+        sotw_path_(absl::StrCat("/", service, "/Stream", noun)),
+        delta_path_(absl::StrCat("/", service, "/Delta", noun)) {
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        sotw_path_.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, nullptr));
+    MarkMethodCallback(0,
+                       new grpc::internal::CallbackBidiHandler<DiscoveryRequest, DiscoveryResponse>(
+                           [this](grpc::CallbackServerContext*) {
+                             auto stream = std::make_shared<AdsStream<false>>(server_, type_url_);
+                             stream->Start();
+                             return stream.get();
+                           }));
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        delta_path_.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, nullptr));
+    MarkMethodCallback(
+        1, new grpc::internal::CallbackBidiHandler<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
+               [this](grpc::CallbackServerContext*) {
+                 auto stream = std::make_shared<AdsStream<true>>(server_, type_url_);
+                 stream->Start();
+                 return stream.get();
+               }));
+  }
+
+ private:
+  AdsServer::Impl& server_;
+  const std::string type_url_;
+  const std::string sotw_path_;  // outlive the methods, which keep the pointers
+  const std::string delta_path_;
+};
+
 AdsServer::AdsServer(SnapshotCache& cache, StatusTracker& tracker, MetricsRegistry& metrics,
                      const Clock& clock, AdsServerOptions options)
-    : impl_(std::make_unique<Impl>(cache, tracker, metrics, clock, options)) {}
+    : impl_(std::make_unique<Impl>(cache, tracker, metrics, clock, options)) {
+  struct PerType {
+    const char* service;
+    const char* noun;
+    std::string_view type_url;
+  };
+  for (const PerType& t : {
+           PerType{"envoy.service.cluster.v3.ClusterDiscoveryService", "Clusters", kClusterType},
+           PerType{"envoy.service.endpoint.v3.EndpointDiscoveryService", "Endpoints",
+                   kEndpointType},
+           PerType{"envoy.service.listener.v3.ListenerDiscoveryService", "Listeners",
+                   kListenerType},
+           PerType{"envoy.service.route.v3.RouteDiscoveryService", "Routes", kRouteType},
+           PerType{"envoy.service.secret.v3.SecretDiscoveryService", "Secrets", kSecretType},
+       }) {
+    per_type_.push_back(std::make_unique<SingleTypeService>(*impl_, t.service, t.noun, t.type_url));
+  }
+}
+
+std::vector<grpc::Service*> AdsServer::per_type_services() {
+  std::vector<grpc::Service*> out;
+  for (const auto& s : per_type_) out.push_back(s.get());
+  return out;
+}
 
 AdsServer::~AdsServer() = default;
 

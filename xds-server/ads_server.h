@@ -25,6 +25,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "common/clock.h"
 #include "xds-server/metrics.h"
@@ -53,14 +54,23 @@ class AdsServer {
 
   // The service to register with grpc::ServerBuilder::RegisterService.
   grpc::Service* service();
+  // The per-type state-of-the-world and delta services (Envoy's non-aggregated
+  // xDS: ClusterDiscoveryService StreamClusters/DeltaClusters, and likewise
+  // Listener, Route, Endpoint and Secret): the same streams as ADS, each
+  // restricted to its one type (a request for another type ends the stream
+  // with INVALID_ARGUMENT; one without type_url is for the service's type).
+  // Register each with the same grpc::ServerBuilder.
+  std::vector<grpc::Service*> per_type_services();
 
   // Streams currently open (accepted, not yet done).
   size_t OpenStreams() const;
 
   struct Impl;
+  class SingleTypeService;
 
  private:
   std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<grpc::Service>> per_type_;
 };
 
 }  // namespace meshgate::xds

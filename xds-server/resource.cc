@@ -169,7 +169,26 @@ absl::StatusOr<ResourcePtr> ResourceInterner::Intern(std::string name,
   if (++interns_since_sweep_ > 4096 && interns_since_sweep_ > by_key_.size()) {
     interns_since_sweep_ = 0;
     std::erase_if(by_key_, [](const auto& kv) { return kv.second.expired(); });
+    std::erase_if(by_content_hash_, [](const auto& kv) { return kv.second.expired(); });
   }
+  return made;
+}
+
+absl::StatusOr<ResourcePtr> ResourceInterner::Intern(std::string name,
+                                                     const google::protobuf::Message& message,
+                                                     uint64_t content_hash) {
+  std::string key = absl::StrCat(message.GetTypeName(), "\n", name, "\n", content_hash);
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_content_hash_.find(key);
+    if (it != by_content_hash_.end()) {
+      if (ResourcePtr existing = it->second.lock()) return existing;
+    }
+  }
+  absl::StatusOr<ResourcePtr> made = Intern(std::move(name), message);
+  if (!made.ok()) return made;
+  std::lock_guard lock(mu_);
+  by_content_hash_[key] = *made;
   return made;
 }
 

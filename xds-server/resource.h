@@ -78,12 +78,20 @@ class ResourceInterner {
   // Returns the already known resource with the same identity and content as
   // `message`, or makes and remembers a new one.
   absl::StatusOr<ResourcePtr> Intern(std::string name, const google::protobuf::Message& message);
+  // Same, when the caller already has a 64-bit hash of `message`'s content
+  // (the compiler's ContentHash): a resource interned before with the same
+  // type, name and content hash is returned without serializing the message
+  // again, which is what makes republishing an unchanged resource cheap.
+  absl::StatusOr<ResourcePtr> Intern(std::string name, const google::protobuf::Message& message,
+                                     uint64_t content_hash);
   // Number of live distinct resources remembered (for tests and stats).
   size_t LiveCount();
 
  private:
   std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<const Resource>> by_key_;
+  // (message type, name, caller's content hash) -> resource.
+  std::unordered_map<std::string, std::weak_ptr<const Resource>> by_content_hash_;
   size_t interns_since_sweep_ = 0;
 };
 

@@ -347,17 +347,5 @@ TEST(Routes, UndefinedSubsetIsAnError) {
   EXPECT_EQ(mesh->diagnostics[0].severity, CompileDiagnostic::Severity::kError);
 }
 
-TEST(Routes, TcpAndTlsRoutesAreReportedNotDropped) {
-  Fixture f;
-  api::VirtualService vs = ReviewsVs({RouteTo({To("reviews", "v1")})});
-  vs.tcp.push_back(api::TCPRoute{{}, {api::RouteDestination{{"reviews", "", {}}, {}}}});
-  f.AddVs("reviews", vs);
-  auto mesh = BuildMesh(f.mesh.Build(), {});
-  ASSERT_EQ(mesh->diagnostics.size(), 1u);
-  EXPECT_EQ(mesh->diagnostics[0].object, "VirtualService/default/reviews");
-  EXPECT_EQ(mesh->diagnostics[0].field_path, "spec.tcp");
-  EXPECT_EQ(mesh->diagnostics[0].severity, CompileDiagnostic::Severity::kError);
-}
-
 }  // namespace
 }  // namespace meshgate::compiler

@@ -52,6 +52,26 @@ TEST(Resource, InternerSharesIdenticalResources) {
   EXPECT_EQ(interner.LiveCount(), 1u);  // weak references: unused ones are freed
 }
 
+TEST(Resource, InternerTrustsACallersContentHash) {
+  ResourceInterner interner;
+  auto a = interner.Intern("a", EdsCluster("a"), 42);
+  ASSERT_TRUE(a.ok());
+  // Same name and content hash: the known resource, without looking at the
+  // message (which is why the caller's hash must really follow the content).
+  auto other = EdsCluster("a");
+  other.mutable_connect_timeout()->set_seconds(9);
+  auto b = interner.Intern("a", other, 42);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a->get(), b->get());
+  // Another hash is another content; identical content still shares.
+  auto c = interner.Intern("a", other, 43);
+  auto d = interner.Intern("a", EdsCluster("a"), 44);
+  ASSERT_TRUE(c.ok() && d.ok());
+  EXPECT_NE(c->get(), a->get());
+  EXPECT_EQ(d->get(), a->get());
+  EXPECT_EQ(interner.LiveCount(), 2u);
+}
+
 TEST(Resource, SharedResourceIsServedToProxiesOfDifferentGroups) {
   XdsHarness h;
   ResourceInterner interner;

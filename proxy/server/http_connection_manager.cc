@@ -29,8 +29,26 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
   connection_->SetCallbacks(this);
   stats_.downstream_cx_total.Inc();
   stats_.downstream_cx_active.Inc();
-  idle_timer_ = worker_.dispatcher().CreateTimer([this] { CloseConnection(); });
-  idle_timer_->Enable(kDownstreamIdleTimeout);
+  peer_ip_ = connection_->peer_address().ip();
+  idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimer(); });
+  ArmIdleTimer();
+}
+
+void HttpConnectionManager::ArmIdleTimer() {
+  last_activity_ = worker_.dispatcher().ApproximateNow();
+  if (!idle_timer_->enabled()) idle_timer_->Enable(kDownstreamIdleTimeout);
+}
+
+void HttpConnectionManager::OnIdleTimer() {
+  const auto idle_for = worker_.dispatcher().ApproximateNow() - last_activity_;
+  if (stream_ || idle_for < kDownstreamIdleTimeout) {
+    // Busy, or active since the timer was armed: wait for the rest.
+    auto rest = std::chrono::ceil<std::chrono::milliseconds>(
+        stream_ ? kDownstreamIdleTimeout : kDownstreamIdleTimeout - idle_for);
+    idle_timer_->Enable(rest);
+    return;
+  }
+  CloseConnection();
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
@@ -40,7 +58,6 @@ HttpConnectionManager::~HttpConnectionManager() {
 }
 
 void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
-  idle_timer_->Disable();
   dispatching_ = true;
   auto consumed = codec_->Dispatch(data.View());
   dispatching_ = false;
@@ -66,7 +83,7 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
     return;
   }
   FlushCodec();
-  if (!stream_ && !closed_) idle_timer_->Enable(kDownstreamIdleTimeout);
+  if (!stream_ && !closed_) ArmIdleTimer();
 }
 
 void HttpConnectionManager::FlushCodec() {
@@ -103,7 +120,7 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
     // Re-delivers what is buffered (the next pipelined request).
     if (!dispatching_) connection_->ReadDisable(false);
   }
-  if (!dispatching_) idle_timer_->Enable(kDownstreamIdleTimeout);
+  if (!dispatching_) ArmIdleTimer();
 }
 
 void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {

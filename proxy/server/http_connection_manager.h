@@ -52,6 +52,8 @@ class HttpConnectionManager : public event::DeferredDeletable,
   http::ServerConnection& codec() { return *codec_; }
   const config::HttpConnectionManagerConfig& config() const { return chain_.http; }
   stats::HttpStats& stats() { return stats_; }
+  // The downstream peer's IP, formatted once per connection.
+  const std::string& peer_ip() const { return peer_ip_; }
   // Writes what the codec serialized; closes when the codec says so.
   void FlushCodec();
   // Flushes at the latest on the next loop iteration.
@@ -64,6 +66,8 @@ class HttpConnectionManager : public event::DeferredDeletable,
 
  private:
   void CloseConnection();
+  void OnIdleTimer();
+  void ArmIdleTimer();
 
   WorkerContext& worker_;
   std::unique_ptr<network::Connection> connection_;
@@ -75,7 +79,11 @@ class HttpConnectionManager : public event::DeferredDeletable,
   bool dispatching_ = false;
   bool paused_ = false;  // reading stopped while a pipelined request waits
   bool closed_ = false;
+  std::string peer_ip_;
+  // Armed lazily: requests only move last_activity_, and the timer re-arms
+  // itself for the remainder when it fires early (no timer churn per request).
   std::unique_ptr<event::Timer> idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
   std::unique_ptr<event::Timer> flush_timer_;
 };
 

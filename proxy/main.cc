@@ -6,7 +6,10 @@
 //                  [--namespace NS] [--service-account SA] [--labels k=v,k=v]
 //                  [--admin-port 15000] [--admin-address 127.0.0.1]
 //                  [--workers N] [--access-log PATH|-|off] [--log-level info]
-//                  [--drain-timeout-ms 5000] [--bootstrap FILE]
+//                  [--drain-timeout-ms 5000] [--bootstrap FILE] [--xds-delta[=true|false]]
+//
+// --xds-delta (bootstrap `xds-delta: true`) speaks incremental xDS
+// (DeltaAggregatedResources) instead of state of the world.
 //
 // A bootstrap file holds the same settings as `name: value` lines (flat
 // YAML); flags given on the command line win. Gateways find the Gateway
@@ -49,12 +52,12 @@ constexpr char kUsage[] =
     "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
     "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
     "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
-    "         [--bootstrap FILE]\n";
+    "         [--bootstrap FILE] [--xds-delta[=true|false]]\n";
 
 const std::vector<std::string> kKnownSettings = {
     "xds-address", "node-id",          "role",          "namespace", "service-account",
     "labels",      "admin-port",       "admin-address", "workers",   "access-log",
-    "log-level",   "drain-timeout-ms", "bootstrap"};
+    "log-level",   "drain-timeout-ms", "bootstrap",     "xds-delta"};
 
 using Settings = std::map<std::string, std::string>;
 
@@ -123,6 +126,9 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
     if (eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
+    } else if (key == "xds-delta" &&
+               (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0)) {
+      value = "true";  // a switch: the value is optional
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -256,6 +262,14 @@ int main(int argc, char** argv) {
   meshgate::proxy::xds::AdsClientOptions ads_options;
   ads_options.target = settings["xds-address"];
   ads_options.node = MakeNode(settings);
+  if (const std::string& delta = settings["xds-delta"]; !delta.empty()) {
+    if (delta != "true" && delta != "false") {
+      std::fprintf(stderr, "meshgate-proxy: xds-delta: expected true or false, got '%s'\n",
+                   delta.c_str());
+      return 2;
+    }
+    ads_options.delta = delta == "true";
+  }
   meshgate::proxy::xds::AdsClient ads(ads_options, &handler);
   handler.set_client(&ads);
 

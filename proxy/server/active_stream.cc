@@ -248,10 +248,29 @@ void ActiveStream::Route() {
   match_ = *match;
 
   // Per-route filters, in the order of the HCM chain as Envoy runs them.
-  // (local_ratelimit is accepted in config but not enforced yet.)
+  if (ApplyLocalRateLimit()) return;
   if (HandleCorsPreflight()) return;
   if (RunFaultFilter()) return;
   ContinueAfterFilters();
+}
+
+bool ActiveStream::ApplyLocalRateLimit() {
+  const auto& limit = match_.route->filters.local_rate_limit;
+  if (!limit || !limit->has_token_bucket) return false;
+  Random& random = hcm_.worker().random();
+  if (limit->enabled_fraction == 0 || random.Uniform(kAlways) >= limit->enabled_fraction) {
+    return false;
+  }
+  LocalRateLimiter* bucket = hcm_.worker().rate_limits().For(routes_, *limit);
+  if (bucket == nullptr) return false;
+  RateLimitDecision decision = bucket->Consume();
+  if (limit->x_ratelimit_headers) rate_limit_headers_ = decision;
+  if (decision.allowed) return false;
+  if (limit->enforced_fraction == 0 || random.Uniform(kAlways) >= limit->enforced_fraction) {
+    return false;  // counted, not enforced (shadow mode)
+  }
+  SendLocalReply(static_cast<int>(limit->status_code), "local_rate_limited", "RL");
+  return true;
 }
 
 bool ActiveStream::HandleCorsPreflight() {
@@ -608,6 +627,11 @@ void ActiveStream::EncodeResponseHeaders(http::ResponseHeaders headers, bool end
     if (cors && !cors->expose_headers.empty()) {
       headers.Set("access-control-expose-headers", cors->expose_headers);
     }
+  }
+  if (rate_limit_headers_) {
+    headers.Set("x-ratelimit-limit", std::to_string(rate_limit_headers_->limit));
+    headers.Set("x-ratelimit-remaining", std::to_string(rate_limit_headers_->remaining));
+    headers.Set("x-ratelimit-reset", std::to_string(rate_limit_headers_->reset_seconds));
   }
   if (hcm_.worker().draining()) headers.Set("connection", "close");
   if (!request_id_.empty() && !headers.Has("x-request-id"))

@@ -99,6 +99,7 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     housekeeping_timer_ = dispatcher_->CreateTimer([this] {
       SweepDrainingPools();
+      rate_limits_.Sweep();
       if (access_log_) access_log_->Flush();
       housekeeping_timer_->Enable(kHousekeepingInterval);
     });

@@ -53,6 +53,7 @@ class Worker final : public WorkerContext {
   stats::WorkerStats& stats() override { return stats_; }
   accesslog::AccessLogWriter* access_log() override { return access_log_.get(); }
   Random& random() override { return random_; }
+  LocalRateLimitRegistry& rate_limits() override { return rate_limits_; }
   bool draining() const override { return draining_; }
   void RemoveConnection(event::DeferredDeletable* connection) override;
 
@@ -72,6 +73,7 @@ class Worker final : public WorkerContext {
   stats::WorkerStats& stats_;
   std::unique_ptr<accesslog::AccessLogWriter> access_log_;
   SeededRandom random_;
+  LocalRateLimitRegistry rate_limits_{SystemClock::Get()};
   std::unique_ptr<event::Dispatcher> dispatcher_;
   std::thread thread_;
   std::shared_ptr<const config::ConfigSnapshot> snapshot_;

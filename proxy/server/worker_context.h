@@ -13,6 +13,7 @@
 #include "proxy/accesslog/access_log.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/router/local_rate_limit.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/http1_connection_pool.h"
 #include "proxy/upstream/load_balancer.h"
@@ -60,6 +61,8 @@ class WorkerContext {
   virtual stats::WorkerStats& stats() = 0;
   virtual accesslog::AccessLogWriter* access_log() = 0;
   virtual Random& random() = 0;
+  // The worker's local rate-limit buckets.
+  virtual LocalRateLimitRegistry& rate_limits() = 0;
   // True while the worker drains: connections close after their current request.
   virtual bool draining() const = 0;
   // The connection is finished; the worker releases it (deferred).

@@ -243,6 +243,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < workers_n; ++i) {
     workers.push_back(std::make_unique<server::Worker>(i, stats.Worker(i), access_log,
                                                        (uint64_t{entropy()} << 32) | entropy()));
+    workers.back()->SetListenerDrainTimeout(std::chrono::milliseconds(drain_ms));
     workers.back()->Start();
   }
 

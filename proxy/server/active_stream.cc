@@ -633,7 +633,7 @@ void ActiveStream::EncodeResponseHeaders(http::ResponseHeaders headers, bool end
     headers.Set("x-ratelimit-remaining", std::to_string(rate_limit_headers_->remaining));
     headers.Set("x-ratelimit-reset", std::to_string(rate_limit_headers_->reset_seconds));
   }
-  if (hcm_.worker().draining()) headers.Set("connection", "close");
+  if (hcm_.draining()) headers.Set("connection", "close");
   if (!request_id_.empty() && !headers.Has("x-request-id"))
     headers.Set("x-request-id", request_id_);
   bytes_sent_ += headers.ByteSize();

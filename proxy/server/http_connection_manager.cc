@@ -110,7 +110,7 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
   // The stream may be deep in its own call stack: release it from the loop.
   worker_.dispatcher().DeferredDelete(std::move(stream_));
   if (closed_) return;
-  if (codec_->ShouldClose() || worker_.draining()) {
+  if (codec_->ShouldClose() || draining()) {
     closed_ = true;
     connection_->Close(network::Connection::CloseType::kFlushWrite);
     return;
@@ -170,6 +170,11 @@ void HttpConnectionManager::OnProtocolError(const http::ProtocolError& error) {
 
 void HttpConnectionManager::CloseIfIdle() {
   if (!stream_) CloseConnection();
+}
+
+void HttpConnectionManager::DrainListener(uint64_t drain_id) {
+  drain_id_ = drain_id;
+  CloseIfIdle();
 }
 
 void HttpConnectionManager::CloseNow() {

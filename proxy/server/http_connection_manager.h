@@ -61,6 +61,14 @@ class HttpConnectionManager : public event::DeferredDeletable,
   void OnStreamComplete(ActiveStream& stream);
   // Draining: close now when no request is in flight (else after it).
   void CloseIfIdle();
+  // This connection's listener was removed: finish the request in flight
+  // (its response says `connection: close`), then close. `drain_id` names
+  // the drain, so its deadline finds the connections it concerns.
+  void DrainListener(uint64_t drain_id);
+  uint64_t drain_id() const { return drain_id_; }
+  // True when responses should close the connection (listener or worker drain).
+  bool draining() const { return drain_id_ != 0 || worker_.draining(); }
+  const config::ListenerConfig& listener() const { return *listener_; }
   // Drain deadline: close regardless.
   void CloseNow();
 
@@ -79,6 +87,7 @@ class HttpConnectionManager : public event::DeferredDeletable,
   bool dispatching_ = false;
   bool paused_ = false;  // reading stopped while a pipelined request waits
   bool closed_ = false;
+  uint64_t drain_id_ = 0;  // non-zero once the listener drains
   std::string peer_ip_;
   // Armed lazily: requests only move last_activity_, and the timer re-arms
   // itself for the remainder when it fires early (no timer churn per request).

@@ -24,6 +24,7 @@
 #include "proxy/network/listener.h"
 #include "proxy/server/http_connection_manager.h"
 #include "proxy/server/worker_context.h"
+#include "proxy/upstream/dns_resolver.h"
 
 namespace meshgate::proxy::server {
 
@@ -32,6 +33,12 @@ class Worker final : public WorkerContext {
   Worker(size_t index, stats::WorkerStats& stats,
          std::shared_ptr<accesslog::AccessLogFile> access_log, uint64_t seed);
   ~Worker() override;
+
+  // How long connections of a listener removed from the config may take to
+  // finish their request before they are closed. REQUIRES: before Start().
+  void SetListenerDrainTimeout(std::chrono::milliseconds timeout) {
+    listener_drain_timeout_ = timeout;
+  }
 
   void Start();
   void Stop();
@@ -68,6 +75,18 @@ class Worker final : public WorkerContext {
   void UpdateClusters();
   void OnAccept(const std::string& listener_name, int fd);
   void SweepDrainingPools();
+  // STRICT_DNS / LOGICAL_DNS clusters: the endpoints to use now (the last
+  // resolution, or the configured ones until the first one arrives), and the
+  // periodic re-resolution on the resolver thread.
+  std::shared_ptr<const config::EndpointSet> DnsEndpointsFor(
+      const std::string& name, const std::shared_ptr<const config::ClusterConfig>& cluster);
+  void StartDnsResolution(const std::string& name);
+  void OnDnsResolved(const std::string& name,
+                     const std::shared_ptr<const config::ClusterConfig>& cluster,
+                     absl::StatusOr<upstream::DnsResults> result);
+  // Connections of the removed listener `name` finish and close; the rest
+  // are closed when the drain timeout passes.
+  void DrainRemovedListener(const std::string& name);
 
   size_t index_;
   stats::WorkerStats& stats_;
@@ -84,6 +103,16 @@ class Worker final : public WorkerContext {
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;
   bool draining_ = false;
+  std::chrono::milliseconds listener_drain_timeout_{5000};
+  struct DnsCluster {
+    std::shared_ptr<const config::ClusterConfig> config;
+    std::shared_ptr<const config::EndpointSet> resolved;  // null until the first result
+    std::unique_ptr<event::Timer> refresh;
+  };
+  std::map<std::string, DnsCluster> dns_clusters_;
+  std::unique_ptr<upstream::DnsResolver> dns_resolver_;  // started with the first DNS cluster
+  uint64_t last_drain_id_ = 0;
+  std::map<uint64_t, std::unique_ptr<event::Timer>> listener_drains_;  // by drain id
 
   mutable std::mutex ports_mu_;
   std::map<std::string, uint16_t> ports_;

@@ -496,7 +496,17 @@ TEST_F(WorkerTest, WebSocketUpgradeEchoesFramesThroughTheProxy) {
     EXPECT_EQ(opcode, 0x1);
     EXPECT_EQ(payload, message);
   }
+  // The close handshake: the upstream echoes the close frame and hangs up;
+  // the proxy passes both on.
   SendAll(fd, Frame(0x8, "", /*masked=*/true));
+  uint8_t opcode = 0;
+  std::string payload;
+  while (!TakeFrame(buf, &opcode, &payload)) {
+    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+    ASSERT_GT(n, 0) << "no close frame came back";
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(opcode, 0x8);
   EXPECT_TRUE(PeerClosed(fd, 5s));
   close(fd);
 }

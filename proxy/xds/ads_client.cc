@@ -63,12 +63,15 @@ void AdsClient::SetSubscription(const std::string& type_url, std::set<std::strin
       std::erase_if(state.delta_resources,
                     [&state](const auto& entry) { return !state.names.contains(entry.first); });
     }
-    if (!in_handler_ && active_delta_stream_ != nullptr && state.delta_started) {
-      DeltaDiscoveryRequest request;
-      if (MakeDeltaSubscription(type_url, state, false, request)) {
-        active_delta_stream_->Write(request);
-      }
+    if (!in_handler_ && active_delta_stream_ != nullptr) {
       state.dirty = false;
+      // A named type's first names start its subscription on this stream.
+      if (state.wildcard || !state.names.empty() || state.delta_started) {
+        DeltaDiscoveryRequest request;
+        if (MakeDeltaSubscription(type_url, state, false, request)) {
+          active_delta_stream_->Write(request);
+        }
+      }
     }
     return;
   }

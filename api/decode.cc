@@ -60,7 +60,7 @@ struct KindVersions {
   std::array<std::string_view, 4> api_versions;
 };
 
-constexpr std::array<KindVersions, 11> kSupported = {{
+constexpr std::array<KindVersions, 12> kSupported = {{
     {Kind::kVirtualService,
      {"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3",
       "networking.meshgate.io/v1"}},
@@ -80,6 +80,7 @@ constexpr std::array<KindVersions, 11> kSupported = {{
     {Kind::kNamespace, {"v1"}},
     {Kind::kSecret, {"v1"}},
     {Kind::kConfigMap, {"v1"}},
+    {Kind::kPeerAuthentication, {"security.istio.io/v1", "security.istio.io/v1beta1"}},
 }};
 
 std::optional<Kind> LookupKind(const std::string& kind, const std::string& api_version) {
@@ -94,7 +95,8 @@ std::optional<Kind> LookupKind(const std::string& kind, const std::string& api_v
 
 bool IsKubernetesKind(Kind kind) {
   return kind != Kind::kVirtualService && kind != Kind::kDestinationRule &&
-         kind != Kind::kGateway && kind != Kind::kServiceEntry && kind != Kind::kAPIProduct;
+         kind != Kind::kGateway && kind != Kind::kServiceEntry && kind != Kind::kAPIProduct &&
+         kind != Kind::kPeerAuthentication;
 }
 
 std::string ScalarField(const YAML::Node& map, const char* name) {
@@ -310,6 +312,9 @@ class Decoder {
         break;
       case Kind::kServiceEntry:
         resource->spec = DecodeSpec(ctx, spec, codec::ServiceEntrySpec());
+        break;
+      case Kind::kPeerAuthentication:
+        resource->spec = DecodeSpec(ctx, spec, codec::PeerAuthenticationSpec());
         break;
       case Kind::kAPIProduct: {
         APIProduct product;

@@ -10,12 +10,14 @@
 #include "api/kube.h"
 #include "api/meta.h"
 #include "api/networking.h"
+#include "api/security.h"
 
 namespace meshgate::api::codec {
 
 const Codec<VirtualService>& VirtualServiceSpec();
 const Codec<DestinationRule>& DestinationRuleSpec();
 const Codec<Gateway>& GatewaySpec();
+const Codec<PeerAuthentication>& PeerAuthenticationSpec();
 const Codec<ServiceEntry>& ServiceEntrySpec();
 
 const Codec<ObjectMeta>& Metadata();

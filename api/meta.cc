@@ -6,7 +6,7 @@
 namespace meshgate::api {
 namespace {
 
-constexpr std::array<std::pair<Kind, std::string_view>, 11> kKindNames = {{
+constexpr std::array<std::pair<Kind, std::string_view>, 12> kKindNames = {{
     {Kind::kVirtualService, "VirtualService"},
     {Kind::kDestinationRule, "DestinationRule"},
     {Kind::kGateway, "Gateway"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<Kind, std::string_view>, 11> kKindNames = {{
     {Kind::kNamespace, "Namespace"},
     {Kind::kSecret, "Secret"},
     {Kind::kConfigMap, "ConfigMap"},
+    {Kind::kPeerAuthentication, "PeerAuthentication"},
 }};
 
 }  // namespace

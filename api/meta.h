@@ -25,6 +25,7 @@ enum class Kind {
   kNamespace,
   kSecret,
   kConfigMap,
+  kPeerAuthentication,
 };
 
 // "VirtualService", "EndpointSlice", ...

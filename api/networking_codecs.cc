@@ -574,6 +574,27 @@ const Codec<ServiceEntry>& ServiceEntrySpec() {
   return codec;
 }
 
+const Codec<PeerAuthentication>& PeerAuthenticationSpec() {
+  static const Codec<PeerAuthentication> codec = [] {
+    auto mtls = ObjectCodec<MutualTls>()
+                    .Field("mode", &MutualTls::mode,
+                           Enum<MtlsMode>({{"UNSET", MtlsMode::kUnset},
+                                           {"DISABLE", MtlsMode::kDisable},
+                                           {"PERMISSIVE", MtlsMode::kPermissive},
+                                           {"STRICT", MtlsMode::kStrict}}))
+                    .Build();
+    auto selector = ObjectCodec<WorkloadSelector>()
+                        .Field("matchLabels", &WorkloadSelector::match_labels, LabelsCodec())
+                        .Build();
+    return ObjectCodec<PeerAuthentication>()
+        .Field("selector", &PeerAuthentication::selector, selector)
+        .Field("mtls", &PeerAuthentication::mtls, mtls)
+        .Field("portLevelMtls", &PeerAuthentication::port_level_mtls, MapOf(mtls))
+        .Build();
+  }();
+  return codec;
+}
+
 const Codec<ObjectMeta>& Metadata() {
   static const Codec<ObjectMeta> codec =
       ObjectCodec<ObjectMeta>()
@@ -608,6 +629,8 @@ const FieldSchema& SpecSchema(Kind kind) {
       return *codec::GatewaySpec().schema;
     case Kind::kServiceEntry:
       return *codec::ServiceEntrySpec().schema;
+    case Kind::kPeerAuthentication:
+      return *codec::PeerAuthenticationSpec().schema;
     default:
       return any;
   }

@@ -14,11 +14,13 @@
 #include "api/kube.h"
 #include "api/meta.h"
 #include "api/networking.h"
+#include "api/security.h"
 
 namespace meshgate::api {
 
-using Spec = std::variant<VirtualService, DestinationRule, Gateway, ServiceEntry, APIProduct,
-                          Service, EndpointSlice, Pod, Namespace, Secret, ConfigMap>;
+using Spec =
+    std::variant<VirtualService, DestinationRule, Gateway, ServiceEntry, APIProduct, Service,
+                 EndpointSlice, Pod, Namespace, Secret, ConfigMap, PeerAuthentication>;
 
 struct Resource {
   Kind kind = Kind::kVirtualService;

@@ -860,6 +860,30 @@ void CheckDestinationRule(Checker& c, const DestinationRule& dr) {
 }
 
 // ---------------------------------------------------------------------------
+// PeerAuthentication
+
+// Istio's ValidatePeerAuthentication: port-level modes need a selector (a
+// port number means nothing across workloads), and ports are 1..65535.
+void CheckPeerAuthentication(Checker& c, const PeerAuthentication& pa) {
+  CheckLabels(c, "spec.selector.matchLabels", pa.selector.match_labels);
+  if (!pa.port_level_mtls.empty() && pa.selector.match_labels.empty()) {
+    c.Error("spec.portLevelMtls", "portLevelMtls requires a workload selector");
+  }
+  for (const auto& [port, mtls] : pa.port_level_mtls) {
+    const std::string p = "spec.portLevelMtls[" + port + "]";
+    uint32_t number = 0;
+    auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (error != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
+      c.Error(p, "port must be a number in 1..65535, got \"" + port + "\"");
+    }
+    if (mtls.mode == MtlsMode::kUnset) {
+      c.Warning(p + ".mode",
+                "UNSET at port level inherits the workload's mode; omit the port instead");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Gateway and ServiceEntry
 
 constexpr std::string_view kProtocols[] = {"HTTP",  "HTTPS", "GRPC",      "GRPC-WEB", "HTTP2",
@@ -1072,6 +1096,8 @@ Diagnostics Validate(const Resource& resource) {
           CheckService(c, spec);
         } else if constexpr (std::is_same_v<T, EndpointSlice>) {
           CheckEndpointSlice(c, spec);
+        } else if constexpr (std::is_same_v<T, PeerAuthentication>) {
+          CheckPeerAuthentication(c, spec);
         }
       },
       resource.spec);

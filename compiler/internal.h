@@ -203,6 +203,19 @@ void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs,
 // Outbound route configuration "PORT" for a sidecar.
 RouteConfiguration SidecarRouteConfig(const RouteContext& ctx, uint32_t port);
 
+// peer_authentication.cc
+// The inbound mTLS modes of one workload: the workload policy's port-level
+// mode, else the first set of workload → namespace → mesh-wide (root
+// namespace) policy, else PERMISSIVE as in Istio. Never kUnset.
+struct PeerAuthenticationPolicy {
+  api::MtlsMode mode = api::MtlsMode::kPermissive;
+  std::map<uint32_t, api::MtlsMode> port_modes;
+  api::MtlsMode ModeFor(uint32_t port) const;
+};
+PeerAuthenticationPolicy ResolvePeerAuthentication(const CompiledMesh& mesh,
+                                                   const ProxyTarget& target,
+                                                   std::vector<CompileDiagnostic>* diags);
+
 // listeners.cc
 // Listeners of a sidecar: virtualOutbound, 0.0.0.0_PORT for `http_ports`,
 // CLUSTERIP_PORT for TCP services, virtualInbound (+ its inbound clusters).

@@ -83,6 +83,81 @@ void AddOriginalDst(Listener* l) {
       envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
 }
 
+void AddTlsInspector(Listener* l) {
+  auto* f = l->add_listener_filters();
+  f->set_name("envoy.filters.listener.tls_inspector");
+  f->mutable_typed_config()->PackFrom(
+      envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+}
+
+// Mesh mTLS on an inbound chain: the workload certificate (SDS `default`, from
+// the proxy's own CA client), peers verified against the trust bundle (SDS
+// `ROOTCA`) and required to hold an identity of this trust domain.
+void AddInboundMtls(const std::string& trust_domain, bool http, FilterChain* chain,
+                    std::set<std::string>* secrets) {
+  using envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
+  using envoy::extensions::transport_sockets::tls::v3::SubjectAltNameMatcher;
+  using envoy::extensions::transport_sockets::tls::v3::TlsParameters;
+  DownstreamTlsContext ctx;
+  ctx.mutable_require_client_certificate()->set_value(true);
+  auto* common = ctx.mutable_common_tls_context();
+  common->mutable_tls_params()->set_tls_minimum_protocol_version(TlsParameters::TLSv1_2);
+  if (http) {
+    common->add_alpn_protocols("h2");
+    common->add_alpn_protocols("http/1.1");
+  }
+  auto sds = [](const char* name,
+                envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig* c) {
+    c->set_name(name);
+    c->mutable_sds_config()->mutable_ads();
+    c->mutable_sds_config()->set_resource_api_version(envoy::config::core::v3::V3);
+  };
+  sds("default", common->add_tls_certificate_sds_secret_configs());
+  auto* combined = common->mutable_combined_validation_context();
+  sds("ROOTCA", combined->mutable_validation_context_sds_secret_config());
+  auto* san = combined->mutable_default_validation_context()->add_match_typed_subject_alt_names();
+  san->set_san_type(SubjectAltNameMatcher::URI);
+  san->mutable_matcher()->set_prefix(absl::StrCat("spiffe://", trust_domain, "/"));
+  secrets->insert("default");
+  secrets->insert("ROOTCA");
+  auto* socket = chain->mutable_transport_socket();
+  socket->set_name("envoy.transport_sockets.tls");
+  socket->mutable_typed_config()->PackFrom(ctx);
+}
+
+// The inbound HTTP connection manager of one workload port: everything to
+// the local application. Over mTLS the caller's identity is forwarded in
+// x-forwarded-client-cert, as Istio's sidecars do.
+HttpConnectionManager InboundHcm(const std::string& cluster, uint32_t port, bool mtls) {
+  HttpConnectionManager hcm;
+  hcm.set_stat_prefix(cluster);
+  hcm.set_codec_type(HttpConnectionManager::AUTO);
+  if (mtls) {
+    hcm.set_forward_client_cert_details(HttpConnectionManager::APPEND_FORWARD);
+    auto* details = hcm.mutable_set_current_client_cert_details();
+    details->mutable_subject()->set_value(true);
+    details->set_dns(true);
+    details->set_uri(true);
+  } else {
+    hcm.set_forward_client_cert_details(HttpConnectionManager::SANITIZE);
+  }
+  auto* rc = hcm.mutable_route_config();
+  rc->set_name(cluster);
+  rc->mutable_validate_clusters()->set_value(false);
+  auto* vhost = rc->add_virtual_hosts();
+  vhost->set_name(absl::StrCat("inbound|http|", port));
+  vhost->add_domains("*");
+  auto* route = vhost->add_routes();
+  route->set_name("default");
+  route->mutable_match()->set_prefix("/");
+  route->mutable_route()->set_cluster(cluster);
+  route->mutable_route()->mutable_timeout()->set_seconds(0);
+  auto* router = hcm.add_http_filters();
+  router->set_name("envoy.filters.http.router");
+  router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+  return hcm;
+}
+
 // Target ports of the Services selecting this workload, with their protocol.
 std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const ProxyTarget& target,
                                            std::vector<CompileDiagnostic>* diags) {
@@ -183,43 +258,47 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       }
     }
   }
-  // virtualInbound: one filter chain per workload port, to 127.0.0.1:PORT.
+  // virtualInbound: per workload port, to 127.0.0.1:PORT, with the chains its
+  // PeerAuthentication mode asks for: a mutual-TLS chain (STRICT), a
+  // plaintext chain (DISABLE), or both told apart by the TLS inspector
+  // (PERMISSIVE, Istio's default).
   {
     Listener l;
     l.set_name("virtualInbound");
     SetAddress("0.0.0.0", options.inbound_capture_port, l.mutable_address());
     l.set_traffic_direction(envoy::config::core::v3::INBOUND);
     AddOriginalDst(&l);
+    const PeerAuthenticationPolicy peer_authn =
+        ResolvePeerAuthentication(mesh, target, &out->diagnostics);
+    bool any_tls = false;
     for (const auto& [port, protocol] : WorkloadPorts(mesh, target, &out->diagnostics)) {
       std::string cluster = InboundClusterName(port);
-      auto* chain = l.add_filter_chains();
-      chain->set_name(cluster);
-      chain->mutable_filter_chain_match()->mutable_destination_port()->set_value(port);
-      if (IsHttp(protocol)) {
-        HttpConnectionManager hcm;
-        hcm.set_stat_prefix(cluster);
-        hcm.set_codec_type(HttpConnectionManager::AUTO);
-        auto* rc = hcm.mutable_route_config();
-        rc->set_name(cluster);
-        rc->mutable_validate_clusters()->set_value(false);
-        auto* vhost = rc->add_virtual_hosts();
-        vhost->set_name(absl::StrCat("inbound|http|", port));
-        vhost->add_domains("*");
-        auto* route = vhost->add_routes();
-        route->set_name("default");
-        route->mutable_match()->set_prefix("/");
-        route->mutable_route()->set_cluster(cluster);
-        route->mutable_route()->mutable_timeout()->set_seconds(0);
-        auto* router = hcm.add_http_filters();
-        router->set_name("envoy.filters.http.router");
-        router->mutable_typed_config()->PackFrom(
-            envoy::extensions::filters::http::router::v3::Router());
-        AddHcmFilter(hcm, chain);
-      } else {
-        AddTcpProxy(cluster, cluster, chain);
+      const api::MtlsMode mode = peer_authn.ModeFor(port);
+      const bool http = IsHttp(protocol);
+      for (bool tls : {true, false}) {
+        if (tls && mode == api::MtlsMode::kDisable) continue;
+        if (!tls && mode == api::MtlsMode::kStrict) continue;
+        auto* chain = l.add_filter_chains();
+        chain->set_name(mode == api::MtlsMode::kDisable
+                            ? cluster
+                            : absl::StrCat(cluster, tls ? "-mtls" : "-plaintext"));
+        auto* match = chain->mutable_filter_chain_match();
+        match->mutable_destination_port()->set_value(port);
+        if (mode != api::MtlsMode::kDisable)
+          match->set_transport_protocol(tls ? "tls" : "raw_buffer");
+        if (tls) {
+          any_tls = true;
+          AddInboundMtls(options.trust_domain, http, chain, &out->secrets);
+        }
+        if (http) {
+          AddHcmFilter(InboundHcm(cluster, port, tls), chain);
+        } else {
+          AddTcpProxy(cluster, cluster, chain);
+        }
       }
       out->clusters.emplace(cluster, Seal(InboundCluster(port)));
     }
+    if (any_tls) AddTlsInspector(&l);
     {
       std::string listener_name = l.name();
       out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));

@@ -174,6 +174,55 @@ void XdsPublisher::PublishAll(std::chrono::steady_clock::time_point change_seen)
   for (const auto& [group, target] : targets) PublishGroup(group, target, *mesh, change_seen);
 }
 
+namespace {
+
+const std::string* SecretValue(const api::Secret& secret, const std::string& key) {
+  auto it = secret.data.find(key);
+  return it == secret.data.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+std::optional<envoy::extensions::transport_sockets::tls::v3::Secret> CredentialSecret(
+    const api::ConfigSnapshot& snapshot, const compiler::ProxyTarget& target,
+    const std::string& name) {
+  const std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+  auto find = [&](const std::string& object) -> const api::Secret* {
+    api::ResourcePtr r = snapshot.Find(api::ObjectKey{api::Kind::kSecret, ns, object});
+    return r == nullptr ? nullptr : &r->As<api::Secret>();
+  };
+  envoy::extensions::transport_sockets::tls::v3::Secret out;
+  out.set_name(name);
+  constexpr std::string_view kCaSuffix = "-cacert";
+  if (name.size() > kCaSuffix.size() &&
+      name.compare(name.size() - kCaSuffix.size(), kCaSuffix.size(), kCaSuffix) == 0) {
+    const std::string base = name.substr(0, name.size() - kCaSuffix.size());
+    const std::string* ca = nullptr;
+    if (const api::Secret* s = find(base)) ca = SecretValue(*s, "ca.crt");
+    if (ca == nullptr) {
+      if (const api::Secret* s = find(name)) {
+        ca = SecretValue(*s, "ca.crt");
+        if (ca == nullptr) ca = SecretValue(*s, "cacert");
+      }
+    }
+    if (ca == nullptr) return std::nullopt;
+    out.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes(*ca);
+    return out;
+  }
+  const api::Secret* s = find(name);
+  if (s == nullptr) return std::nullopt;
+  const std::string* cert = SecretValue(*s, "tls.crt");
+  const std::string* key = SecretValue(*s, "tls.key");
+  if (cert == nullptr || key == nullptr) {
+    spdlog::warn("Secret/{}/{}: credentialName needs tls.crt and tls.key", ns, name);
+    return std::nullopt;
+  }
+  auto* tls = out.mutable_tls_certificate();
+  tls->mutable_certificate_chain()->set_inline_bytes(*cert);
+  tls->mutable_private_key()->set_inline_bytes(*key);
+  return out;
+}
+
 void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& target,
                                 const compiler::CompiledMesh& mesh,
                                 std::chrono::steady_clock::time_point change_seen) {
@@ -205,6 +254,14 @@ void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& tar
   for (const auto& [name, v] : resources.routes) add(name, *v.resource);
   for (const auto& [name, v] : resources.clusters) add(name, *v.resource);
   for (const auto& [name, v] : resources.endpoints) add(name, *v.resource);
+  // Gateway credentials (credentialName) come from kubernetes.io/tls Secrets
+  // in the gateway's namespace, as Istio's gateways read them: tls.crt and
+  // tls.key make the certificate; ca.crt (or a "<name>-cacert" Secret) the
+  // roots for MUTUAL mode, served as "<name>-cacert".
+  for (const std::string& name : resources.secrets) {
+    if (name == "default" || name == "ROOTCA" || name.rfind("file-", 0) == 0) continue;
+    if (auto secret = CredentialSecret(*mesh.snapshot, target, name)) add(name, *secret);
+  }
   if (options_.trust_bundle_pem) {
     envoy::extensions::transport_sockets::tls::v3::Secret root;
     root.set_name("ROOTCA");

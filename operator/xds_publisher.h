@@ -24,11 +24,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/clock.h"
 #include "compiler/compiler.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "operator/config_store.h"
 #include "xds-server/debouncer.h"
 #include "xds-server/metrics.h"
@@ -45,6 +47,14 @@ struct XdsPublisherOptions {
   // get root rotations by push.
   std::function<std::string()> trust_bundle_pem;
 };
+
+// The SDS Secret for a gateway credential `name` (credentialName, or
+// "<credentialName>-cacert" for its roots) from the kubernetes.io/tls Secret
+// in the proxy group's namespace; nullopt when it is not there (the proxy
+// keeps the listener waiting).
+std::optional<envoy::extensions::transport_sockets::tls::v3::Secret> CredentialSecret(
+    const api::ConfigSnapshot& snapshot, const compiler::ProxyTarget& target,
+    const std::string& name);
 
 class XdsPublisher {
  public:

@@ -7,9 +7,23 @@
 //                  [--admin-port 15000] [--admin-address 127.0.0.1]
 //                  [--workers N] [--access-log PATH|-|off] [--log-level info]
 //                  [--drain-timeout-ms 5000] [--bootstrap FILE] [--xds-delta[=true|false]]
+//                  [--ca-address HOST:PORT --token-file F --ca-root-file F]
+//                  [--trust-domain cluster.local] [--cert-ttl-seconds N]
+//
+// With --ca-address the proxy holds its own workload identity, as Istio's
+// agent does: it generates the key, asks the CA for a certificate for
+// spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (authenticated by the
+// bootstrap token in --token-file, then by the certificate itself), serves it
+// as the SDS secret `default`, and renews it at half its lifetime from the
+// main thread. --ca-root-file holds the roots that sign the CA's own serving
+// certificate. Each new certificate applies to new handshakes; established
+// connections keep theirs.
 //
 // --xds-delta (bootstrap `xds-delta: true`) speaks incremental xDS
 // (DeltaAggregatedResources) instead of state of the world.
+//
+//   meshgate-proxy iptables [...]   installs the sidecar's traffic capture
+//                                    (proxy/capture/iptables.h)
 //
 // A bootstrap file holds the same settings as `name: value` lines (flat
 // YAML); flags given on the command line win. Gateways find the Gateway
@@ -20,11 +34,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,8 +50,13 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "ca/rotator.h"
+#include "ca/spiffe.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "proxy/accesslog/access_log.h"
+#include "proxy/capture/iptables.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/server/admin_server.h"
 #include "proxy/server/worker.h"
@@ -52,12 +73,18 @@ constexpr char kUsage[] =
     "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
     "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
     "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
-    "         [--bootstrap FILE] [--xds-delta[=true|false]]\n";
+    "         [--bootstrap FILE] [--xds-delta[=true|false]]\n"
+    "         [--ca-address HOST:PORT --token-file F --ca-root-file F]\n"
+    "         [--trust-domain cluster.local] [--cert-ttl-seconds N]\n"
+
+    "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
 const std::vector<std::string> kKnownSettings = {
-    "xds-address", "node-id",          "role",          "namespace", "service-account",
-    "labels",      "admin-port",       "admin-address", "workers",   "access-log",
-    "log-level",   "drain-timeout-ms", "bootstrap",     "xds-delta"};
+    "xds-address",     "node-id",          "role",       "namespace",
+    "service-account", "labels",           "admin-port", "admin-address",
+    "workers",         "access-log",       "log-level",  "drain-timeout-ms",
+    "bootstrap",       "ca-address",       "token-file", "ca-root-file",
+    "trust-domain",    "cert-ttl-seconds", "xds-delta"};
 
 using Settings = std::map<std::string, std::string>;
 
@@ -191,6 +218,83 @@ envoy::config::core::v3::Node MakeNode(Settings& s) {
   return node;
 }
 
+bool ReadWholeFile(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+// The sidecar's own identity: a CertificateRotator fed by the CA, ticked
+// from the main loop; each new certificate becomes the local secret
+// `default`.
+struct WorkloadIdentity {
+  std::unique_ptr<meshgate::ca::GrpcCsrClient> client;
+  std::unique_ptr<meshgate::ca::CertificateRotator> rotator;
+  std::shared_ptr<const meshgate::ca::WorkloadCertificate> installed;
+  absl::Time next_tick = absl::InfinitePast();
+};
+
+// Returns an error message, empty on success.
+std::string SetUpIdentity(Settings& s, uint64_t seed, WorkloadIdentity& out) {
+  for (const char* required : {"token-file", "ca-root-file", "namespace"}) {
+    if (!s.count(required)) return std::string("--ca-address needs --") + required;
+  }
+  meshgate::ca::GrpcCsrClient::Options client;
+  client.target = s["ca-address"];
+  if (!ReadWholeFile(s["ca-root-file"], client.root_pem)) {
+    return "cannot read --ca-root-file " + s["ca-root-file"];
+  }
+  std::string token;
+  if (!ReadWholeFile(s["token-file"], token)) return "cannot read --token-file " + s["token-file"];
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  client.bearer_token = token;
+  std::string trust_domain = s.count("trust-domain") ? s["trust-domain"] : "cluster.local";
+  std::string service_account = s.count("service-account") ? s["service-account"] : "default";
+  auto id = meshgate::ca::SpiffeId::ForWorkload(trust_domain, s["namespace"], service_account);
+  if (!id.ok()) return std::string(id.status().message());
+  meshgate::ca::CertificateRotator::Options options;
+  options.spiffe_id = id->uri();
+  if (s.count("cert-ttl-seconds")) {
+    uint64_t seconds = 0;
+    if (!ParseUint(s["cert-ttl-seconds"], 365ull * 24 * 3600, &seconds) || seconds == 0) {
+      return "--cert-ttl-seconds must be a positive number";
+    }
+    options.requested_ttl = absl::Seconds(static_cast<int64_t>(seconds));
+  }
+  out.client = std::make_unique<meshgate::ca::GrpcCsrClient>(std::move(client));
+  out.rotator = std::make_unique<meshgate::ca::CertificateRotator>(
+      options, *out.client, meshgate::SystemClock::Get(), seed);
+  spdlog::info("workload identity {} from CA {}", options.spiffe_id, s["ca-address"]);
+  return {};
+}
+
+// Ticks the rotator when due; installs a new certificate as secret `default`.
+void TickIdentity(WorkloadIdentity& identity, config::ConfigStore& store) {
+  absl::Time now = meshgate::SystemClock::Get().Now();
+  if (now < identity.next_tick) return;
+  identity.next_tick = identity.rotator->Tick();
+  auto current = identity.rotator->Current();
+  if (current == nullptr) {
+    spdlog::warn("workload certificate: {}", identity.rotator->last_error().ToString());
+    return;
+  }
+  if (current == identity.installed) return;
+  auto secret = std::make_shared<config::SecretConfig>();
+  secret->name = "default";
+  secret->certificate =
+      network::TlsCertificateSpec{current->ChainPem(), current->private_key_pem, {}};
+  if (absl::Status s = store.SetLocalSecret(std::move(secret)); !s.ok()) {
+    spdlog::error("workload certificate refused: {}", s.ToString());
+    return;
+  }
+  identity.installed = current;
+  spdlog::info("workload certificate installed, valid until {}, next renewal {}",
+               absl::FormatTime(current->not_after), absl::FormatTime(identity.next_tick));
+}
+
 std::atomic<int> g_signal{0};
 std::mutex g_mu;
 std::condition_variable g_cv;
@@ -202,6 +306,9 @@ void OnSignal(int sig) { g_signal = sig; }
 
 int main(int argc, char** argv) {
   using namespace meshgate::proxy;
+  if (argc > 1 && std::string(argv[1]) == "iptables") {
+    return capture::RunIptablesCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   Settings settings;
   if (!ParseFlags(argc, argv, settings)) return 2;
   meshgate::InitLogging("meshgate-proxy",
@@ -271,6 +378,21 @@ int main(int argc, char** argv) {
     }
     ads_options.delta = delta == "true";
   }
+  WorkloadIdentity identity;
+  if (settings.count("ca-address")) {
+    std::string error = SetUpIdentity(settings, (uint64_t{entropy()} << 32) | entropy(), identity);
+    if (!error.empty()) {
+      std::fprintf(stderr, "meshgate-proxy: %s\n", error.c_str());
+      return 2;
+    }
+  } else {
+    // Without a CA there is no workload certificate: inbound mTLS chains and
+    // ISTIO_MUTUAL clusters are left out, plaintext keeps working.
+    store.SetUnavailableSecrets(
+        {{"default", "this proxy has no workload identity (start it with --ca-address)"}});
+  }
+  // The workload certificate is the proxy's own, never the control plane's.
+  handler.set_local_secret_names({"default"});
   meshgate::proxy::xds::AdsClient ads(ads_options, &handler);
   handler.set_client(&ads);
 
@@ -381,6 +503,9 @@ int main(int argc, char** argv) {
       g_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return changed; });
       changed = false;
     }
+    // The identity timer: due ticks run here, on the main thread (a CSR
+    // round trip is bounded by the client's deadline).
+    if (identity.rotator) TickIdentity(identity, store);
     auto snapshot = store.Current();
     if (snapshot->generation == published_generation) continue;
     std::string missing;

@@ -13,6 +13,7 @@ packages=(
   clang-format clang-tidy
   nodejs npm
   curl wrk nghttp2-client nginx-light haproxy python3 python3-h2 python3-yaml iproute2 kubectl
+  iptables  # iptables-restore: `meshgate-proxy iptables` and the capture e2e test
 )
 
 missing=()

@@ -26,7 +26,8 @@ std::shared_ptr<const EndpointSet> ConfigSnapshot::EndpointsFor(
   return it == endpoints.end() ? nullptr : it->second;
 }
 
-ConfigStore::ConfigStore() : current_(std::make_shared<const ConfigSnapshot>()) {}
+ConfigStore::ConfigStore(const Clock& clock)
+    : clock_(clock), current_(std::make_shared<const ConfigSnapshot>()) {}
 
 template <typename Proto, typename Runtime, typename Translate, typename Name, typename Member>
 absl::Status ConfigStore::Apply(const std::vector<Proto>& updated,
@@ -50,7 +51,8 @@ absl::Status ConfigStore::Apply(const std::vector<Proto>& updated,
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
 
   std::lock_guard lock(writer_mu_);
-  auto next = std::make_shared<ConfigSnapshot>(*current_.load());
+  auto previous = current_.load();
+  auto next = std::make_shared<ConfigSnapshot>(*previous);
   ++next->generation;
   auto& map = (*next).*member;
   if (replace_all) map.clear();
@@ -58,7 +60,143 @@ absl::Status ConfigStore::Apply(const std::vector<Proto>& updated,
     for (const std::string& gone : *removed) map.erase(gone);
   }
   for (auto& [key, value] : translated) map[key] = std::move(value);
+  if (absl::Status s = ResolveTls(*next, *previous); !s.ok()) return s;
   current_.store(std::shared_ptr<const ConfigSnapshot>(std::move(next)));
+  return absl::OkStatus();
+}
+
+const std::vector<std::string>& SupportedAlpn() {
+  static const std::vector<std::string> protocols = {"http/1.1"};
+  return protocols;
+}
+
+std::string ConfigSnapshot::ListenerTlsKey(std::string_view listener, const ListenerConfig& config,
+                                           const FilterChainConfig& chain) {
+  if (config.default_filter_chain && &chain == &*config.default_filter_chain) {
+    return absl::StrCat("listener/", Av(listener), "/default");
+  }
+  return absl::StrCat("listener/", Av(listener), "/", &chain - config.filter_chains.data());
+}
+
+std::string ConfigSnapshot::ClusterTlsKey(std::string_view cluster) {
+  return absl::StrCat("cluster/", Av(cluster));
+}
+
+std::shared_ptr<const SecretConfig> ConfigSnapshot::FindSecret(const std::string& name) const {
+  if (auto it = local_secrets.find(name); it != local_secrets.end()) return it->second;
+  if (auto it = secrets.find(name); it != secrets.end()) return it->second;
+  return nullptr;
+}
+
+const ResolvedTls* ConfigSnapshot::ListenerTls(const ListenerConfig& listener,
+                                               const FilterChainConfig& chain) const {
+  if (chain.tls == nullptr) return nullptr;
+  auto it = tls.find(ListenerTlsKey(listener.name, listener, chain));
+  return it == tls.end() ? nullptr : it->second.get();
+}
+
+const ResolvedTls* ConfigSnapshot::ClusterTls(std::string_view cluster) const {
+  auto it = tls.find(ClusterTlsKey(cluster));
+  return it == tls.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<const SecretConfig> ConfigStore::FileSecret(const std::string& name) const {
+  auto read = ReadFileSecret(name);
+  if (!read.ok()) return nullptr;  // not there (yet): the user waits, as for SDS
+  auto it = file_secrets_.find(name);
+  if (it != file_secrets_.end()) {
+    const SecretConfig& old = *it->second;
+    const SecretConfig& now = **read;
+    bool same_cert = old.certificate.has_value() == now.certificate.has_value() &&
+                     (!old.certificate ||
+                      (old.certificate->chain_pem == now.certificate->chain_pem &&
+                       old.certificate->private_key_pem == now.certificate->private_key_pem));
+    bool same_roots =
+        old.validation.has_value() == now.validation.has_value() &&
+        (!old.validation || old.validation->trusted_ca_pem == now.validation->trusted_ca_pem);
+    if (same_cert && same_roots) return it->second;
+  }
+  file_secrets_[name] = *read;
+  return *read;
+}
+
+absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot& previous) const {
+  ConfigSnapshot::ByName<ResolvedTls> resolved;
+  std::vector<std::string> errors;
+  // Records which secrets a resolution read, so reuse can compare them.
+  auto resolve = [&](const std::string& key, const void* tls_config, auto build) {
+    std::vector<std::shared_ptr<const SecretConfig>> used;
+    std::string unavailable;  // why a secret this needs will never come
+    SecretLookup lookup = [&](const std::string& name) {
+      auto secret = next.FindSecret(name);
+      if (secret == nullptr && IsFileSecretName(name)) secret = FileSecret(name);
+      if (secret == nullptr) {
+        if (auto it = unavailable_secrets_.find(name); it != unavailable_secrets_.end()) {
+          unavailable = absl::StrCat("secret '", name, "' is unavailable: ", it->second);
+        }
+      }
+      used.push_back(secret);
+      return secret;
+    };
+    auto out = std::make_shared<ResolvedTls>();
+    out->tls_config = tls_config;
+    absl::StatusOr<network::TlsContextOptions> options = build(lookup);
+    out->secrets = used;
+    if (auto it = previous.tls.find(key); it != previous.tls.end() &&
+                                          it->second->tls_config == tls_config &&
+                                          it->second->secrets == used && it->second->context) {
+      resolved[key] = it->second;
+      return;
+    }
+    if (options.ok()) {
+      options->clock = &clock_;
+      auto context = network::TlsContext::Create(*std::move(options));
+      if (context.ok()) {
+        out->context = *std::move(context);
+      } else {
+        out->status = context.status();
+      }
+    } else if (!unavailable.empty()) {
+      out->status = absl::FailedPreconditionError(unavailable);
+      out->unavailable = true;
+    } else {
+      out->status = options.status();
+    }
+    if (!out->status.ok() && !absl::IsNotFound(out->status) && !out->unavailable) {
+      errors.push_back(absl::StrCat(key, ": ", out->status.message()));
+    }
+    resolved[key] = std::move(out);
+  };
+  for (const auto& [name, listener] : next.listeners) {
+    auto chain_tls = [&](const FilterChainConfig& chain) {
+      if (chain.tls == nullptr) return;
+      resolve(ConfigSnapshot::ListenerTlsKey(name, *listener, chain), chain.tls.get(),
+              [&](const SecretLookup& lookup) {
+                return DownstreamTlsOptions(*chain.tls, SupportedAlpn(), lookup);
+              });
+    };
+    for (const auto& chain : listener->filter_chains) chain_tls(chain);
+    if (listener->default_filter_chain) chain_tls(*listener->default_filter_chain);
+  }
+  for (const auto& [name, cluster] : next.clusters) {
+    if (cluster->tls == nullptr) continue;
+    resolve(ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(),
+            [&](const SecretLookup& lookup) -> absl::StatusOr<network::TlsContextOptions> {
+              auto options = UpstreamTlsOptions(*cluster->tls, lookup);
+              if (!options.ok()) return options;
+              // Offer only what the upstream codec speaks.
+              std::vector<std::string> offered;
+              for (const std::string& p : options->alpn_protocols) {
+                for (const std::string& ours : SupportedAlpn()) {
+                  if (p == ours) offered.push_back(p);
+                }
+              }
+              options->alpn_protocols = std::move(offered);
+              return options;
+            });
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
+  next.tls = std::move(resolved);
   return absl::OkStatus();
 }
 
@@ -69,6 +207,9 @@ const std::string& RouteName(const envoy::config::route::v3::RouteConfiguration&
   return r.name();
 }
 const std::string& ClusterName(const envoy::config::cluster::v3::Cluster& c) { return c.name(); }
+const std::string& SecretName(const envoy::extensions::transport_sockets::tls::v3::Secret& s) {
+  return s.name();
+}
 const std::string& AssignmentName(const envoy::config::endpoint::v3::ClusterLoadAssignment& a) {
   return a.cluster_name();
 }
@@ -127,6 +268,30 @@ absl::Status ConfigStore::UpdateClusterLoadAssignments(
   return Apply<envoy::config::endpoint::v3::ClusterLoadAssignment, EndpointSet>(
       updated, &removed, false, TranslateClusterLoadAssignment, AssignmentName,
       &ConfigSnapshot::endpoints);
+}
+
+absl::Status ConfigStore::SetSecrets(
+    const std::vector<envoy::extensions::transport_sockets::tls::v3::Secret>& resources) {
+  return Apply<envoy::extensions::transport_sockets::tls::v3::Secret, SecretConfig>(
+      resources, nullptr, true, TranslateSecret, SecretName, &ConfigSnapshot::secrets);
+}
+
+absl::Status ConfigStore::UpdateSecrets(
+    const std::vector<envoy::extensions::transport_sockets::tls::v3::Secret>& updated,
+    const std::vector<std::string>& removed) {
+  return Apply<envoy::extensions::transport_sockets::tls::v3::Secret, SecretConfig>(
+      updated, &removed, false, TranslateSecret, SecretName, &ConfigSnapshot::secrets);
+}
+
+absl::Status ConfigStore::SetLocalSecret(std::shared_ptr<const SecretConfig> secret) {
+  std::lock_guard lock(writer_mu_);
+  auto previous = current_.load();
+  auto next = std::make_shared<ConfigSnapshot>(*previous);
+  ++next->generation;
+  next->local_secrets[secret->name] = std::move(secret);
+  if (absl::Status s = ResolveTls(*next, *previous); !s.ok()) return s;
+  current_.store(std::shared_ptr<const ConfigSnapshot>(std::move(next)));
+  return absl::OkStatus();
 }
 
 }  // namespace meshgate::proxy::config

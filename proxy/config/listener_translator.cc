@@ -1,8 +1,16 @@
 #include "proxy/config/listener_translator.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "proxy/config/proto_checks.h"
 #include "proxy/config/route_translator.h"
 #include "proxy/config/status_macros.h"
@@ -13,10 +21,12 @@ namespace {
 
 namespace listener = envoy::config::listener::v3;
 namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3;
+namespace tcp = envoy::extensions::filters::network::tcp_proxy::v3;
 namespace core = envoy::config::core::v3;
 
 constexpr std::string_view kHcmType =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+constexpr std::string_view kTcpProxyType = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 constexpr std::string_view kDownstreamTlsType =
     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 constexpr std::string_view kRawBufferType =
@@ -131,17 +141,132 @@ absl::StatusOr<HttpConnectionManagerConfig> TranslateHcm(const hcm::HttpConnecti
   if (h.has_request_timeout()) out.request_timeout = ToDuration(h.request_timeout());
   if (h.has_max_request_headers_kb())
     out.max_request_headers_kb = h.max_request_headers_kb().value();
+  if (h.has_http2_protocol_options()) {
+    const auto& h2 = h.http2_protocol_options();
+    const std::string h2_path = Path(path, "http2_protocol_options");
+    // Envoy's bounds: windows from the protocol minimum to 2^31-1.
+    constexpr uint32_t kMinWindow = 65535;
+    constexpr uint32_t kMaxWindow = 2147483647;
+    if (h2.has_max_concurrent_streams()) {
+      if (h2.max_concurrent_streams().value() < 1) {
+        return FieldError(Path(h2_path, "max_concurrent_streams"), "must be at least 1");
+      }
+      out.http2.max_concurrent_streams = h2.max_concurrent_streams().value();
+    }
+    if (h2.has_initial_stream_window_size()) {
+      const uint32_t v = h2.initial_stream_window_size().value();
+      if (v < kMinWindow || v > kMaxWindow) {
+        return FieldError(Path(h2_path, "initial_stream_window_size"),
+                          "must be between 65535 and 2147483647");
+      }
+      out.http2.initial_stream_window_size = v;
+    }
+    if (h2.has_initial_connection_window_size()) {
+      const uint32_t v = h2.initial_connection_window_size().value();
+      if (v < kMinWindow || v > kMaxWindow) {
+        return FieldError(Path(h2_path, "initial_connection_window_size"),
+                          "must be between 65535 and 2147483647");
+      }
+      out.http2.initial_connection_window_size = v;
+    }
+  }
   out.use_remote_address = h.use_remote_address().value();
   out.xff_num_trusted_hops = h.xff_num_trusted_hops();
   out.normalize_path = h.normalize_path().value();
   out.merge_slashes = h.merge_slashes();
   out.server_name = h.server_name();
+  using Fcc = HttpConnectionManagerConfig::ForwardClientCert;
+  switch (h.forward_client_cert_details()) {
+    case hcm::HttpConnectionManager::SANITIZE:
+      out.forward_client_cert = Fcc::kSanitize;
+      break;
+    case hcm::HttpConnectionManager::FORWARD_ONLY:
+      out.forward_client_cert = Fcc::kForwardOnly;
+      break;
+    case hcm::HttpConnectionManager::APPEND_FORWARD:
+      out.forward_client_cert = Fcc::kAppendForward;
+      break;
+    case hcm::HttpConnectionManager::SANITIZE_SET:
+      out.forward_client_cert = Fcc::kSanitizeSet;
+      break;
+    case hcm::HttpConnectionManager::ALWAYS_FORWARD_ONLY:
+      out.forward_client_cert = Fcc::kAlwaysForwardOnly;
+      break;
+    default:
+      return FieldError(Path(path, "forward_client_cert_details"), "unknown value");
+  }
+  out.client_cert_uri = h.set_current_client_cert_details().uri();
   if (h.upgrade_configs_size() > 0) {
     for (int i = 0; i < h.upgrade_configs_size(); ++i) {
       if (h.upgrade_configs(i).filters_size() > 0) {
         return FieldError(Path(path, "upgrade_configs", i) + ".filters", "not supported");
       }
     }
+  }
+  return out;
+}
+
+absl::StatusOr<TcpProxyConfig> TranslateTcpProxy(const tcp::TcpProxy& t, std::string_view path) {
+  TcpProxyConfig out;
+  if (t.stat_prefix().empty()) return FieldError(Path(path, "stat_prefix"), "required");
+  out.stat_prefix = t.stat_prefix();
+  switch (t.cluster_specifier_case()) {
+    case tcp::TcpProxy::kCluster:
+      if (t.cluster().empty()) return FieldError(Path(path, "cluster"), "must not be empty");
+      out.clusters.push_back({t.cluster(), 1});
+      break;
+    case tcp::TcpProxy::kWeightedClusters: {
+      const std::string w_path = Path(path, "weighted_clusters");
+      if (t.weighted_clusters().clusters_size() == 0) {
+        return FieldError(Path(w_path, "clusters"), "at least one cluster is required");
+      }
+      for (int i = 0; i < t.weighted_clusters().clusters_size(); ++i) {
+        const auto& c = t.weighted_clusters().clusters(i);
+        const std::string c_path = Path(w_path, "clusters", i);
+        if (c.name().empty()) return FieldError(Path(c_path, "name"), "required");
+        if (c.weight() == 0) return FieldError(Path(c_path, "weight"), "must be at least 1");
+        if (c.has_metadata_match()) {
+          return FieldError(Path(c_path, "metadata_match"),
+                            "subset load balancing is not supported");
+        }
+        out.clusters.push_back({c.name(), c.weight()});
+      }
+      break;
+    }
+    default:
+      return FieldError(path, "one of cluster or weighted_clusters is required");
+  }
+  for (const auto& c : out.clusters) out.total_weight += c.weight;
+  if (t.has_idle_timeout()) out.idle_timeout = ToDuration(t.idle_timeout());
+  if (out.idle_timeout < absl::ZeroDuration()) {
+    return FieldError(Path(path, "idle_timeout"), "must not be negative");
+  }
+  if (t.has_max_connect_attempts()) {
+    if (t.max_connect_attempts().value() == 0) {
+      return FieldError(Path(path, "max_connect_attempts"), "must be at least 1");
+    }
+    out.max_connect_attempts = t.max_connect_attempts().value();
+  }
+  // Fields whose behaviour we do not implement: refusing them says so to the
+  // control plane instead of proxying differently from what it asked.
+  if (t.has_on_demand()) return FieldError(Path(path, "on_demand"), "not supported");
+  if (t.has_metadata_match()) return FieldError(Path(path, "metadata_match"), "not supported");
+  if (t.has_tunneling_config()) return FieldError(Path(path, "tunneling_config"), "not supported");
+  if (t.hash_policy_size() > 0) return FieldError(Path(path, "hash_policy"), "not supported");
+  if (t.access_log_size() > 0) {
+    return FieldError(Path(path, "access_log"),
+                      "not supported (connections are logged to the proxy's access log)");
+  }
+  if (t.has_downstream_idle_timeout() || t.has_upstream_idle_timeout()) {
+    return FieldError(Path(path, "downstream_idle_timeout"),
+                      "deprecated split idle timeouts are not supported (use idle_timeout)");
+  }
+  if (t.has_max_downstream_connection_duration()) {
+    absl::Duration d = ToDuration(t.max_downstream_connection_duration());
+    if (d < absl::Milliseconds(1)) {
+      return FieldError(Path(path, "max_downstream_connection_duration"), "must be at least 1ms");
+    }
+    out.max_downstream_connection_duration = d;
   }
   return out;
 }
@@ -153,15 +278,22 @@ absl::StatusOr<FilterChainConfig> TranslateFilterChain(const listener::FilterCha
   if (fc.has_filter_chain_match()) {
     const listener::FilterChainMatch& m = fc.filter_chain_match();
     const std::string m_path = Path(path, "filter_chain_match");
-    if (m.prefix_ranges_size() > 0 || m.direct_source_prefix_ranges_size() > 0 ||
-        m.source_prefix_ranges_size() > 0 || m.source_ports_size() > 0 ||
-        m.source_type() != listener::FilterChainMatch::ANY) {
+    if (m.direct_source_prefix_ranges_size() > 0 || m.source_prefix_ranges_size() > 0 ||
+        m.source_ports_size() > 0 || m.source_type() != listener::FilterChainMatch::ANY) {
       return FieldError(m_path,
-                        "address, source and port-list matching are not supported "
-                        "(only destination_port, server_names, transport_protocol, "
-                        "application_protocols)");
+                        "source and port-list matching are not supported "
+                        "(only destination_port, prefix_ranges, server_names, "
+                        "transport_protocol, application_protocols)");
     }
     if (m.has_destination_port()) out.match.destination_port = m.destination_port().value();
+    for (int i = 0; i < m.prefix_ranges_size(); ++i) {
+      const core::CidrRange& r = m.prefix_ranges(i);
+      const std::string r_path = Path(m_path, "prefix_ranges", i);
+      // As in Envoy, an unset prefix_len is 0: the whole address family.
+      auto range = CidrRange::Parse(r.address_prefix(), r.prefix_len().value());
+      if (!range.ok()) return FieldError(r_path, range.status().message());
+      out.match.prefix_ranges.push_back(*range);
+    }
     out.match.server_names.assign(m.server_names().begin(), m.server_names().end());
     out.match.transport_protocol = m.transport_protocol();
     out.match.application_protocols.assign(m.application_protocols().begin(),
@@ -186,16 +318,24 @@ absl::StatusOr<FilterChainConfig> TranslateFilterChain(const listener::FilterCha
   }
   if (fc.filters_size() != 1) {
     return FieldError(Path(path, "filters"),
-                      absl::StrCat("exactly one network filter (the HTTP connection manager) is "
-                                   "supported, got ",
+                      absl::StrCat("exactly one network filter (the HTTP connection manager or "
+                                   "the TCP proxy) is supported, got ",
                                    fc.filters_size()));
   }
   const listener::Filter& filter = fc.filters(0);
   const std::string f_path = Path(path, "filters", 0);
-  if (!filter.has_typed_config() || AnyTypeName(filter.typed_config()) != kHcmType) {
+  const std::string_view filter_type =
+      filter.has_typed_config() ? AnyTypeName(filter.typed_config()) : "";
+  if (filter_type == kTcpProxyType) {
+    tcp::TcpProxy proxy;
+    MG_RETURN_IF_ERROR(UnpackAny(filter.typed_config(), proxy, Path(f_path, "typed_config")));
+    MG_ASSIGN_OR_RETURN(out.tcp_proxy, TranslateTcpProxy(proxy, Path(f_path, "typed_config")));
+    return out;
+  }
+  if (filter_type != kHcmType) {
     return FieldError(Path(f_path, "typed_config"),
                       absl::StrCat("unsupported network filter '", filter.name(),
-                                   "' (only the HTTP connection manager)"));
+                                   "' (only the HTTP connection manager and the TCP proxy)"));
   }
   hcm::HttpConnectionManager manager;
   MG_RETURN_IF_ERROR(UnpackAny(filter.typed_config(), manager, Path(f_path, "typed_config")));
@@ -262,6 +402,114 @@ absl::StatusOr<std::shared_ptr<const ListenerConfig>> TranslateListener(
   auto result = Translate(l);
   if (!result.ok()) return ForResource(result.status(), "Listener", l.name());
   return result;
+}
+
+absl::StatusOr<CidrRange> CidrRange::Parse(std::string_view address, uint32_t prefix_len) {
+  CidrRange range;
+  const std::string text(address);
+  if (inet_pton(AF_INET, text.c_str(), range.bytes.data()) == 1) {
+    range.family = AF_INET;
+  } else if (inet_pton(AF_INET6, text.c_str(), range.bytes.data()) == 1) {
+    range.family = AF_INET6;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address_prefix '", Av(address), "' is not an IPv4 or IPv6 address"));
+  }
+  const uint32_t max_len = range.family == AF_INET ? 32 : 128;
+  if (prefix_len > max_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefix_len ", prefix_len, " is longer than the address (", max_len, ")"));
+  }
+  range.prefix_len = prefix_len;
+  return range;
+}
+
+bool CidrRange::Contains(std::string_view ip) const {
+  std::array<uint8_t, 16> candidate{};
+  const std::string text(ip);
+  const int candidate_family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (candidate_family != family || inet_pton(family, text.c_str(), candidate.data()) != 1) {
+    return false;
+  }
+  const uint32_t full_bytes = prefix_len / 8;
+  if (std::memcmp(candidate.data(), bytes.data(), full_bytes) != 0) return false;
+  const uint32_t rest_bits = prefix_len % 8;
+  if (rest_bits == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest_bits));
+  return (candidate[full_bytes] & mask) == (bytes[full_bytes] & mask);
+}
+
+namespace {
+
+// Keeps the candidates of the most specific non-empty group: `rank` returns
+// -1 for "does not match", otherwise a specificity (0 = wildcard).
+template <typename Rank>
+void KeepMostSpecific(std::vector<const FilterChainConfig*>& chains, Rank rank) {
+  int best = -1;
+  for (const auto* c : chains) best = std::max(best, rank(*c));
+  std::erase_if(chains, [&](const FilterChainConfig* c) { return best < 0 || rank(*c) != best; });
+}
+
+bool ServerNameMatches(const std::string& pattern, const std::string& name) {
+  if (absl::StartsWith(pattern, "*.")) {
+    return name.size() > pattern.size() - 1 && absl::EndsWithIgnoreCase(name, pattern.substr(1));
+  }
+  return absl::EqualsIgnoreCase(pattern, name);
+}
+
+}  // namespace
+
+const FilterChainConfig* SelectFilterChain(const ListenerConfig& listener,
+                                           const ConnectionMatchInfo& connection) {
+  std::vector<const FilterChainConfig*> chains;
+  chains.reserve(listener.filter_chains.size());
+  for (const auto& c : listener.filter_chains) chains.push_back(&c);
+
+  KeepMostSpecific(chains, [&](const FilterChainConfig& c) {
+    if (!c.match.destination_port) return 0;
+    return *c.match.destination_port == connection.destination_port ? 1 : -1;
+  });
+  KeepMostSpecific(chains, [&](const FilterChainConfig& c) {
+    if (c.match.prefix_ranges.empty()) return 0;
+    int longest = -1;
+    for (const auto& r : c.match.prefix_ranges) {
+      if (r.Contains(connection.destination_ip)) {
+        longest = std::max(longest, static_cast<int>(r.prefix_len) + 1);
+      }
+    }
+    return longest;
+  });
+  KeepMostSpecific(chains, [&](const FilterChainConfig& c) {
+    if (c.match.server_names.empty()) return 0;
+    int best = -1;
+    for (const auto& pattern : c.match.server_names) {
+      if (connection.server_name.empty() || !ServerNameMatches(pattern, connection.server_name)) {
+        continue;
+      }
+      // Exact names beat wildcards; longer wildcards beat shorter ones.
+      best = std::max(best, absl::StartsWith(pattern, "*.")
+                                ? static_cast<int>(pattern.size())
+                                : static_cast<int>(connection.server_name.size()) + 1024);
+    }
+    return best;
+  });
+  KeepMostSpecific(chains, [&](const FilterChainConfig& c) {
+    if (c.match.transport_protocol.empty()) return 0;
+    return c.match.transport_protocol == connection.transport_protocol ? 1 : -1;
+  });
+  KeepMostSpecific(chains, [&](const FilterChainConfig& c) {
+    if (c.match.application_protocols.empty()) return 0;
+    for (const auto& p : c.match.application_protocols) {
+      if (std::find(connection.application_protocols.begin(),
+                    connection.application_protocols.end(),
+                    p) != connection.application_protocols.end()) {
+        return 1;
+      }
+    }
+    return -1;
+  });
+  if (!chains.empty()) return chains.front();
+  return listener.default_filter_chain ? &*listener.default_filter_chain : nullptr;
 }
 
 }  // namespace meshgate::proxy::config

@@ -52,6 +52,9 @@ struct ProtocolError {
 enum class StreamResetReason {
   kRemoteClosed,  // the peer closed the connection in the middle of the message
   kLocalReset,    // the owner called ResetStream()
+  kRemoteReset,   // HTTP/2: the peer sent RST_STREAM (or broke the stream's rules)
+  kRefused,       // HTTP/2: the peer refused the stream unprocessed (REFUSED_STREAM,
+                  // or above its GOAWAY's last stream id): safe to retry elsewhere
 };
 
 // Events of one connection. `Headers` is RequestHeaders on a server
@@ -111,6 +114,15 @@ class Connection {
   // Abandons a stream. HTTP/1 cannot abandon one stream alone, so there this
   // marks the connection for closing.
   virtual void ResetStream(StreamId stream) = 0;
+
+  // Starts a graceful shutdown (drain). HTTP/2 sends GOAWAY naming the last
+  // stream the peer opened: those finish, later ones are refused, and
+  // ShouldClose() turns true once none is left. HTTP/1 has no such frame; its
+  // owner closes after the response in flight, so the default does nothing.
+  virtual void GoAway() {}
+  // Streams opened and not yet finished in both directions (HTTP/1: the owner
+  // knows; the default says 0).
+  virtual size_t ActiveStreams() const { return 0; }
 };
 
 // Downstream side.

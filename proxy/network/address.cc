@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -146,7 +147,16 @@ absl::StatusOr<Address> PeerAddress(int fd) {
 }
 
 absl::StatusOr<Address> OriginalDestination(int fd) {
+  auto local = LocalAddress(fd);
+  if (!local.ok()) return local.status();
   sockaddr_storage storage{};
+  if (local->family() == AF_INET6) {
+    socklen_t len = sizeof(sockaddr_in6);
+    if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &storage, &len) != 0) {
+      return Errno("IP6T_SO_ORIGINAL_DST");
+    }
+    return Address::FromSockaddr(storage, len);
+  }
   socklen_t len = sizeof(sockaddr_in);
   if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &storage, &len) != 0) {
     return Errno("SO_ORIGINAL_DST");

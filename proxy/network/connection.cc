@@ -80,6 +80,13 @@ void Connection::OnFileEvent(uint32_t ready) {
     if (!write_buffer_.empty() || write_end_stream_) DoWrite();
   }
   if ((ready & event::kWritable) && state_ != State::kClosed) DoWrite();
+  if (read_end_stream_delivered_) {
+    // Half-closed by the peer: only an error (a reset) is news now.
+    if ((ready & event::kClosed) && state_ != State::kClosed && SocketError(fd_) != 0) {
+      CloseNow(ConnectionEvent::kRemoteClose);
+    }
+    return;
+  }
   if ((ready & event::kReadable) && state_ != State::kClosed) {
     if (read_disable_count_ > 0) {
       read_pending_ = true;
@@ -92,19 +99,28 @@ void Connection::OnFileEvent(uint32_t ready) {
 }
 
 void Connection::DoRead() {
+  if (read_end_stream_delivered_) return;
+  const bool was_ready = transport_->Ready();
   IoResult result = transport_->DoRead(fd_, read_buffer_, read_end_stream_);
   if (result.action == IoResult::Action::kClose) {
     CloseNow(ConnectionEvent::kRemoteClose);
     return;
   }
+  if (!was_ready && transport_->Ready() && (!write_buffer_.empty() || write_end_stream_)) {
+    // The handshake finished on this read: what was written while it ran
+    // goes out now, as no writable edge may follow.
+    DoWrite();
+    if (state_ == State::kClosed) return;
+  }
   bool end_stream = result.end_stream;
+  if (end_stream) read_end_stream_delivered_ = half_close_;
   if (result.bytes > 0 || end_stream) {
     if (callbacks_ != nullptr) callbacks_->OnData(read_buffer_, end_stream);
   }
   // An idle keep-alive connection should not hold a read buffer's worth of
   // memory; the next read allocates again.
   if (read_buffer_.empty()) read_buffer_.ShrinkIfIdle();
-  if (end_stream && state_ != State::kClosed) {
+  if (end_stream && !half_close_ && state_ != State::kClosed) {
     // HTTP has no use for a half-open downstream; owners that do (TCP proxy)
     // finish their writes from OnData before this point.
     CloseNow(ConnectionEvent::kRemoteClose);
@@ -113,10 +129,21 @@ void Connection::DoRead() {
 
 void Connection::DoWrite() {
   if (state_ == State::kConnecting) return;
+  const bool was_ready = transport_->Ready();
   IoResult result = transport_->DoWrite(fd_, write_buffer_, write_end_stream_);
   if (result.action == IoResult::Action::kClose) {
     CloseNow(ConnectionEvent::kRemoteClose);
     return;
+  }
+  if (!was_ready && transport_->Ready() && state_ == State::kOpen) {
+    // The handshake finished on this write; the peer's first bytes may have
+    // arrived with it, and their edge was spent on the handshake.
+    if (read_disable_count_ > 0) {
+      read_pending_ = true;
+    } else {
+      DoRead();
+      if (state_ == State::kClosed) return;
+    }
   }
   if (above_high_watermark_ && write_buffer_.size() < high_watermark_ / 2) {
     above_high_watermark_ = false;
@@ -187,6 +214,7 @@ void Connection::CloseNow(ConnectionEvent event) {
   resume_timer_.reset();
   file_event_.reset();
   if (fd_ >= 0) {
+    if (event == ConnectionEvent::kLocalClose) transport_->OnClose(fd_);
     ::close(fd_);
     fd_ = -1;
   }

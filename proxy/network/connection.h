@@ -53,6 +53,11 @@ class Connection : public event::DeferredDeletable {
   ~Connection() override;
 
   void SetCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+  // With half-close on, the peer's end of stream is delivered (OnData with
+  // end_stream) and the connection stays open for writing until the owner
+  // closes it; reading stops there. Off (the default, what HTTP wants), the
+  // peer's end of stream closes the connection after OnData.
+  void EnableHalfClose(bool enabled) { half_close_ = enabled; }
   uint64_t id() const { return id_; }
   bool connected() const { return state_ == State::kOpen; }
   bool closed() const { return state_ == State::kClosed; }
@@ -96,6 +101,8 @@ class Connection : public event::DeferredDeletable {
   bool read_pending_ = false;  // readable while disabled: read on re-enable
   bool write_end_stream_ = false;
   bool read_end_stream_ = false;
+  bool half_close_ = false;
+  bool read_end_stream_delivered_ = false;  // half-close: nothing more to read
   size_t high_watermark_ = 1024 * 1024;
   bool above_high_watermark_ = false;
 };

@@ -34,8 +34,15 @@ class TransportSocket {
   virtual std::string NegotiatedProtocol() const { return {}; }
   // The peer's verified identity (SPIFFE ID of its certificate), empty if none.
   virtual std::string PeerIdentity() const { return {}; }
+  // Lower-case hex SHA-256 of the peer's certificate (DER), empty if none.
+  virtual std::string PeerCertificateSha256() const { return {}; }
+  // Our own identity on this connection (SPIFFE ID of our certificate).
+  virtual std::string LocalIdentity() const { return {}; }
   // False while a handshake is still in progress.
   virtual bool Ready() const { return true; }
+  // The connection is closing locally and `fd` is about to be closed: last
+  // chance to tell the peer (TLS close_notify). Never blocks.
+  virtual void OnClose(int /*fd*/) {}
 };
 
 class PlaintextTransportSocket final : public TransportSocket {

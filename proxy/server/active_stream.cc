@@ -378,12 +378,7 @@ void ActiveStream::ContinueAfterFilters() {
                                                   ? std::string_view("http")
                                                   : request_headers_.Scheme());
   }
-  std::string identity = hcm_.connection().transport().PeerIdentity();
-  if (!identity.empty()) {
-    request_headers_.Set("x-forwarded-client-cert", "URI=" + identity);
-  } else {
-    request_headers_.Remove("x-forwarded-client-cert");  // never trust one from outside
-  }
+  ApplyForwardClientCert();
 
   if (forward_->retry) retry_.emplace(*forward_->retry, hcm_.worker().random());
   if (forward_->timeout > absl::ZeroDuration()) {
@@ -393,6 +388,35 @@ void ActiveStream::ContinueAfterFilters() {
   routed_ = true;
   StartAttempt();
   if (request_complete_) SendMirrors();
+}
+
+void ActiveStream::ApplyForwardClientCert() {
+  // Envoy's forward_client_cert_details: what a client says about earlier
+  // hops is only believed over mTLS, and only when the listener says so.
+  using Fcc = config::HttpConnectionManagerConfig::ForwardClientCert;
+  constexpr std::string_view kXfcc = "x-forwarded-client-cert";
+  const network::TransportSocket& transport = hcm_.connection().transport();
+  const std::string peer_hash = transport.PeerCertificateSha256();
+  const bool mtls = !peer_hash.empty();
+  const Fcc mode = hcm_.config().forward_client_cert;
+  if (mode == Fcc::kAlwaysForwardOnly) return;
+  if (!mtls || mode == Fcc::kSanitize) {
+    request_headers_.Remove(kXfcc);
+    return;
+  }
+  if (mode == Fcc::kForwardOnly) return;
+  std::string element;
+  if (std::string by = transport.LocalIdentity(); !by.empty()) element = "By=" + by + ";";
+  element += "Hash=" + peer_hash;
+  if (std::string uri = transport.PeerIdentity(); hcm_.config().client_cert_uri && !uri.empty()) {
+    element += ";URI=" + uri;
+  }
+  auto existing = request_headers_.Get(kXfcc);
+  if (mode == Fcc::kAppendForward && existing && !existing->empty()) {
+    request_headers_.Set(kXfcc, std::string(*existing) + "," + element);
+  } else {
+    request_headers_.Set(kXfcc, element);
+  }
 }
 
 void ActiveStream::StartAttempt() {
@@ -436,22 +460,19 @@ void ActiveStream::StartAttempt() {
 void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
   bytes_received_ += data.size();
   request_complete_ = end_stream;
-  if (!body_too_large_to_retry_) {
-    if (request_body_.size() + data.size() <= kRetryBufferLimit) {
-      request_body_.append(data);
-    } else {
-      body_too_large_to_retry_ = true;
-    }
-  }
-  if (routed_ && upstream_ && upstream_request_active_) {
-    if (body_too_large_to_retry_ && !request_body_.empty()) {
-      // Switch to streaming: what was buffered goes first.
-      upstream_->EncodeData(request_body_, false);
+  const bool streaming = routed_ && upstream_ && upstream_request_active_;
+  if (!body_too_large_to_retry_ && request_body_.size() + data.size() > kRetryBufferLimit) {
+    body_too_large_to_retry_ = true;
+    if (streaming) {
+      // The copy kept for retries is already upstream: drop it, stream on.
       request_body_.clear();
       request_body_.shrink_to_fit();
     }
-    upstream_->EncodeData(data, end_stream);
   }
+  // Kept for a retry or a mirror, or held until an attempt starts (which
+  // sends what is held).
+  if (!streaming || !body_too_large_to_retry_) request_body_.append(data);
+  if (streaming) upstream_->EncodeData(data, end_stream);
   if (end_stream && routed_) SendMirrors();
 }
 
@@ -687,7 +708,7 @@ void ActiveStream::Log() {
   e.method = std::string(request_headers_.Method());
   e.path = original_path_;
   e.authority = original_authority_;
-  e.protocol = "HTTP/1.1";
+  e.protocol = std::string(hcm_.protocol());
   e.response_code = response_code_;
   e.response_flags = response_flags_;
   e.bytes_received = bytes_received_;

@@ -53,6 +53,7 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
 
   // Upstream attempts.
   void StartAttempt();
+  void ApplyForwardClientCert();
   void OnPerTryTimeout();
   void OnGlobalTimeout();
   void ScheduleRetry(absl::Duration backoff);

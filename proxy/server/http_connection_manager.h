@@ -8,12 +8,21 @@
 // pinned by the stream (shared_ptr) until it ends, whatever xDS does
 // meanwhile.
 //
+// Protocol: HTTP/1.1 or HTTP/2, chosen by the listener's codec_type; with
+// AUTO, HTTP/2 when the transport negotiated "h2" (ALPN) or the first bytes
+// are the prior-knowledge preface, else HTTP/1.1. HTTP/1 keeps one stream at
+// a time (pipelined requests wait in the read buffer); HTTP/2 multiplexes,
+// one ActiveStream per stream id. On drain an HTTP/2 connection sends GOAWAY
+// and closes once its open streams finished.
+//
 // Thread-safety: single worker thread.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "proxy/config/listener_translator.h"
 #include "proxy/http/codec.h"
@@ -49,7 +58,10 @@ class HttpConnectionManager : public event::DeferredDeletable,
   // For ActiveStream.
   WorkerContext& worker() { return worker_; }
   network::Connection& connection() { return *connection_; }
+  // REQUIRES: a request was announced (the codec exists by then).
   http::ServerConnection& codec() { return *codec_; }
+  bool http2() const { return http2_; }
+  std::string_view protocol() const { return http2_ ? "HTTP/2" : "HTTP/1.1"; }
   const config::HttpConnectionManagerConfig& config() const { return chain_.http; }
   stats::HttpStats& stats() { return stats_; }
   // The downstream peer's IP, formatted once per connection.
@@ -59,23 +71,29 @@ class HttpConnectionManager : public event::DeferredDeletable,
   // Flushes at the latest on the next loop iteration.
   void ScheduleFlush();
   void OnStreamComplete(ActiveStream& stream);
-  // Draining: close now when no request is in flight (else after it).
+  // Draining: HTTP/1 closes now when no request is in flight (else after
+  // it); HTTP/2 sends GOAWAY and closes when its open streams are done.
   void CloseIfIdle();
-  // This connection's listener was removed: finish the request in flight
-  // (its response says `connection: close`), then close. `drain_id` names
+  // Drain deadline: close regardless.
+  void CloseNow();
+  // This connection's listener was removed: finish the requests in flight
+  // (their responses say `connection: close`), then close. `drain_id` names
   // the drain, so its deadline finds the connections it concerns.
   void DrainListener(uint64_t drain_id);
   uint64_t drain_id() const { return drain_id_; }
   // True when responses should close the connection (listener or worker drain).
   bool draining() const { return drain_id_ != 0 || worker_.draining(); }
   const config::ListenerConfig& listener() const { return *listener_; }
-  // Drain deadline: close regardless.
-  void CloseNow();
 
  private:
   void CloseConnection();
-  void OnIdleTimer();
-  void ArmIdleTimer();
+  // Picks the codec from the config, ALPN or the first bytes; false while
+  // the bytes seen so far cannot tell.
+  bool ChooseCodec(std::string_view first_bytes);
+  void CreateCodec(bool http2);
+  // Ends every stream still in flight (the connection is going away).
+  void ResetAllStreams();
+  ActiveStream* FindStream(http::StreamId id);
 
   WorkerContext& worker_;
   std::unique_ptr<network::Connection> connection_;
@@ -83,16 +101,16 @@ class HttpConnectionManager : public event::DeferredDeletable,
   const config::FilterChainConfig& chain_;
   std::unique_ptr<http::ServerConnection> codec_;
   stats::HttpStats& stats_;
-  std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one at a time
+  bool http2_ = false;
+  // HTTP/1: at most one at a time; HTTP/2: one per open stream id.
+  std::map<http::StreamId, std::unique_ptr<ActiveStream>> streams_;
   bool dispatching_ = false;
   bool paused_ = false;  // reading stopped while a pipelined request waits
   bool closed_ = false;
-  uint64_t drain_id_ = 0;  // non-zero once the listener drains
+  bool write_blocked_ = false;  // the connection's write buffer is above its high watermark
+  uint64_t drain_id_ = 0;       // non-zero once the listener drains
   std::string peer_ip_;
-  // Armed lazily: requests only move last_activity_, and the timer re-arms
-  // itself for the remainder when it fires early (no timer churn per request).
   std::unique_ptr<event::Timer> idle_timer_;
-  std::chrono::steady_clock::time_point last_activity_;
   std::unique_ptr<event::Timer> flush_timer_;
 };
 

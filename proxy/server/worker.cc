@@ -1,9 +1,14 @@
 #include "proxy/server/worker.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <optional>
 
+#include "proxy/network/tls_transport_socket.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/server/http_connection_manager.h"
 #include "spdlog/spdlog.h"
@@ -27,15 +32,36 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   return s;
 }
 
+// Empty when every TLS filter chain of `listener` has its context; else
+// what it waits for.
+std::string TlsNotReady(const config::ConfigSnapshot& snapshot,
+                        const config::ListenerConfig& listener) {
+  auto check = [&](const config::FilterChainConfig& chain) -> std::string {
+    if (chain.tls == nullptr) return {};
+    const config::ResolvedTls* tls = snapshot.ListenerTls(listener, chain);
+    if (tls == nullptr) return "TLS context not resolved";
+    if (tls->unavailable) return {};  // left out: its connections find no chain
+    if (tls->context == nullptr) return std::string(tls->status.message());
+    return {};
+  };
+  for (const auto& chain : listener.filter_chains) {
+    if (std::string waiting = check(chain); !waiting.empty()) return waiting;
+  }
+  if (listener.default_filter_chain) return check(*listener.default_filter_chain);
+  return {};
+}
+
 }  // namespace
 
 WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
                              std::shared_ptr<const config::ClusterConfig> config,
                              std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
-                             stats::ClusterStats& stats)
+                             stats::ClusterStats& stats,
+                             std::shared_ptr<const network::TlsContext> tls)
     : dispatcher_(dispatcher),
       config_(std::move(config)),
       endpoints_(std::move(endpoints)),
+      tls_(std::move(tls)),
       stats_(stats) {
   if (endpoints_ && endpoints_->hosts && !endpoints_->hosts->empty()) {
     auto lb = CreateLoadBalancer(config_->lb, endpoints_->hosts, random);
@@ -50,10 +76,15 @@ WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
 upstream::Http1ConnectionPool* WorkerCluster::PoolFor(const Host& host) {
   auto it = pools_.find(host.key);
   if (it != pools_.end()) return it->second.get();
+  if (config_->tls != nullptr && tls_ == nullptr) return nullptr;  // secrets not here yet
   auto address = network::Address::Parse(host.address, static_cast<uint16_t>(host.port));
   if (!address.ok()) return nullptr;
-  auto pool = std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address,
-                                                              PoolSettingsFor(*config_), stats_);
+  upstream::PoolSettings settings = PoolSettingsFor(*config_);
+  if (tls_ != nullptr) {
+    settings.transport_factory = [tls = tls_] { return tls->NewTransportSocket(); };
+  }
+  auto pool =
+      std::make_unique<upstream::Http1ConnectionPool>(dispatcher_, *address, settings, stats_);
   auto* raw = pool.get();
   pools_.emplace(host.key, std::move(pool));
   return raw;
@@ -107,6 +138,7 @@ void Worker::Start() {
     dispatcher_->Run();
     // Tear down on the loop's thread: connections and pools unregister from it.
     connections_.clear();
+    tcp_connections_.clear();
     drain_deadline_.reset();
     listener_drains_.clear();
     dns_resolver_.reset();  // joins the resolver thread: no more posts
@@ -141,10 +173,15 @@ void Worker::Drain(std::chrono::milliseconds timeout) {
     std::vector<HttpConnectionManager*> all;
     for (auto& [key, c] : connections_) all.push_back(c.get());
     for (auto* c : all) c->CloseIfIdle();
+    // A TCP connection has no request boundary to stop at: it keeps going
+    // until it ends or the deadline comes.
     drain_deadline_ = dispatcher_->CreateTimer([this] {
       std::vector<HttpConnectionManager*> rest;
       for (auto& [key, c] : connections_) rest.push_back(c.get());
       for (auto* c : rest) c->CloseNow();
+      std::vector<TcpProxy*> tcp_rest;
+      for (auto& [key, c] : tcp_connections_) tcp_rest.push_back(c.get());
+      for (auto* c : tcp_rest) c->CloseNow();
     });
     drain_deadline_->Enable(timeout);
   });
@@ -167,16 +204,21 @@ void Worker::UpdateClusters() {
     const bool dns = cluster->type == config::DiscoveryType::kStrictDns ||
                      cluster->type == config::DiscoveryType::kLogicalDns;
     auto endpoints = dns ? DnsEndpointsFor(name, cluster) : snapshot_->EndpointsFor(*cluster);
+    const config::ResolvedTls* resolved = snapshot_->ClusterTls(name);
+    std::shared_ptr<const network::TlsContext> tls = resolved ? resolved->context : nullptr;
     auto it = clusters_.find(name);
+    // A new TLS context (rotated certificate or trust) replaces the pools:
+    // requests in flight finish on their connections, new ones handshake
+    // with the new context.
     if (it != clusters_.end() && it->second->config_ptr() == cluster &&
-        it->second->endpoints() == endpoints) {
+        it->second->endpoints() == endpoints && it->second->tls() == tls) {
       next.emplace(name, std::move(it->second));
       clusters_.erase(it);
       continue;
     }
     auto fresh = std::make_unique<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
-                                                 stats_.Cluster(name));
-    if (it != clusters_.end() && it->second->config_ptr() == cluster) {
+                                                 stats_.Cluster(name), tls);
+    if (it != clusters_.end() && it->second->config_ptr() == cluster && it->second->tls() == tls) {
       fresh->AdoptPools(*it->second);  // same cluster, new endpoints: keep live connections
     }
     next.emplace(name, std::move(fresh));
@@ -241,10 +283,10 @@ void Worker::OnDnsResolved(const std::string& name,
       state.resolved = endpoints;
       // A new endpoint set: the cluster is rebuilt, keeping the pools of
       // addresses that remain.
-      auto fresh = std::make_unique<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
-                                                   stats_.Cluster(name));
       auto current = clusters_.find(name);
       if (current != clusters_.end()) {
+        auto fresh = std::make_unique<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
+                                                     stats_.Cluster(name), current->second->tls());
         fresh->AdoptPools(*current->second);
         current->second->MovePoolsTo(draining_pools_);
         current->second = std::move(fresh);
@@ -261,9 +303,19 @@ void Worker::OnDnsResolved(const std::string& name,
 }
 
 void Worker::UpdateListeners() {
+  listeners_by_address_.clear();
+  for (const auto& [name, config] : snapshot_->listeners) {
+    auto address = network::Address::Parse(config->address, static_cast<uint16_t>(config->port));
+    if (address.ok()) listeners_by_address_[address->ToString()] = config;
+  }
   std::map<std::string, ActiveListener> next;
   for (const auto& [name, config] : snapshot_->listeners) {
     if (!config->bind_to_port) continue;
+    if (std::string waiting = TlsNotReady(*snapshot_, *config); !waiting.empty()) {
+      // Envoy's warming: a listener starts once its certificates are here.
+      spdlog::info("listener {}: not started, {}", name, waiting);
+      continue;
+    }
     auto it = listeners_.find(name);
     if (it != listeners_.end() && it->second.config->address == config->address &&
         it->second.config->port == config->port) {
@@ -299,49 +351,183 @@ void Worker::UpdateListeners() {
   for (const auto& [name, l] : listeners_) ports_[name] = l.socket->address().port();
 }
 
+// Envoy's tls_inspector: the connection's first bytes are peeked at (never
+// consumed) until the ClientHello is complete, then the worker chooses the
+// filter chain by SNI, ALPN and transport protocol. A client that sends
+// nothing for 15 s (Envoy's listener_filters_timeout) is dropped.
+class Worker::TlsInspection final : public event::DeferredDeletable {
+ public:
+  TlsInspection(Worker& worker, AcceptedConnection accepted)
+      : worker_(worker), accepted_(std::move(accepted)), fd_(accepted_.fd) {
+    event_ = worker_.dispatcher_->CreateFileEvent(fd_, [this](uint32_t) { OnReadable(); });
+    timer_ = worker_.dispatcher_->CreateTimer([this] { Finish(std::nullopt); });
+    timer_->Enable(std::chrono::seconds(15));
+  }
+  ~TlsInspection() override {
+    event_.reset();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  void OnReadable() {
+    thread_local std::string buffer(network::kMaxClientHelloPeek, '\0');
+    ssize_t n;
+    do {
+      n = ::recv(fd_, buffer.data(), buffer.size(), MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      Finish(std::nullopt);
+      return;
+    }
+    network::ClientHelloInfo info =
+        network::InspectClientHello(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    if (info.result == network::ClientHelloInfo::Result::kNeedMoreData &&
+        static_cast<size_t>(n) < buffer.size()) {
+      return;  // the rest of the hello makes a new edge
+    }
+    Finish(info);
+  }
+
+  void Finish(std::optional<network::ClientHelloInfo> info) {
+    event_.reset();
+    timer_.reset();
+    int fd = fd_;
+    fd_ = -1;  // handed on (or closed below)
+    Worker& worker = worker_;
+    AcceptedConnection accepted = std::move(accepted_);
+    auto self = worker.inspecting_.find(fd);
+    if (self != worker.inspecting_.end()) {
+      worker.dispatcher_->DeferredDelete(std::move(self->second));
+      worker.inspecting_.erase(self);
+    }
+    if (!info) {
+      ::close(fd);
+      return;
+    }
+    worker.ServeAccepted(std::move(accepted), &*info);
+  }
+
+  Worker& worker_;
+  AcceptedConnection accepted_;
+  int fd_;
+  std::unique_ptr<event::FileEvent> event_;
+  std::unique_ptr<event::Timer> timer_;
+};
+
 void Worker::OnAccept(const std::string& listener_name, int fd) {
   auto it = listeners_.find(listener_name);
   if (it == listeners_.end() || draining_) {
     ::close(fd);
     return;
   }
-  const auto& config = it->second.config;
-  // The local port is only needed (one syscall per connection) when a
-  // filter chain matches on it.
-  std::optional<uint32_t> local_port;
-  auto port_of_connection = [&] {
-    if (!local_port) {
-      auto local = network::LocalAddress(fd);
-      local_port = local.ok() ? local->port() : 0;
+  AcceptedConnection accepted;
+  accepted.fd = fd;
+  accepted.listener = it->second.config;
+  const bool capture =
+      accepted.listener->use_original_dst || accepted.listener->restores_original_dst();
+  // The addresses cost syscalls: only taken when something depends on them.
+  if (capture || accepted.listener->matches_on_destination()) {
+    auto local = network::LocalAddress(fd);
+    if (!local.ok()) {
+      ::close(fd);
+      return;
     }
-    return *local_port;
-  };
-  const config::FilterChainConfig* chain = nullptr;
-  for (const auto& fc : config->filter_chains) {
-    const auto& m = fc.match;
-    if (m.destination_port && *m.destination_port != port_of_connection()) continue;
-    if (!m.server_names.empty()) continue;  // needs TLS SNI
-    if (!m.transport_protocol.empty() && m.transport_protocol != "raw_buffer") continue;
-    chain = &fc;
-    break;
+    // Where the client meant to go. Only a destination that differs from our
+    // own socket counts as restored: a connection made straight to a capture
+    // port must not be proxied back to that port (a loop).
+    if (capture) {
+      auto od = network::OriginalDestination(fd);
+      if (od.ok() && od->ToString() != local->ToString()) accepted.original_destination = *od;
+    }
+    if (accepted.listener->use_original_dst && accepted.original_destination) {
+      if (auto target = HandOffTarget(*accepted.original_destination)) {
+        accepted.listener = std::move(target);
+      }
+    }
+    const network::Address& destination =
+        accepted.original_destination ? *accepted.original_destination : *local;
+    accepted.match.destination_ip = destination.ip();
+    accepted.match.destination_port = destination.port();
   }
-  if (chain == nullptr && config->default_filter_chain) chain = &*config->default_filter_chain;
+  // Chains told apart by TLS, SNI or ALPN need a look at the ClientHello
+  // first (Envoy's tls_inspector), on the listener that serves the connection.
+  bool inspect = false;
+  for (const auto& fc : accepted.listener->filter_chains) {
+    inspect |= !fc.match.server_names.empty() || !fc.match.transport_protocol.empty() ||
+               !fc.match.application_protocols.empty();
+  }
+  if (inspect) {
+    inspecting_[fd] = std::make_unique<TlsInspection>(*this, std::move(accepted));
+    return;
+  }
+  ServeAccepted(std::move(accepted), nullptr);
+}
+
+void Worker::ServeAccepted(AcceptedConnection accepted, const network::ClientHelloInfo* hello) {
+  const int fd = accepted.fd;
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  if (hello != nullptr && hello->result == network::ClientHelloInfo::Result::kTls) {
+    accepted.match.transport_protocol = "tls";
+    accepted.match.server_name = hello->server_name;
+    accepted.match.application_protocols = hello->alpn;
+  }
+  std::shared_ptr<const config::ListenerConfig> listener = std::move(accepted.listener);
+  const config::FilterChainConfig* chain = config::SelectFilterChain(*listener, accepted.match);
   if (chain == nullptr) {
     ::close(fd);
     return;
   }
-  auto connection = network::Connection::FromAccepted(
-      *dispatcher_, fd, std::make_unique<network::PlaintextTransportSocket>());
-  auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection), config, *chain);
+  std::unique_ptr<network::TransportSocket> transport;
+  if (chain->tls != nullptr) {
+    const config::ResolvedTls* tls = snapshot_->ListenerTls(*listener, *chain);
+    if (tls == nullptr || tls->context == nullptr) {
+      ::close(fd);
+      return;
+    }
+    transport = tls->context->NewTransportSocket();
+  } else {
+    transport = std::make_unique<network::PlaintextTransportSocket>();
+  }
+  auto connection = network::Connection::FromAccepted(*dispatcher_, fd, std::move(transport));
+  if (chain->tcp_proxy) {
+    auto proxy = std::make_unique<TcpProxy>(*this, std::move(connection), std::move(listener),
+                                            *chain, accepted.original_destination);
+    TcpProxy* raw = proxy.get();
+    tcp_connections_.emplace(raw, std::move(proxy));
+    raw->Start();
+    return;
+  }
+  auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection),
+                                                     std::move(listener), *chain);
   event::DeferredDeletable* key = hcm.get();
   connections_.emplace(key, std::move(hcm));
 }
 
+std::shared_ptr<const config::ListenerConfig> Worker::HandOffTarget(
+    const network::Address& destination) {
+  auto exact = listeners_by_address_.find(destination.ToString());
+  if (exact != listeners_by_address_.end()) return exact->second;
+  auto any = network::Address::Parse(destination.family() == AF_INET6 ? "::" : "0.0.0.0",
+                                     destination.port());
+  if (!any.ok()) return nullptr;
+  auto wildcard = listeners_by_address_.find(any->ToString());
+  return wildcard == listeners_by_address_.end() ? nullptr : wildcard->second;
+}
+
 void Worker::RemoveConnection(event::DeferredDeletable* connection) {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return;
-  dispatcher_->DeferredDelete(std::move(it->second));
-  connections_.erase(it);
+  if (auto it = connections_.find(connection); it != connections_.end()) {
+    dispatcher_->DeferredDelete(std::move(it->second));
+    connections_.erase(it);
+    return;
+  }
+  if (auto it = tcp_connections_.find(connection); it != tcp_connections_.end()) {
+    dispatcher_->DeferredDelete(std::move(it->second));
+    tcp_connections_.erase(it);
+  }
 }
 
 WorkerCluster* Worker::FindCluster(const std::string& name) {

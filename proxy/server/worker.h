@@ -4,6 +4,13 @@
 // and an access-log batch. Workers share nothing but the immutable config
 // snapshot they are handed.
 //
+// An accepted connection gets the filter chain its destination selects: the
+// original destination (SO_ORIGINAL_DST) when the listener restores it, as
+// the sidecar's capture listeners do. A use_original_dst listener hands the
+// connection to the listener bound to that destination (IP:port, else
+// 0.0.0.0:port), bound to a socket or not — Envoy's virtual-outbound
+// hand-off. The chain runs an HTTP connection manager or a TCP proxy.
+//
 // Config changes arrive with SetSnapshot(), posted to the worker's loop and
 // applied between events: listeners are opened, kept, or drained (stop
 // accepting; established connections finish their requests), clusters are
@@ -22,7 +29,9 @@
 #include <vector>
 
 #include "proxy/network/listener.h"
+#include "proxy/network/tls_inspector.h"
 #include "proxy/server/http_connection_manager.h"
+#include "proxy/server/tcp_proxy.h"
 #include "proxy/server/worker_context.h"
 #include "proxy/upstream/dns_resolver.h"
 
@@ -73,7 +82,23 @@ class Worker final : public WorkerContext {
   void ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);
   void UpdateListeners();
   void UpdateClusters();
+  // Peeks at a ClientHello (SNI, ALPN) before a filter chain is chosen.
+  class TlsInspection;
   void OnAccept(const std::string& listener_name, int fd);
+  // The listener a use_original_dst listener hands a connection for
+  // `destination` to; nullptr when none (the listener keeps it).
+  std::shared_ptr<const config::ListenerConfig> HandOffTarget(const network::Address& destination);
+  // A connection between accept and its filter chain: the listener that
+  // serves it (after any original-destination hand-off) and what its chain
+  // is matched on.
+  struct AcceptedConnection {
+    int fd = -1;
+    std::shared_ptr<const config::ListenerConfig> listener;
+    config::ConnectionMatchInfo match;
+    std::optional<network::Address> original_destination;
+  };
+  // `hello`: what inspection learned, null when the listener needs none.
+  void ServeAccepted(AcceptedConnection accepted, const network::ClientHelloInfo* hello);
   void SweepDrainingPools();
   // STRICT_DNS / LOGICAL_DNS clusters: the endpoints to use now (the last
   // resolution, or the configured ones until the first one arrives), and the
@@ -100,6 +125,10 @@ class Worker final : public WorkerContext {
   std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<upstream::Http1ConnectionPool>> draining_pools_;
   std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
+  std::map<event::DeferredDeletable*, std::unique_ptr<TcpProxy>> tcp_connections_;
+  // Every listener of the snapshot (bound or not) by "ip:port", for hand-off.
+  std::map<std::string, std::shared_ptr<const config::ListenerConfig>> listeners_by_address_;
+  std::map<int, std::unique_ptr<TlsInspection>> inspecting_;  // by fd
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;
   bool draining_ = false;

@@ -25,13 +25,17 @@ namespace meshgate::proxy::server {
 // connection pool per host.
 class WorkerCluster {
  public:
+  // `tls`: the cluster's upstream TLS context (null for plaintext clusters,
+  // and for TLS clusters whose secrets have not arrived: those get no pool).
   WorkerCluster(event::Dispatcher& dispatcher, std::shared_ptr<const config::ClusterConfig> config,
                 std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
-                stats::ClusterStats& stats);
+                stats::ClusterStats& stats,
+                std::shared_ptr<const network::TlsContext> tls = nullptr);
 
   const config::ClusterConfig& config() const { return *config_; }
   const std::shared_ptr<const config::ClusterConfig>& config_ptr() const { return config_; }
   const std::shared_ptr<const config::EndpointSet>& endpoints() const { return endpoints_; }
+  const std::shared_ptr<const network::TlsContext>& tls() const { return tls_; }
   stats::ClusterStats& stats() { return stats_; }
   // nullptr when the cluster has no routable host.
   LoadBalancer* load_balancer() { return lb_.get(); }
@@ -46,6 +50,7 @@ class WorkerCluster {
   event::Dispatcher& dispatcher_;
   std::shared_ptr<const config::ClusterConfig> config_;
   std::shared_ptr<const config::EndpointSet> endpoints_;
+  std::shared_ptr<const network::TlsContext> tls_;
   stats::ClusterStats& stats_;
   std::unique_ptr<LoadBalancer> lb_;
   std::map<std::string, std::unique_ptr<upstream::Http1ConnectionPool>> pools_;  // by host key

@@ -6,6 +6,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 
 namespace meshgate::proxy::server {
 namespace {
@@ -44,6 +45,9 @@ absl::Status XdsConfigHandler::OnResources(const std::string& type_url,
   } else if (type_url == xds::kClusterType) {
     auto v = Unpack<envoy::config::cluster::v3::Cluster>(resources);
     status = v.ok() ? store_.SetClusters(*v) : v.status();
+  } else if (type_url == xds::kSecretType) {
+    auto v = Unpack<envoy::extensions::transport_sockets::tls::v3::Secret>(resources);
+    status = v.ok() ? store_.SetSecrets(*v) : v.status();
   } else if (type_url == xds::kEndpointType) {
     auto v = Unpack<envoy::config::endpoint::v3::ClusterLoadAssignment>(resources);
     status = v.ok() ? store_.SetClusterLoadAssignments(*v) : v.status();
@@ -87,13 +91,34 @@ void XdsConfigHandler::UpdateSubscriptions() {
   for (const auto& [name, cluster] : snapshot->clusters) {
     if (cluster->type == config::DiscoveryType::kEds) endpoints.insert(cluster->eds_service_name);
   }
+  std::set<std::string> secrets;
+  auto add_secrets = [&](const auto& tls) {
+    for (std::string& name : config::SdsSecretNames(tls.common_tls_context())) {
+      if (local_secrets_.count(name) == 0 && !config::IsFileSecretName(name)) {
+        secrets.insert(std::move(name));
+      }
+    }
+  };
+  for (const auto& [name, listener] : snapshot->listeners) {
+    for (const auto& chain : listener->filter_chains) {
+      if (chain.tls) add_secrets(*chain.tls);
+    }
+    if (listener->default_filter_chain && listener->default_filter_chain->tls) {
+      add_secrets(*listener->default_filter_chain->tls);
+    }
+  }
+  for (const auto& [name, cluster] : snapshot->clusters) {
+    if (cluster->tls) add_secrets(*cluster->tls);
+  }
   client_->SetSubscription(xds::kRouteType, std::move(routes));
   client_->SetSubscription(xds::kEndpointType, std::move(endpoints));
+  client_->SetSubscription(xds::kSecretType, std::move(secrets));
 }
 
 bool XdsConfigHandler::IsComplete(const config::ConfigSnapshot& snapshot, std::string* missing) {
   for (const auto& [name, listener] : snapshot.listeners) {
     auto check = [&](const config::FilterChainConfig& chain) {
+      if (chain.tcp_proxy) return true;  // no routes to wait for
       if (snapshot.RoutesFor(chain.http) == nullptr) {
         if (missing) *missing = "route configuration " + chain.http.rds_route_config_name;
         return false;
@@ -108,6 +133,12 @@ bool XdsConfigHandler::IsComplete(const config::ConfigSnapshot& snapshot, std::s
   for (const auto& [name, cluster] : snapshot.clusters) {
     if (snapshot.EndpointsFor(*cluster) == nullptr) {
       if (missing) *missing = "endpoints of cluster " + name;
+      return false;
+    }
+  }
+  for (const auto& [key, tls] : snapshot.tls) {
+    if (tls->context == nullptr && !tls->unavailable) {
+      if (missing) *missing = key + " (" + std::string(tls->status.message()) + ")";
       return false;
     }
   }

@@ -46,6 +46,13 @@ HttpStats& WorkerStats::Http(const std::string& stat_prefix) {
   return *slot;
 }
 
+TcpStats& WorkerStats::Tcp(const std::string& stat_prefix) {
+  std::lock_guard lock(mu_);
+  auto& slot = tcp_[stat_prefix];
+  if (!slot) slot = std::make_unique<TcpStats>();
+  return *slot;
+}
+
 StatsStore::StatsStore(size_t workers) {
   for (size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
 }
@@ -98,10 +105,12 @@ std::string StatsStore::RenderPrometheus() const {
   // the maps' structure; the numbers are read with relaxed loads.
   std::map<std::string, std::vector<const ClusterStats*>> clusters;
   std::map<std::string, std::vector<const HttpStats*>> http;
+  std::map<std::string, std::vector<const TcpStats*>> tcp;
   for (const auto& w : workers_) {
     std::lock_guard lock(w->mu_);
     for (const auto& [name, s] : w->clusters_) clusters[name].push_back(s.get());
     for (const auto& [name, s] : w->http_) http[name].push_back(s.get());
+    for (const auto& [name, s] : w->tcp_) tcp[name].push_back(s.get());
   }
 
   Writer w;
@@ -125,6 +134,16 @@ std::string StatsStore::RenderPrometheus() const {
                  [](auto& s) { return s.upstream_cx_connect_timeout.Value(); });
   cluster_metric("upstream_cx_destroy_remote", "counter",
                  [](auto& s) { return s.upstream_cx_destroy_remote.Value(); });
+  cluster_metric("upstream_cx_none_healthy", "counter",
+                 [](auto& s) { return s.upstream_cx_none_healthy.Value(); });
+  cluster_metric("upstream_cx_rx_bytes_total", "counter",
+                 [](auto& s) { return s.upstream_cx_rx_bytes_total.Value(); });
+  cluster_metric("upstream_cx_tx_bytes_total", "counter",
+                 [](auto& s) { return s.upstream_cx_tx_bytes_total.Value(); });
+  cluster_metric("upstream_flow_control_paused_reading_total", "counter",
+                 [](auto& s) { return s.upstream_flow_control_paused_reading_total.Value(); });
+  cluster_metric("upstream_flow_control_resumed_reading_total", "counter",
+                 [](auto& s) { return s.upstream_flow_control_resumed_reading_total.Value(); });
   cluster_metric("upstream_rq_total", "counter",
                  [](auto& s) { return s.upstream_rq_total.Value(); });
   cluster_metric("upstream_rq_active", "gauge",
@@ -158,6 +177,13 @@ std::string StatsStore::RenderPrometheus() const {
     HistogramSum h;
     for (const auto* s : stats) h.Add(s->upstream_rq_time);
     w.Histo("envoy_cluster_upstream_rq_time",
+            "envoy_cluster_name=\"" + PrometheusLabelValue(cluster) + "\"", h);
+  }
+  w.Type("envoy_cluster_upstream_cx_length_ms", "histogram");
+  for (const auto& [cluster, stats] : clusters) {
+    HistogramSum h;
+    for (const auto* s : stats) h.Add(s->upstream_cx_length);
+    w.Histo("envoy_cluster_upstream_cx_length_ms",
             "envoy_cluster_name=\"" + PrometheusLabelValue(cluster) + "\"", h);
   }
 
@@ -202,6 +228,34 @@ std::string StatsStore::RenderPrometheus() const {
     w.Histo("envoy_http_downstream_rq_time",
             "envoy_http_conn_manager_prefix=\"" + PrometheusLabelValue(prefix) + "\"", h);
   }
+
+  using TcpOf = std::function<double(const TcpStats&)>;
+  auto tcp_metric = [&](const std::string& metric, const char* type, const TcpOf& get) {
+    std::string name = "envoy_tcp_" + metric;
+    w.Type(name, type);
+    for (const auto& [prefix, stats] : tcp) {
+      double sum = 0;
+      for (const auto* s : stats) sum += get(*s);
+      w.Sample(name, "envoy_tcp_prefix=\"" + PrometheusLabelValue(prefix) + "\"", sum);
+    }
+  };
+  tcp_metric("downstream_cx_total", "counter",
+             [](auto& s) { return s.downstream_cx_total.Value(); });
+  tcp_metric("downstream_cx_active", "gauge",
+             [](auto& s) { return s.downstream_cx_active.Value(); });
+  tcp_metric("downstream_cx_no_route", "counter",
+             [](auto& s) { return s.downstream_cx_no_route.Value(); });
+  tcp_metric("downstream_cx_rx_bytes_total", "counter",
+             [](auto& s) { return s.downstream_cx_rx_bytes_total.Value(); });
+  tcp_metric("downstream_cx_tx_bytes_total", "counter",
+             [](auto& s) { return s.downstream_cx_tx_bytes_total.Value(); });
+  tcp_metric("downstream_flow_control_paused_reading_total", "counter",
+             [](auto& s) { return s.downstream_flow_control_paused_reading_total.Value(); });
+  tcp_metric("downstream_flow_control_resumed_reading_total", "counter",
+             [](auto& s) { return s.downstream_flow_control_resumed_reading_total.Value(); });
+  tcp_metric("idle_timeout", "counter", [](auto& s) { return s.idle_timeout.Value(); });
+  tcp_metric("max_downstream_connection_duration", "counter",
+             [](auto& s) { return s.max_downstream_connection_duration.Value(); });
 
   return std::move(w.out());
 }

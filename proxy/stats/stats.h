@@ -1,6 +1,6 @@
 // Proxy statistics with Envoy's names, so existing Envoy/Istio dashboards
-// work unchanged: cluster (upstream) and HTTP connection manager (downstream)
-// counters, gauges and latency histograms, rendered in Prometheus text format
+// work unchanged: cluster (upstream), HTTP connection manager and TCP proxy
+// (downstream) counters, gauges and latency histograms, rendered in Prometheus text format
 // at the admin endpoint /stats/prometheus.
 //
 // Every worker owns its own WorkerStats and is the single writer of the
@@ -86,6 +86,13 @@ struct ClusterStats {
   Counter upstream_cx_destroy_remote;
   Counter upstream_rq_rx_reset;
   Histogram upstream_rq_time;
+  // TCP proxy connections.
+  Counter upstream_cx_none_healthy;
+  Counter upstream_cx_rx_bytes_total;
+  Counter upstream_cx_tx_bytes_total;
+  Counter upstream_flow_control_paused_reading_total;
+  Counter upstream_flow_control_resumed_reading_total;
+  Histogram upstream_cx_length;
 };
 
 struct HttpStats {
@@ -99,17 +106,32 @@ struct HttpStats {
   Histogram downstream_rq_time;
 };
 
+// Envoy's tcp_proxy statistics, per stat_prefix (`envoy_tcp_*`).
+struct TcpStats {
+  Counter downstream_cx_total;
+  Gauge downstream_cx_active;
+  Counter downstream_cx_no_route;
+  Counter downstream_cx_rx_bytes_total;
+  Counter downstream_cx_tx_bytes_total;
+  Counter downstream_flow_control_paused_reading_total;
+  Counter downstream_flow_control_resumed_reading_total;
+  Counter idle_timeout;
+  Counter max_downstream_connection_duration;
+};
+
 class WorkerStats {
  public:
   // REQUIRES: called on the owning worker.
   ClusterStats& Cluster(const std::string& name);
   HttpStats& Http(const std::string& stat_prefix);
+  TcpStats& Tcp(const std::string& stat_prefix);
 
  private:
   friend class StatsStore;
   mutable std::mutex mu_;  // guards the maps' structure against a concurrent scrape
   std::map<std::string, std::unique_ptr<ClusterStats>> clusters_;
   std::map<std::string, std::unique_ptr<HttpStats>> http_;
+  std::map<std::string, std::unique_ptr<TcpStats>> tcp_;
 };
 
 class StatsStore {

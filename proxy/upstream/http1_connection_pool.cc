@@ -16,7 +16,10 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
   explicit ActiveClient(Http1ConnectionPool& pool)
       : pool_(pool),
         connection_(network::Connection::Connect(
-            pool.dispatcher_, pool.address_, std::make_unique<network::PlaintextTransportSocket>(),
+            pool.dispatcher_, pool.address_,
+            pool.settings_.transport_factory
+                ? pool.settings_.transport_factory()
+                : std::make_unique<network::PlaintextTransportSocket>(),
             pool.settings_.connect_timeout)),
         codec_(http::NewHttp1ClientConnection(*this)) {
     connection_->SetCallbacks(this);

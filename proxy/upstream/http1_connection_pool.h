@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -58,6 +59,9 @@ struct PoolSettings {
   uint32_t max_requests_per_connection = 0;  // 0: unlimited
   uint32_t max_connections = 1024;
   uint32_t max_pending = 1024;
+  // Makes each new connection's transport (TLS to the upstream); plaintext
+  // when unset.
+  std::function<std::unique_ptr<network::TransportSocket>()> transport_factory;
 };
 
 class Http1ConnectionPool {

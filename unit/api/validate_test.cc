@@ -25,7 +25,9 @@ struct Case {
 };
 
 std::string Document(const Case& c) {
-  const std::string api_version = c.kind == "Service" ? "v1" : "networking.istio.io/v1";
+  const std::string api_version = c.kind == "Service"              ? "v1"
+                                  : c.kind == "PeerAuthentication" ? "security.istio.io/v1"
+                                                                   : "networking.istio.io/v1";
   return "apiVersion: " + api_version + "\nkind: " + c.kind + "\nmetadata: {name: t}\nspec:\n" +
          c.body;
 }
@@ -466,10 +468,27 @@ std::vector<Case> KubernetesCases() {
   };
 }
 
+std::vector<Case> PeerAuthenticationCases() {
+  return {
+      {"pa_valid", "PeerAuthentication",
+       "  selector: {matchLabels: {app: a}}\n  mtls: {mode: STRICT}\n"
+       "  portLevelMtls:\n    \"8080\": {mode: PERMISSIVE}\n"},
+      {"pa_namespace_wide", "PeerAuthentication", "  mtls: {mode: PERMISSIVE}\n"},
+      {"pa_bad_mode", "PeerAuthentication", "  mtls: {mode: MUTUAL}\n", "spec.mtls.mode", 5,
+       "MUTUAL"},
+      {"pa_port_level_needs_selector", "PeerAuthentication",
+       "  portLevelMtls:\n    \"8080\": {mode: DISABLE}\n", "spec.portLevelMtls", 5,
+       "requires a workload selector"},
+      {"pa_port_not_a_number", "PeerAuthentication",
+       "  selector: {matchLabels: {app: a}}\n  portLevelMtls:\n    http: {mode: DISABLE}\n",
+       "spec.portLevelMtls[http]", 7, "1..65535"},
+  };
+}
+
 std::vector<Case> AllCases() {
   std::vector<Case> all;
   for (auto* cases : {VirtualServiceCases, DestinationRuleCases, GatewayCases, ServiceEntryCases,
-                      KubernetesCases}) {
+                      KubernetesCases, PeerAuthenticationCases}) {
     for (Case& c : cases()) all.push_back(std::move(c));
   }
   return all;

@@ -13,6 +13,8 @@ namespace {
 
 using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
 using ::testing::ElementsAre;
+using ::testing::IsSupersetOf;
+using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using namespace testing;  // NOLINT
 
@@ -66,9 +68,11 @@ TEST(SidecarListeners, OutboundAndInbound) {
 
   const Listener& vi = *out.listeners.at("virtualInbound").resource;
   EXPECT_EQ(vi.address().socket_address().port_value(), 15006u);
-  ASSERT_EQ(vi.filter_chains_size(), 1);
+  // No PeerAuthentication: PERMISSIVE, an mTLS chain and a plaintext chain.
+  ASSERT_EQ(vi.filter_chains_size(), 2);
   EXPECT_EQ(vi.filter_chains(0).filter_chain_match().destination_port().value(), 9081u);
-  HttpConnectionManager inbound = HcmOf(vi.filter_chains(0));
+  EXPECT_EQ(vi.filter_chains(1).filter_chain_match().destination_port().value(), 9081u);
+  HttpConnectionManager inbound = HcmOf(vi.filter_chains(1));
   EXPECT_EQ(inbound.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|9081||");
   const auto& inbound_cluster = *out.clusters.at("inbound|9081||").resource;
   EXPECT_EQ(inbound_cluster.type(), envoy::config::cluster::v3::Cluster::STATIC);
@@ -80,6 +84,124 @@ TEST(SidecarListeners, OutboundAndInbound) {
                 .socket_address()
                 .address(),
             "127.0.0.1");
+}
+
+// The inbound chains of the workload's port 9081, as (transport_protocol,
+// has mTLS transport socket) pairs.
+std::vector<std::pair<std::string, bool>> InboundChains(const CompiledResources& out) {
+  std::vector<std::pair<std::string, bool>> chains;
+  for (const auto& chain : out.listeners.at("virtualInbound").resource->filter_chains()) {
+    if (chain.filter_chain_match().destination_port().value() != 9081u) continue;
+    chains.emplace_back(chain.filter_chain_match().transport_protocol(),
+                        chain.has_transport_socket());
+  }
+  return chains;
+}
+
+api::PeerAuthentication Policy(api::MtlsMode mode, api::Labels selector = {}) {
+  api::PeerAuthentication pa;
+  pa.selector.match_labels = std::move(selector);
+  pa.mtls = api::MutualTls{mode};
+  return pa;
+}
+
+TEST(SidecarListeners, PermissiveInboundTellsTlsFromPlaintext) {
+  MeshBuilder mesh;
+  mesh.AddService("default", "productpage", {HttpPort(9080, 9081)});
+  auto out = Compile(mesh.Build(), Sidecar("default", {{"app", "productpage"}}));
+  EXPECT_THAT(InboundChains(out), ElementsAre(Pair("tls", true), Pair("raw_buffer", false)));
+  const Listener& vi = *out.listeners.at("virtualInbound").resource;
+  std::vector<std::string> filters;
+  for (const auto& f : vi.listener_filters()) filters.push_back(f.name());
+  EXPECT_THAT(filters, ElementsAre("envoy.filters.listener.original_dst",
+                                   "envoy.filters.listener.tls_inspector"));
+
+  // The mTLS chain: the workload certificate and the trust bundle over SDS,
+  // a client certificate required, peers of this trust domain only.
+  envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext tls;
+  ASSERT_TRUE(vi.filter_chains(0).transport_socket().typed_config().UnpackTo(&tls));
+  EXPECT_TRUE(tls.require_client_certificate().value());
+  const auto& common = tls.common_tls_context();
+  EXPECT_EQ(common.tls_certificate_sds_secret_configs(0).name(), "default");
+  const auto& validation = common.combined_validation_context();
+  EXPECT_EQ(validation.validation_context_sds_secret_config().name(), "ROOTCA");
+  EXPECT_EQ(
+      validation.default_validation_context().match_typed_subject_alt_names(0).matcher().prefix(),
+      "spiffe://cluster.local/");
+  EXPECT_THAT(common.alpn_protocols(), ElementsAre("h2", "http/1.1"));
+  EXPECT_THAT(out.secrets, IsSupersetOf({"default", "ROOTCA"}));
+
+  // The caller's identity reaches the application in x-forwarded-client-cert;
+  // over plaintext a client-supplied one is removed.
+  EXPECT_EQ(HcmOf(vi.filter_chains(0)).forward_client_cert_details(),
+            HttpConnectionManager::APPEND_FORWARD);
+  EXPECT_TRUE(HcmOf(vi.filter_chains(0)).set_current_client_cert_details().uri());
+  EXPECT_EQ(HcmOf(vi.filter_chains(1)).forward_client_cert_details(),
+            HttpConnectionManager::SANITIZE);
+}
+
+TEST(SidecarListeners, PeerAuthenticationScopesFromMeshToPort) {
+  const api::Labels workload = {{"app", "productpage"}};
+  auto compile = [&](const std::function<void(MeshBuilder&)>& policies) {
+    MeshBuilder mesh;
+    mesh.AddService("default", "productpage", {HttpPort(9080, 9081)});
+    policies(mesh);
+    return Compile(mesh.Build(), Sidecar("default", workload));
+  };
+  using api::Kind;
+  using api::MtlsMode;
+  // Mesh-wide STRICT from the root namespace.
+  EXPECT_THAT(InboundChains(compile([](MeshBuilder& m) {
+                m.Add(Kind::kPeerAuthentication, "istio-system", "default",
+                      Policy(MtlsMode::kStrict));
+              })),
+              ElementsAre(Pair("tls", true)));
+  // The namespace's policy overrides the mesh's; another namespace's does not apply.
+  EXPECT_THAT(InboundChains(compile([](MeshBuilder& m) {
+                m.Add(Kind::kPeerAuthentication, "istio-system", "default",
+                      Policy(MtlsMode::kStrict));
+                m.Add(Kind::kPeerAuthentication, "default", "default", Policy(MtlsMode::kDisable));
+                m.Add(Kind::kPeerAuthentication, "other", "default", Policy(MtlsMode::kStrict));
+              })),
+              ElementsAre(Pair("", false)));
+  // A workload policy overrides the namespace's; UNSET inherits; a port-level
+  // mode overrides the workload's.
+  EXPECT_THAT(InboundChains(compile([&](MeshBuilder& m) {
+                m.Add(Kind::kPeerAuthentication, "default", "default", Policy(MtlsMode::kStrict));
+                m.Add(Kind::kPeerAuthentication, "default", "pp",
+                      Policy(MtlsMode::kUnset, workload));
+              })),
+              ElementsAre(Pair("tls", true)));
+  EXPECT_THAT(InboundChains(compile([&](MeshBuilder& m) {
+                m.Add(Kind::kPeerAuthentication, "default", "default", Policy(MtlsMode::kStrict));
+                api::PeerAuthentication pa = Policy(MtlsMode::kStrict, workload);
+                pa.port_level_mtls["9081"] = api::MutualTls{MtlsMode::kPermissive};
+                m.Add(Kind::kPeerAuthentication, "default", "pp", pa);
+              })),
+              ElementsAre(Pair("tls", true), Pair("raw_buffer", false)));
+  // A selector that does not match this workload does not apply.
+  EXPECT_THAT(InboundChains(compile([](MeshBuilder& m) {
+                m.Add(Kind::kPeerAuthentication, "default", "other",
+                      Policy(MtlsMode::kStrict, {{"app", "reviews"}}));
+              })),
+              ElementsAre(Pair("tls", true), Pair("raw_buffer", false)));
+}
+
+TEST(SidecarListeners, ConflictingPeerAuthenticationsAreReportedAndTheFirstWins) {
+  MeshBuilder mesh;
+  mesh.AddService("default", "productpage", {HttpPort(9080, 9081)});
+  mesh.Add(api::Kind::kPeerAuthentication, "default", "a", Policy(api::MtlsMode::kStrict));
+  mesh.Add(api::Kind::kPeerAuthentication, "default", "b", Policy(api::MtlsMode::kDisable));
+  auto out = Compile(mesh.Build(), Sidecar("default", {{"app", "productpage"}}));
+  EXPECT_THAT(InboundChains(out), ElementsAre(Pair("tls", true)));
+  bool reported = false;
+  for (const auto& d : out.diagnostics) {
+    if (d.object == "PeerAuthentication/default/b" &&
+        absl::StrContains(d.message, "PeerAuthentication/default/a")) {
+      reported = true;
+    }
+  }
+  EXPECT_TRUE(reported);
 }
 
 struct GatewayFixture {

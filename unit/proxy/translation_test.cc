@@ -25,7 +25,7 @@ using ::testing::HasSubstr;
 using testing::ParseProto;
 
 // Links the TcpProxy message into the descriptor pool so the text protos
-// below can spell a tcp_proxy listener (the proxy itself never decodes one).
+// below can spell a tcp_proxy listener.
 const auto* const kTcpProxyDescriptor =
     envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy::descriptor();
 
@@ -623,26 +623,27 @@ INSTANTIATE_TEST_SUITE_P(
                  })pb",
             {"Listener 'http_8080'", "typed_config.route_config", "RouteConfiguration 'inline'",
              "virtual_hosts[0].routes[0].match.safe_regex.regex"}},
-        ErrorCase{"tcp_proxy",
-                  R"pb(name: "tcp"
-                       address { socket_address { address: "0.0.0.0" port_value: 9000 } }
-                       filter_chains {
-                         filters {
-                           name: "envoy.filters.network.tcp_proxy"
-                           typed_config {
-                             [type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3
-                                  .TcpProxy] { stat_prefix: "t" cluster: "c" }
-                           }
-                         }
-                       })pb",
-                  {"Listener 'tcp'", "filter_chains[0].filters[0].typed_config",
-                   "unsupported network filter"}},
-        ErrorCase{"cidr_match",
+        ErrorCase{
+            "tcp_proxy_without_cluster",
+            R"pb(name: "tcp"
+                 address { socket_address { address: "0.0.0.0" port_value: 9000 } }
+                 filter_chains {
+                   filters {
+                     name: "envoy.filters.network.tcp_proxy"
+                     typed_config {
+                       [type.googleapis.com/
+                        envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy] { stat_prefix: "t" }
+                     }
+                   }
+                 })pb",
+            {"Listener 'tcp'", "filter_chains[0].filters[0].typed_config",
+             "one of cluster or weighted_clusters is required"}},
+        ErrorCase{"source_cidr_match",
                   R"pb(name: "l"
                        address { socket_address { address: "0.0.0.0" port_value: 1 } }
                        filter_chains {
                          filter_chain_match {
-                           prefix_ranges {
+                           source_prefix_ranges {
                              address_prefix: "10.0.0.0"
                              prefix_len { value: 8 }
                            }

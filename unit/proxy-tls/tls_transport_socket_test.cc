@@ -1,0 +1,622 @@
+// TlsContext and TlsTransportSocket: real handshakes over loopback between
+// our own server and client sockets, driven by a real Dispatcher, and against
+// the `openssl s_client` / `openssl s_server` binaries.
+#include "proxy/network/tls_transport_socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/network/connection.h"
+#include "proxy/network/listener.h"
+#include "unit/proxy-tls/test_certs.h"
+
+namespace meshgate::proxy::network {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Eku;
+using testing::IssueLeaf;
+using testing::LeafSpec;
+using testing::MakeRootCa;
+using testing::TestCa;
+using testing::TestLeaf;
+
+constexpr char kClientId[] = "spiffe://cluster.local/ns/default/sa/client";
+constexpr char kServerId[] = "spiffe://cluster.local/ns/default/sa/server";
+
+SanMatcher Uri(const std::string& exact) {
+  return SanMatcher{SanMatcher::Type::kUri,
+                    *StringMatcher::Create(StringMatcher::Kind::kExact, exact)};
+}
+
+std::string Sha256OfPem(const std::string& pem) {
+  auto cert = ca::CertificateFromPem(pem);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(cert->get(), EVP_sha256(), digest, &len);
+  std::string out;
+  char hex[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(hex, sizeof(hex), "%02x", digest[i]);
+    out += hex;
+  }
+  return out;
+}
+
+std::shared_ptr<const TlsContext> MustCreate(TlsContextOptions options) {
+  auto context = TlsContext::Create(std::move(options));
+  EXPECT_TRUE(context.ok()) << context.status();
+  return context.ok() ? *context : nullptr;
+}
+
+// A mesh identity: a leaf for `id` issued by `ca`, usable on both ends.
+TlsCertificateSpec Identity(const TestCa& ca, const std::string& id, Eku eku = Eku::kBoth) {
+  TestLeaf leaf = IssueLeaf(ca, LeafSpec{.uri_sans = {id}, .eku = eku});
+  return TlsCertificateSpec{leaf.chain_pem, leaf.key_pem, {}};
+}
+
+TlsContextOptions MeshServer(const TestCa& ca, TlsCertificateSpec cert,
+                             std::vector<SanMatcher> allowed) {
+  TlsContextOptions o;
+  o.side = TlsContextOptions::Side::kServer;
+  o.certificates = {std::move(cert)};
+  o.validation = TlsValidationSpec{.trusted_ca_pem = ca.cert_pem, .san_matchers = allowed};
+  o.require_client_certificate = true;
+  return o;
+}
+
+TlsContextOptions MeshClient(const TestCa& ca, std::optional<TlsCertificateSpec> cert,
+                             std::vector<SanMatcher> allowed) {
+  TlsContextOptions o;
+  o.side = TlsContextOptions::Side::kClient;
+  if (cert) o.certificates = {std::move(*cert)};
+  o.validation = TlsValidationSpec{.trusted_ca_pem = ca.cert_pem, .san_matchers = allowed};
+  return o;
+}
+
+// Echoes what it reads; remembers what its transport saw.
+class EchoSession : public ConnectionCallbacks {
+ public:
+  EchoSession(std::unique_ptr<Connection> c, bool close_after_echo)
+      : conn(std::move(c)), close_after_echo_(close_after_echo) {
+    conn->SetCallbacks(this);
+  }
+  void OnData(Buffer& data, bool) override {
+    peer_identity = conn->transport().PeerIdentity();
+    alpn = conn->transport().NegotiatedProtocol();
+    conn->Write(data);
+    if (close_after_echo_) conn->Close(Connection::CloseType::kFlushWrite);
+  }
+  void OnEvent(ConnectionEvent e) override {
+    if (e != ConnectionEvent::kLocalClose) {
+      failure = static_cast<TlsTransportSocket&>(conn->transport()).failure();
+    }
+  }
+  std::unique_ptr<Connection> conn;
+  std::string peer_identity;
+  std::string alpn;
+  absl::Status failure;
+
+ private:
+  bool close_after_echo_;
+};
+
+// A TLS echo server on 127.0.0.1; the context for new connections can be
+// swapped at any time, as a certificate rotation does.
+class TlsEchoServer {
+ public:
+  TlsEchoServer(event::Dispatcher& d, std::shared_ptr<const TlsContext> context,
+                bool close_after_echo = false)
+      : context_(std::move(context)) {
+    auto listener = TcpListener::Create(
+        d, *Address::Parse("127.0.0.1", 0), true, [&, close_after_echo](int fd) {
+          sessions.push_back(std::make_unique<EchoSession>(
+              Connection::FromAccepted(d, fd, context_->NewTransportSocket()), close_after_echo));
+        });
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    listener_ = std::move(*listener);
+  }
+  void SetContext(std::shared_ptr<const TlsContext> context) { context_ = std::move(context); }
+  const Address& address() const { return listener_->address(); }
+  uint16_t port() const { return listener_->address().port(); }
+  std::vector<std::unique_ptr<EchoSession>> sessions;
+
+ private:
+  std::shared_ptr<const TlsContext> context_;
+  std::unique_ptr<TcpListener> listener_;
+};
+
+// One client connection that sends "ping" and waits for the echo or a close.
+struct ClientOutcome {
+  bool echoed = false;
+  std::string peer_identity;
+  std::string peer_certificate_sha256;
+  std::string alpn;
+  absl::Status failure;
+};
+
+class PingClient : public ConnectionCallbacks {
+ public:
+  PingClient(event::Dispatcher& d, const Address& to, const TlsContext& context) : d_(d) {
+    conn = Connection::Connect(d, to, context.NewTransportSocket(), 2000ms);
+    conn->SetCallbacks(this);
+    conn->Write("ping");
+  }
+  void OnData(Buffer& data, bool) override {
+    received += std::string(data.View());
+    data.Clear();
+    if (received == "ping") {
+      outcome.echoed = true;
+      Capture();
+      if (exit_on_done) d_.Exit();
+    }
+  }
+  void OnEvent(ConnectionEvent e) override {
+    if (e == ConnectionEvent::kConnected) return;
+    Capture();
+    outcome.failure = static_cast<TlsTransportSocket&>(conn->transport()).failure();
+    closed = true;
+    if (exit_on_done) d_.Exit();
+  }
+  void Capture() {
+    outcome.peer_identity = conn->transport().PeerIdentity();
+    outcome.peer_certificate_sha256 = conn->transport().PeerCertificateSha256();
+    outcome.alpn = conn->transport().NegotiatedProtocol();
+  }
+  std::unique_ptr<Connection> conn;
+  std::string received;
+  ClientOutcome outcome;
+  bool closed = false;
+  bool exit_on_done = true;
+
+ private:
+  event::Dispatcher& d_;
+};
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = event::Dispatcher::Create();
+    ASSERT_TRUE(d.ok());
+    dispatcher_ = std::move(*d);
+  }
+
+  // Runs one client against `server` until echo or close (5 s guard).
+  ClientOutcome Exchange(TlsEchoServer& server, const TlsContext& client_context) {
+    PingClient client(*dispatcher_, server.address(), client_context);
+    auto guard = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
+    guard->Enable(5000ms);
+    dispatcher_->Run();
+    // Let the server side see the outcome too.
+    auto settle = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
+    settle->Enable(20ms);
+    dispatcher_->Run();
+    return client.outcome;
+  }
+
+  // Runs `command` (through sh) on another thread while the dispatcher
+  // serves; returns its combined output.
+  std::string RunWhileServing(const std::string& command) {
+    std::string output;
+    std::thread runner([&] {
+      FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+      if (pipe != nullptr) {
+        char buffer[4096];
+        size_t n;
+        while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+        ::pclose(pipe);
+      }
+      dispatcher_->Post([this] { dispatcher_->Exit(); });
+    });
+    dispatcher_->Run();
+    runner.join();
+    return output;
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    std::filesystem::path path = std::filesystem::path(::testing::TempDir()) /
+                                 absl::StrCat("proxy_tls_", ::getpid(), "_", name);
+    std::ofstream(path) << content;
+    return path.string();
+  }
+
+  std::unique_ptr<event::Dispatcher> dispatcher_;
+  TestCa mesh_ca_ = MakeRootCa("mesh root");
+};
+
+TEST_F(TlsTest, MutualTlsWithSpiffeUriSansMatchingOnBothSides) {
+  TlsCertificateSpec server_cert = Identity(mesh_ca_, kServerId);
+  TlsEchoServer server(*dispatcher_,
+                       MustCreate(MeshServer(mesh_ca_, server_cert, {Uri(kClientId)})));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {Uri(kServerId)}));
+  EXPECT_EQ(client->local_identity(), kClientId);
+
+  ClientOutcome out = Exchange(server, *client);
+  ASSERT_TRUE(out.echoed) << out.failure;
+  EXPECT_EQ(out.peer_identity, kServerId);
+  EXPECT_EQ(out.peer_certificate_sha256, Sha256OfPem(server_cert.chain_pem));
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_EQ(server.sessions[0]->peer_identity, kClientId);
+}
+
+TEST_F(TlsTest, DnsSanSpelledLikeTheSpiffeIdDoesNotMatchAUriMatcher) {
+  // CVE-2022-21656: the text is right, the SAN type is not.
+  TestLeaf impostor = IssueLeaf(mesh_ca_, LeafSpec{.dns_sans = {kClientId}});
+  TlsCertificateSpec impostor_cert{impostor.chain_pem, impostor.key_pem, {}};
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId),
+                                                           {Uri(kClientId)})));
+  auto client = MustCreate(MeshClient(mesh_ca_, impostor_cert, {}));
+  ClientOutcome out = Exchange(server, *client);
+  EXPECT_FALSE(out.echoed);
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(server.sessions[0]->failure.message(), "subject alt name"))
+      << server.sessions[0]->failure;
+
+  // The untyped matcher (match_subject_alt_names) compares every SAN type,
+  // so the same certificate passes it: the typed check above is what refused.
+  SanMatcher untyped{SanMatcher::Type::kAny,
+                     *StringMatcher::Create(StringMatcher::Kind::kExact, kClientId)};
+  TlsEchoServer lenient(*dispatcher_,
+                        MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {untyped})));
+  EXPECT_TRUE(Exchange(lenient, *client).echoed);
+}
+
+TEST_F(TlsTest, ServerWithAnotherSpiffeIdIsRefusedByTheClient) {
+  TlsEchoServer server(
+      *dispatcher_, MustCreate(MeshServer(
+                        mesh_ca_, Identity(mesh_ca_, "spiffe://cluster.local/ns/other/sa/x"), {})));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {Uri(kServerId)}));
+  ClientOutcome out = Exchange(server, *client);
+  EXPECT_FALSE(out.echoed);
+  EXPECT_TRUE(absl::StrContains(out.failure.message(), "ns/other/sa/x")) << out.failure;
+}
+
+TEST_F(TlsTest, ExpiredPeerCertificateIsRefused) {
+  TestLeaf expired = IssueLeaf(mesh_ca_, LeafSpec{.uri_sans = {kClientId},
+                                                  .not_before = absl::Now() - absl::Hours(48),
+                                                  .not_after = absl::Now() - absl::Hours(1)});
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId),
+                                                           {Uri(kClientId)})));
+  auto client = MustCreate(
+      MeshClient(mesh_ca_, TlsCertificateSpec{expired.chain_pem, expired.key_pem, {}}, {}));
+  EXPECT_FALSE(Exchange(server, *client).echoed);
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(server.sessions[0]->failure.message(), "expired"))
+      << server.sessions[0]->failure;
+}
+
+TEST_F(TlsTest, ValidityIsJudgedByTheInjectedClock) {
+  // A certificate valid now is expired on a clock two days ahead.
+  ManualClock later(absl::Now() + absl::Hours(48));
+  TlsContextOptions server_options =
+      MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {Uri(kClientId)});
+  server_options.clock = &later;
+  TlsEchoServer server(*dispatcher_, MustCreate(server_options));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {}));
+  EXPECT_FALSE(Exchange(server, *client).echoed);
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(server.sessions[0]->failure.message(), "expired"));
+}
+
+TEST_F(TlsTest, PeerFromAForeignRootIsRefused) {
+  TestCa foreign = MakeRootCa("foreign root");
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId),
+                                                           {Uri(kClientId)})));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(foreign, kClientId), {}));
+  EXPECT_FALSE(Exchange(server, *client).echoed);
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(server.sessions[0]->failure.message(), "issuer certificate"))
+      << server.sessions[0]->failure;
+}
+
+TEST_F(TlsTest, ClientCertificateWithoutClientAuthUsageIsRefused) {
+  // CVE-2022-21657: a server certificate must not authenticate a client.
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId),
+                                                           {Uri(kClientId)})));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId, Eku::kServer), {}));
+  EXPECT_FALSE(Exchange(server, *client).echoed);
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(server.sessions[0]->failure.message(), "clientAuth"))
+      << server.sessions[0]->failure;
+}
+
+TEST_F(TlsTest, ServerCertificateWithoutServerAuthUsageIsRefused) {
+  TlsEchoServer server(
+      *dispatcher_,
+      MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId, Eku::kClient), {})));
+  auto client = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {}));
+  ClientOutcome out = Exchange(server, *client);
+  EXPECT_FALSE(out.echoed);
+  EXPECT_TRUE(absl::StrContains(out.failure.message(), "serverAuth")) << out.failure;
+}
+
+TEST_F(TlsTest, RequireClientCertificateIsHonoured) {
+  auto no_cert_client = MustCreate(MeshClient(mesh_ca_, std::nullopt, {}));
+  TlsEchoServer strict(*dispatcher_,
+                       MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {})));
+  EXPECT_FALSE(Exchange(strict, *no_cert_client).echoed);
+
+  TlsContextOptions optional = MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {});
+  optional.require_client_certificate = false;
+  TlsEchoServer lenient(*dispatcher_, MustCreate(optional));
+  EXPECT_TRUE(Exchange(lenient, *no_cert_client).echoed);
+  ASSERT_EQ(lenient.sessions.size(), 1u);
+  EXPECT_EQ(lenient.sessions[0]->peer_identity, "");  // nobody was authenticated
+}
+
+TEST_F(TlsTest, AlpnPrefersH2WhenBothSidesAllowIt) {
+  auto server_with = [&](std::vector<std::string> alpn) {
+    TlsContextOptions o;
+    o.certificates = {Identity(mesh_ca_, kServerId)};
+    o.alpn_protocols = std::move(alpn);
+    return MustCreate(o);
+  };
+  auto client_offering = [&](std::vector<std::string> alpn) {
+    TlsContextOptions o;
+    o.side = TlsContextOptions::Side::kClient;
+    o.alpn_protocols = std::move(alpn);
+    return MustCreate(o);
+  };
+  TlsEchoServer h2_server(*dispatcher_, server_with({"h2", "http/1.1"}));
+  EXPECT_EQ(Exchange(h2_server, *client_offering({"http/1.1", "h2"})).alpn, "h2");
+  EXPECT_EQ(Exchange(h2_server, *client_offering({"http/1.1"})).alpn, "http/1.1");
+
+  TlsEchoServer http1_server(*dispatcher_, server_with({"http/1.1"}));
+  EXPECT_EQ(Exchange(http1_server, *client_offering({"h2", "http/1.1"})).alpn, "http/1.1");
+  ClientOutcome no_overlap = Exchange(http1_server, *client_offering({"h2"}));
+  EXPECT_TRUE(no_overlap.echoed);
+  EXPECT_EQ(no_overlap.alpn, "");
+}
+
+TEST_F(TlsTest, ServerChoosesItsCertificateBySni) {
+  TestLeaf a = IssueLeaf(mesh_ca_, LeafSpec{.dns_sans = {"a.example.com"}});
+  TestLeaf b = IssueLeaf(mesh_ca_, LeafSpec{.dns_sans = {"*.b.example.com"}});
+  TlsContextOptions o;
+  o.certificates = {{a.chain_pem, a.key_pem, {}}, {b.chain_pem, b.key_pem, {}}};
+  TlsEchoServer server(*dispatcher_, MustCreate(o));
+  auto client_for = [&](const std::string& sni) {
+    TlsContextOptions c;
+    c.side = TlsContextOptions::Side::kClient;
+    c.sni = sni;
+    return MustCreate(c);
+  };
+  EXPECT_EQ(Exchange(server, *client_for("x.b.example.com")).peer_certificate_sha256,
+            Sha256OfPem(b.chain_pem));
+  EXPECT_EQ(Exchange(server, *client_for("a.example.com")).peer_certificate_sha256,
+            Sha256OfPem(a.chain_pem));
+  // No match (the wildcard covers one label only): the first certificate.
+  EXPECT_EQ(Exchange(server, *client_for("x.y.b.example.com")).peer_certificate_sha256,
+            Sha256OfPem(a.chain_pem));
+  EXPECT_EQ(Exchange(server, *client_for("")).peer_certificate_sha256, Sha256OfPem(a.chain_pem));
+}
+
+TEST_F(TlsTest, NewContextAppliesToNewHandshakesWhileEstablishedConnectionsContinue) {
+  TlsCertificateSpec old_cert = Identity(mesh_ca_, kServerId);
+  TlsCertificateSpec new_cert = Identity(mesh_ca_, kServerId);
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, old_cert, {})));
+  auto client_context = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {}));
+
+  PingClient established(*dispatcher_, server.address(), *client_context);
+  auto guard = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
+  guard->Enable(5000ms);
+  dispatcher_->Run();
+  ASSERT_TRUE(established.outcome.echoed);
+  EXPECT_EQ(established.outcome.peer_certificate_sha256, Sha256OfPem(old_cert.chain_pem));
+
+  // Rotation: the listener's context is replaced.
+  server.SetContext(MustCreate(MeshServer(mesh_ca_, new_cert, {})));
+  ClientOutcome fresh = Exchange(server, *client_context);
+  ASSERT_TRUE(fresh.echoed) << fresh.failure;
+  EXPECT_EQ(fresh.peer_certificate_sha256, Sha256OfPem(new_cert.chain_pem));
+
+  // The first connection still works, on its original session.
+  established.received.clear();
+  established.outcome.echoed = false;
+  established.conn->Write("ping");
+  dispatcher_->Run();
+  EXPECT_TRUE(established.outcome.echoed);
+  EXPECT_FALSE(established.closed);
+  EXPECT_EQ(established.conn->transport().PeerCertificateSha256(), Sha256OfPem(old_cert.chain_pem));
+}
+
+TEST_F(TlsTest, LargeTransfersSurvivePartialWrites) {
+  TlsEchoServer server(*dispatcher_,
+                       MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {})));
+  auto client_context = MustCreate(MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {}));
+  PingClient client(*dispatcher_, server.address(), *client_context);
+  client.exit_on_done = false;
+  std::string big(3 * 1024 * 1024, 'z');
+  client.conn->Write(big);
+  std::string got;
+  auto poll = dispatcher_->CreateTimer([] {});
+  client.received.reserve(big.size() + 4);
+  auto guard = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
+  guard->Enable(10000ms);
+  std::function<void()> check;
+  auto checker = dispatcher_->CreateTimer([&] { check(); });
+  check = [&] {
+    if (client.received.size() >= big.size() + 4 || client.closed) {
+      dispatcher_->Exit();
+    } else {
+      checker->Enable(5ms);
+    }
+  };
+  checker->Enable(5ms);
+  dispatcher_->Run();
+  ASSERT_EQ(client.received.size(), big.size() + 4);
+  EXPECT_EQ(client.received.substr(0, 4), "ping");
+  EXPECT_EQ(client.received.substr(4), big);
+}
+
+TEST_F(TlsTest, InvalidConfigurationIsRefusedWithTheFieldAtFault) {
+  TlsContextOptions no_cert;
+  auto s1 = TlsContext::Create(no_cert);
+  ASSERT_FALSE(s1.ok());
+  EXPECT_TRUE(absl::StrContains(s1.status().message(), "tls_certificates"));
+
+  TlsContextOptions bad_key;
+  TestLeaf leaf = IssueLeaf(mesh_ca_, LeafSpec{});
+  TestLeaf other = IssueLeaf(mesh_ca_, LeafSpec{});
+  bad_key.certificates = {{leaf.chain_pem, other.key_pem, {}}};
+  auto s2 = TlsContext::Create(bad_key);
+  ASSERT_FALSE(s2.ok());
+  EXPECT_TRUE(absl::StrContains(s2.status().message(), "does not match")) << s2.status();
+
+  TlsContextOptions garbage;
+  garbage.certificates = {{"not a pem", leaf.key_pem, {}}};
+  auto s3 = TlsContext::Create(garbage);
+  ASSERT_FALSE(s3.ok());
+  EXPECT_TRUE(absl::StrContains(s3.status().message(), "tls_certificates[0].certificate_chain"));
+
+  TlsContextOptions old_tls;
+  old_tls.certificates = {{leaf.chain_pem, leaf.key_pem, {}}};
+  old_tls.min_version = TLS1_1_VERSION;
+  EXPECT_FALSE(TlsContext::Create(old_tls).ok());
+}
+
+// --- against the openssl binaries -------------------------------------------
+
+TEST_F(TlsTest, OpensslClientNegotiatesH2AndIsVerifiedByOurServer) {
+  TestLeaf client_leaf =
+      IssueLeaf(mesh_ca_, LeafSpec{.uri_sans = {kClientId}, .eku = Eku::kClient});
+  TlsContextOptions o = MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {Uri(kClientId)});
+  o.alpn_protocols = {"h2", "http/1.1"};
+  TlsEchoServer server(*dispatcher_, MustCreate(o), /*close_after_echo=*/true);
+  std::string ca = WriteFile("ca.pem", mesh_ca_.cert_pem);
+  std::string cert = WriteFile("client.pem", client_leaf.chain_pem);
+  std::string key = WriteFile("client.key", client_leaf.key_pem);
+  std::string output = RunWhileServing(absl::StrCat(
+      "printf 'hello-tls\\n' | timeout 10 openssl s_client -connect 127.0.0.1:", server.port(),
+      " -CAfile ", ca, " -cert ", cert, " -key ", key, " -alpn h2,http/1.1 -ign_eof"));
+  EXPECT_TRUE(absl::StrContains(output, "ALPN protocol: h2")) << output;
+  EXPECT_TRUE(absl::StrContains(output, "hello-tls")) << output;
+  ASSERT_EQ(server.sessions.size(), 1u);
+  EXPECT_EQ(server.sessions[0]->peer_identity, kClientId);
+  EXPECT_EQ(server.sessions[0]->alpn, "h2");
+}
+
+TEST_F(TlsTest, OpensslClientWithoutCertificateIsRefused) {
+  TlsEchoServer server(
+      *dispatcher_,
+      MustCreate(MeshServer(mesh_ca_, Identity(mesh_ca_, kServerId), {Uri(kClientId)})), true);
+  std::string ca = WriteFile("ca2.pem", mesh_ca_.cert_pem);
+  std::string output = RunWhileServing(absl::StrCat(
+      "printf 'hello-tls\\n' | timeout 10 openssl s_client -connect 127.0.0.1:", server.port(),
+      " -CAfile ", ca, " -ign_eof"));
+  EXPECT_FALSE(absl::StrContains(output, "hello-tls")) << output;
+  EXPECT_TRUE(absl::StrContains(output, "alert")) << output;
+}
+
+TEST_F(TlsTest, ResumedSessionsDoNotCrossContexts) {
+  // CVE-2022-21654: a ticket from the context before a trust change must
+  // not skip verification under the new one.
+  TlsCertificateSpec cert = Identity(mesh_ca_, kServerId);
+  TestLeaf client_leaf = IssueLeaf(mesh_ca_, LeafSpec{.uri_sans = {kClientId}});
+  TlsEchoServer server(*dispatcher_, MustCreate(MeshServer(mesh_ca_, cert, {})), true);
+  std::string ca = WriteFile("ca3.pem", mesh_ca_.cert_pem);
+  std::string crt = WriteFile("c3.pem", client_leaf.chain_pem);
+  std::string key = WriteFile("c3.key", client_leaf.key_pem);
+  std::string session = WriteFile("session.pem", "");
+  std::string base =
+      absl::StrCat("printf 'x\\n' | timeout 10 openssl s_client -connect 127.0.0.1:", server.port(),
+                   " -CAfile ", ca, " -cert ", crt, " -key ", key, " -ign_eof ");
+  std::string first = RunWhileServing(base + "-sess_out " + session);
+  ASSERT_TRUE(absl::StrContains(first, "New,")) << first;
+  std::string again = RunWhileServing(base + "-sess_in " + session);
+  EXPECT_TRUE(absl::StrContains(again, "Reused,")) << again;  // same context: resumption works
+
+  server.SetContext(MustCreate(MeshServer(mesh_ca_, cert, {})));  // same inputs, new generation
+  std::string after = RunWhileServing(base + "-sess_in " + session);
+  EXPECT_TRUE(absl::StrContains(after, "New,")) << after;
+  EXPECT_FALSE(absl::StrContains(after, "Reused,")) << after;
+}
+
+TEST_F(TlsTest, OurClientSendsSniAndVerifiesOpensslServer) {
+  // s_server presents the right identity only to clients that send the SNI
+  // name; everyone else gets a certificate for another workload.
+  TestLeaf fallback = IssueLeaf(
+      mesh_ca_,
+      LeafSpec{.uri_sans = {"spiffe://cluster.local/ns/default/sa/fallback"}, .eku = Eku::kServer});
+  TestLeaf named = IssueLeaf(
+      mesh_ca_,
+      LeafSpec{.uri_sans = {kServerId}, .dns_sans = {"svc.example.com"}, .eku = Eku::kServer});
+  std::string ca = WriteFile("ca4.pem", mesh_ca_.cert_pem);
+  std::string crt = WriteFile("s4.pem", fallback.chain_pem);
+  std::string key = WriteFile("s4.key", fallback.key_pem);
+  std::string crt2 = WriteFile("s4b.pem", named.chain_pem);
+  std::string key2 = WriteFile("s4b.key", named.key_pem);
+  auto probe = ListenTcp(*Address::Parse("127.0.0.1", 0), false);
+  ASSERT_TRUE(probe.ok());
+  uint16_t port = LocalAddress(*probe)->port();
+  ::close(*probe);
+  std::string command =
+      absl::StrCat("timeout 30 openssl s_server -accept 127.0.0.1:", port, " -cert ", crt, " -key ",
+                   key, " -servername svc.example.com -cert2 ", crt2, " -key2 ", key2, " -CAfile ",
+                   ca, " -Verify 1 -rev >/dev/null 2>&1 & echo $!");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  int pid = 0;
+  ASSERT_EQ(std::fscanf(pipe, "%d", &pid), 1);
+  ::pclose(pipe);
+  // Bounded wait until it listens.
+  bool listening = false;
+  for (int i = 0; i < 400 && !listening; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    listening = ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0;
+    ::close(fd);
+    if (!listening) std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(listening);
+
+  auto handshake = [&](const std::string& sni) {
+    TlsContextOptions o = MeshClient(mesh_ca_, Identity(mesh_ca_, kClientId), {Uri(kServerId)});
+    o.sni = sni;
+    o.alpn_protocols = {"h2", "http/1.1"};
+    auto client = MustCreate(o);
+    PingClient ping(*dispatcher_, *Address::Parse("127.0.0.1", port), *client);
+    ping.exit_on_done = false;
+    auto guard = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
+    guard->Enable(5000ms);
+    std::function<void()> check;
+    auto checker = dispatcher_->CreateTimer([&] { check(); });
+    check = [&] {
+      if (ping.conn->transport().Ready() || ping.closed) {
+        dispatcher_->Exit();
+      } else {
+        checker->Enable(2ms);
+      }
+    };
+    checker->Enable(2ms);
+    dispatcher_->Run();
+    if (!ping.closed) ping.Capture();
+    ping.conn->Close(Connection::CloseType::kNoFlush);
+    return ping.outcome;
+  };
+  ClientOutcome with_sni = handshake("svc.example.com");
+  ClientOutcome without_sni = handshake("");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(with_sni.peer_identity, kServerId) << with_sni.failure;
+  EXPECT_EQ(without_sni.peer_identity, "");
+  EXPECT_TRUE(absl::StrContains(without_sni.failure.message(), "sa/fallback"))
+      << without_sni.failure;
+}
+
+}  // namespace
+}  // namespace meshgate::proxy::network

@@ -6,7 +6,7 @@
 //                  [--namespace NS] [--service-account SA] [--labels k=v,k=v]
 //                  [--admin-port 15000] [--admin-address 127.0.0.1]
 //                  [--workers N] [--access-log PATH|-|off] [--log-level info]
-//                  [--drain-timeout-ms 5000] [--bootstrap FILE]
+//                  [--drain-timeout-ms 5000] [--bootstrap FILE] [--xds-delta[=true|false]]
 //                  [--ca-address HOST:PORT --token-file F --ca-root-file F]
 //                  [--trust-domain cluster.local] [--cert-ttl-seconds N]
 //
@@ -18,6 +18,9 @@
 // main thread. --ca-root-file holds the roots that sign the CA's own serving
 // certificate. Each new certificate applies to new handshakes; established
 // connections keep theirs.
+//
+// --xds-delta (bootstrap `xds-delta: true`) speaks incremental xDS
+// (DeltaAggregatedResources) instead of state of the world.
 //
 //   meshgate-proxy iptables [...]   installs the sidecar's traffic capture
 //                                    (proxy/capture/iptables.h)
@@ -70,18 +73,18 @@ constexpr char kUsage[] =
     "         [--namespace NS] [--service-account SA] [--labels k=v,k=v]\n"
     "         [--admin-port 15000] [--admin-address 127.0.0.1] [--workers N]\n"
     "         [--access-log PATH|-|off] [--log-level info] [--drain-timeout-ms 5000]\n"
-    "         [--bootstrap FILE]\n"
+    "         [--bootstrap FILE] [--xds-delta[=true|false]]\n"
     "         [--ca-address HOST:PORT --token-file F --ca-root-file F]\n"
     "         [--trust-domain cluster.local] [--cert-ttl-seconds N]\n"
 
     "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
 const std::vector<std::string> kKnownSettings = {
-    "xds-address",     "node-id",         "role",       "namespace",
-    "service-account", "labels",          "admin-port", "admin-address",
-    "workers",         "access-log",      "log-level",  "drain-timeout-ms",
-    "bootstrap",       "ca-address",      "token-file", "ca-root-file",
-    "trust-domain",    "cert-ttl-seconds"};
+    "xds-address",     "node-id",          "role",       "namespace",
+    "service-account", "labels",           "admin-port", "admin-address",
+    "workers",         "access-log",       "log-level",  "drain-timeout-ms",
+    "bootstrap",       "ca-address",       "token-file", "ca-root-file",
+    "trust-domain",    "cert-ttl-seconds", "xds-delta"};
 
 using Settings = std::map<std::string, std::string>;
 
@@ -150,6 +153,9 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
     if (eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
+    } else if (key == "xds-delta" &&
+               (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0)) {
+      value = "true";  // a switch: the value is optional
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -344,6 +350,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < workers_n; ++i) {
     workers.push_back(std::make_unique<server::Worker>(i, stats.Worker(i), access_log,
                                                        (uint64_t{entropy()} << 32) | entropy()));
+    workers.back()->SetListenerDrainTimeout(std::chrono::milliseconds(drain_ms));
     workers.back()->Start();
   }
 
@@ -363,6 +370,14 @@ int main(int argc, char** argv) {
   meshgate::proxy::xds::AdsClientOptions ads_options;
   ads_options.target = settings["xds-address"];
   ads_options.node = MakeNode(settings);
+  if (const std::string& delta = settings["xds-delta"]; !delta.empty()) {
+    if (delta != "true" && delta != "false") {
+      std::fprintf(stderr, "meshgate-proxy: xds-delta: expected true or false, got '%s'\n",
+                   delta.c_str());
+      return 2;
+    }
+    ads_options.delta = delta == "true";
+  }
   WorkloadIdentity identity;
   if (settings.count("ca-address")) {
     std::string error = SetUpIdentity(settings, (uint64_t{entropy()} << 32) | entropy(), identity);

@@ -393,6 +393,23 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
   if (c.filters_size() > 0)
     return FieldError("filters", "cluster network filters are not supported");
   if (c.has_upstream_config()) return FieldError("upstream_config", "not supported");
+  if (c.has_dns_refresh_rate()) {
+    out->dns_refresh_rate = ToDuration(c.dns_refresh_rate());
+    if (out->dns_refresh_rate < absl::Milliseconds(1)) {
+      return FieldError("dns_refresh_rate", "must be at least 1ms");
+    }
+  }
+  switch (c.dns_lookup_family()) {
+    case cluster::Cluster::V4_ONLY:
+      out->dns_lookup_family = DnsLookupFamily::kV4Only;
+      break;
+    case cluster::Cluster::V6_ONLY:
+      out->dns_lookup_family = DnsLookupFamily::kV6Only;
+      break;
+    default:
+      out->dns_lookup_family = DnsLookupFamily::kAny;
+      break;
+  }
   if (c.has_load_assignment()) {
     if (out->type == DiscoveryType::kEds) {
       // Envoy ignores an inline assignment on EDS clusters; so do we.

@@ -56,6 +56,9 @@ struct OutlierDetectionConfig {
 
 enum class DiscoveryType { kStatic, kStrictDns, kLogicalDns, kEds, kOriginalDst };
 enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
+// Which addresses of a DNS cluster's hostnames are used (dns_lookup_family;
+// AUTO, V4_PREFERRED and ALL take whatever the resolver returns, in order).
+enum class DnsLookupFamily { kAny, kV4Only, kV6Only };
 
 struct ClusterConfig {
   std::string name;
@@ -79,6 +82,11 @@ struct ClusterConfig {
   std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext> tls;
   // STATIC / DNS clusters: the inline load assignment.
   std::shared_ptr<const EndpointSet> static_endpoints;
+  // STRICT_DNS / LOGICAL_DNS: the hostnames of static_endpoints are resolved
+  // at this period (dns_refresh_rate, Envoy's default 5 s), off the workers;
+  // each result becomes the cluster's endpoint set.
+  absl::Duration dns_refresh_rate = absl::Seconds(5);
+  DnsLookupFamily dns_lookup_family = DnsLookupFamily::kAny;
 };
 
 absl::StatusOr<std::shared_ptr<const ClusterConfig>> TranslateCluster(

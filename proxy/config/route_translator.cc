@@ -910,6 +910,7 @@ absl::StatusOr<LocalRateLimitConfig> TranslateLocalRateLimit(
   if (l.has_status() && l.status().code() != 0) out.status_code = l.status().code();
   if (l.has_filter_enabled()) out.enabled_fraction = RuntimeFraction(l.filter_enabled());
   if (l.has_filter_enforced()) out.enforced_fraction = RuntimeFraction(l.filter_enforced());
+  out.x_ratelimit_headers = l.enable_x_ratelimit_headers() != 0;
   if (l.descriptors_size() > 0) return FieldError(Path(path, "descriptors"), "not supported");
   if (l.has_local_cluster_rate_limit()) {
     return FieldError(Path(path, "local_cluster_rate_limit"), "not supported");

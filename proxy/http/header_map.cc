@@ -150,6 +150,17 @@ std::string HeaderMap::GetJoined(std::string_view name) const {
   return joined;
 }
 
+bool HeaderMap::HasToken(std::string_view name, std::string_view token) const {
+  for (const Slot& slot : slots_) {
+    if (NameEquals(slot, name) &&
+        ListContainsToken(std::string_view(arena_.data() + slot.value_offset, slot.value_size),
+                          token)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 size_t HeaderMap::Count(std::string_view name) const {
   return static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(),
                                            [&](const Slot& s) { return NameEquals(s, name); }));

@@ -58,6 +58,17 @@ class HeaderMap {
   // The first value of `name`, if any.
   std::optional<std::string_view> Get(std::string_view name) const;
   std::vector<std::string_view> GetAll(std::string_view name) const;
+  // Calls `fn(value)` for each value of `name`, in order, without allocating.
+  template <typename Fn>
+  void ForEachValue(std::string_view name, Fn&& fn) const {
+    for (const Slot& slot : slots_) {
+      if (NameEquals(slot, name))
+        fn(std::string_view(arena_.data() + slot.value_offset, slot.value_size));
+    }
+  }
+  // True when some value of `name`, read as a comma-separated list, contains
+  // `token` (case-insensitively): "close" in `Connection: keep-alive, close`.
+  bool HasToken(std::string_view name, std::string_view token) const;
   // All values of `name` joined with ", " (the list syntax of RFC 9110 §5.3).
   std::string GetJoined(std::string_view name) const;
   bool Has(std::string_view name) const { return Find(name) != kNotFound; }

@@ -103,25 +103,26 @@ struct ContentLengthResult {
 };
 ContentLengthResult ParseContentLength(const HeaderMap& headers) {
   ContentLengthResult result;
-  for (std::string_view field : headers.GetAll("content-length")) {
+  headers.ForEachValue("content-length", [&result](std::string_view field) {
+    if (!result.error.empty()) return;
     while (true) {
       const size_t comma = field.find(',');
       const std::string_view element = TrimOws(field.substr(0, comma));
       const std::optional<uint64_t> value = ParseDecimal(element);
       if (!value) {
         result.error = Concat("header 'content-length': invalid value '", Printable(element), "'");
-        return result;
+        return;
       }
       if (result.present && *value != result.value) {
         result.error = "header 'content-length': conflicting values";
-        return result;
+        return;
       }
       result.present = true;
       result.value = *value;
       if (comma == std::string_view::npos) break;
       field.remove_prefix(comma + 1);
     }
-  }
+  });
   return result;
 }
 
@@ -183,6 +184,25 @@ absl::Status AppendUpgradeField(const HeaderMap& headers, std::string& out) {
   Append(out, "upgrade: ", upgrade, "\r\nconnection: upgrade\r\n");
   return absl::OkStatus();
 }
+
+// Heads are serialized straight into a connection's output; an encode that
+// fails half-way takes back what it appended, so the output never holds part
+// of a head.
+class OutputTransaction {
+ public:
+  explicit OutputTransaction(std::string& out) : out_(out), mark_(out.size()) {}
+  ~OutputTransaction() {
+    if (!committed_) out_.resize(mark_);
+  }
+  OutputTransaction(const OutputTransaction&) = delete;
+  OutputTransaction& operator=(const OutputTransaction&) = delete;
+  void Commit() { committed_ = true; }
+
+ private:
+  std::string& out_;
+  const size_t mark_;
+  bool committed_ = false;
+};
 
 // How the body of the message being encoded is delimited.
 struct BodyEncoder {
@@ -380,6 +400,18 @@ class Http1Connection {
   std::string output_;
   ProtocolError error_;
 
+  // The output keeps its storage between messages (no allocation per
+  // response) unless a large body grew it: idle connections stay small.
+  void DrainOutputBytes(size_t bytes) {
+    if (bytes >= output_.size()) {
+      output_.clear();
+      if (output_.capacity() > kRetainedOutputCapacity) std::string().swap(output_);
+      return;
+    }
+    output_.erase(0, bytes);
+  }
+  static constexpr size_t kRetainedOutputCapacity = 4096;
+
  private:
   // Accumulates a head (or trailer section) until its empty line, enforcing
   // line endings and limits as bytes arrive so nothing unbounded is buffered.
@@ -481,7 +513,9 @@ class Http1Connection {
     TrailerMap trailer_map;
     HeaderMap& map = trailers ? trailer_map : PendingHeaders();
     map.Clear();
-    map.Reserve(field_count + 4, head.size());
+    // Room for the pseudo-headers and for the fields a proxy typically adds
+    // (x-request-id, x-forwarded-*), so those do not reallocate.
+    map.Reserve(field_count + 8, head.size() + 160);
     size_t pos = 0;
     auto next_line = [&]() {
       const size_t crlf = head.find("\r\n", pos);
@@ -642,7 +676,7 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
   }
 
   std::string_view PendingOutput() const override { return output_; }
-  void DrainOutput(size_t bytes) override { output_.erase(0, bytes); }
+  void DrainOutput(size_t bytes) override { DrainOutputBytes(bytes); }
   bool ShouldClose() const override { return should_close_; }
 
   void ResetStream(StreamId stream) override {
@@ -666,14 +700,20 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
       if (end_stream) return absl::InvalidArgumentError("a 1xx response cannot end the stream");
       // HTTP/1.0 clients do not expect interim responses (RFC 9110 §15.2).
       if (request_minor_ == 0) return absl::OkStatus();
-      std::string head = StatusLine(status);
+      OutputTransaction tx(output_);
+      std::string& head = output_;
+      AppendStatusLine(status, head);
       if (absl::Status s = AppendFields(headers, head, false); !s.ok()) return s;
       head.append("\r\n");
-      output_.append(head);
+      tx.Commit();
       return absl::OkStatus();
     }
 
-    std::string head = StatusLine(status);
+    // Serialized straight into the output (no intermediate string); a failure
+    // takes back what was appended.
+    OutputTransaction tx(output_);
+    std::string& head = output_;
+    AppendStatusLine(status, head);
     if (absl::Status s = AppendFields(headers, head, false); !s.ok()) return s;
     if (status == 101) {
       if (!upgrade_request_ || !request_complete_ || end_stream) {
@@ -681,7 +721,7 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
       }
       if (absl::Status s = AppendUpgradeField(headers, head); !s.ok()) return s;
       head.append("\r\n");
-      output_.append(head);
+      tx.Commit();
       response_headers_done_ = true;
       encoder_.mode = BodyEncoder::Mode::kRaw;
       if (state_ == State::kPaused || state_ == State::kMessageDone) {
@@ -712,8 +752,7 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
     }
     // Closing is announced when the owner asks for it, or when the response
     // ends before the request did (the rest of the request is never read).
-    if (ListContainsToken(headers.GetJoined("connection"), "close") ||
-        (end_stream && !request_complete_)) {
+    if (headers.HasToken("connection", "close") || (end_stream && !request_complete_)) {
       should_close_ = true;
     }
     if (should_close_) {
@@ -722,7 +761,7 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
       head.append("connection: keep-alive\r\n");
     }
     head.append("\r\n");
-    output_.append(head);
+    tx.Commit();
     response_headers_done_ = true;
     if (end_stream) EndResponse();
     return absl::OkStatus();
@@ -760,8 +799,11 @@ class Http1ServerConnection final : public ServerConnection, private Http1Connec
   }
 
  private:
-  std::string StatusLine(int status) const {
-    return Concat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\n");
+  static void AppendStatusLine(int status, std::string& out) {
+    const char digits[3] = {static_cast<char>('0' + status / 100),
+                            static_cast<char>('0' + status / 10 % 10),
+                            static_cast<char>('0' + status % 10)};
+    Append(out, "HTTP/1.1 ", std::string_view(digits, 3), " ", ReasonPhrase(status), "\r\n");
   }
 
   absl::Status CheckStream(StreamId stream) const {
@@ -1034,7 +1076,7 @@ class Http1ClientConnection final : public ClientConnection, private Http1Connec
   }
 
   std::string_view PendingOutput() const override { return output_; }
-  void DrainOutput(size_t bytes) override { output_.erase(0, bytes); }
+  void DrainOutput(size_t bytes) override { DrainOutputBytes(bytes); }
   bool ShouldClose() const override { return should_close_; }
 
   void ResetStream(StreamId /*stream*/) override {
@@ -1070,7 +1112,9 @@ class Http1ClientConnection final : public ClientConnection, private Http1Connec
       return absl::InvalidArgumentError("request :authority missing or invalid");
     }
 
-    std::string head = Concat(method, " ", path, " HTTP/1.1\r\nhost: ", authority, "\r\n");
+    OutputTransaction tx(output_);
+    std::string& head = output_;
+    Append(head, method, " ", path, " HTTP/1.1\r\nhost: ", authority, "\r\n");
     if (absl::Status s = AppendFields(headers, head, true); !s.ok()) return s;
     absl::StatusOr<std::optional<uint64_t>> length = OwnerContentLength(headers);
     if (!length.ok()) return length.status();
@@ -1091,12 +1135,12 @@ class Http1ClientConnection final : public ClientConnection, private Http1Connec
     const bool upgrade = IsUpgradeRequest(headers);
     if (upgrade) {
       if (absl::Status s = AppendUpgradeField(headers, head); !s.ok()) return s;
-    } else if (ListContainsToken(headers.GetJoined("connection"), "close")) {
+    } else if (headers.HasToken("connection", "close")) {
       head.append("connection: close\r\n");
       close_requested_ = true;
     }
     head.append("\r\n");
-    output_.append(head);
+    tx.Commit();
 
     encoder_ = encoder;
     last_encoded_stream_ = stream;

@@ -13,7 +13,7 @@ void Buffer::Drain(size_t n) {
 }
 
 void Buffer::ShrinkIfIdle() {
-  if (empty() && data_.capacity() > 0) {
+  if (empty() && data_.capacity() > kRetainedCapacity) {
     std::string().swap(data_);
     start_ = 0;
   }

@@ -32,7 +32,10 @@ class Buffer {
   // Capacity in bytes, for memory accounting.
   size_t capacity() const { return data_.capacity(); }
   // Gives back memory after a burst (idle connections should stay small).
+  // Storage up to kRetainedCapacity is kept, so a keep-alive connection
+  // does not allocate for every message it reads.
   void ShrinkIfIdle();
+  static constexpr size_t kRetainedCapacity = 2048;
 
  private:
   std::string data_;

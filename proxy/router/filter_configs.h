@@ -52,6 +52,9 @@ struct LocalRateLimitConfig {
   PartsPerMillion enforced_fraction = 0;  // filter_enforced
   // False when the message carried no token bucket (filter only declared).
   bool has_token_bucket = false;
+  // enable_x_ratelimit_headers: DRAFT_VERSION_03 — x-ratelimit-limit,
+  // -remaining and -reset on every response of the route.
+  bool x_ratelimit_headers = false;
 };
 
 // The effective per-route configuration of every supported filter; the most

@@ -27,31 +27,58 @@ std::string TrimNewline(std::string_view text) {
 std::string NewRequestId(Random& random) {
   uint64_t a = random.Next();
   uint64_t b = random.Next();
-  // RFC 4122 version 4, variant 1.
+  // RFC 4122 version 4, variant 1: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx.
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[48];
-  std::snprintf(
-      buf, sizeof(buf), "%08llx-%04llx-%04llx-%04llx-%012llx",
-      static_cast<unsigned long long>(a >> 32), static_cast<unsigned long long>((a >> 16) & 0xffff),
-      static_cast<unsigned long long>(a & 0xffff), static_cast<unsigned long long>(b >> 48),
-      static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  size_t out = 0;
+  auto put = [&](uint64_t bits, int nibbles) {
+    for (int i = nibbles - 1; i >= 0; --i) id[out++] = kHex[(bits >> (4 * i)) & 0xf];
+  };
+  put(a >> 32, 8);
+  ++out;
+  put(a >> 16, 4);
+  ++out;
+  put(a, 4);
+  ++out;
+  put(b >> 48, 4);
+  ++out;
+  put(b, 12);
+  return id;
 }
 
-RequestView MakeView(const http::RequestHeaders& headers, std::string_view source_ip) {
-  RequestView view;
-  view.method = headers.Method();
-  view.scheme = headers.Scheme().empty() ? std::string_view("http") : headers.Scheme();
-  view.authority = headers.Authority();
-  view.path = headers.Path();
-  view.source_ip = source_ip;
-  view.headers.reserve(headers.size());
-  for (http::HeaderField f : headers) {
-    if (!f.name.empty() && f.name[0] != ':') view.headers.emplace_back(f.name, f.value);
+// Route matching wants the fields as a vector of views; the vector's storage
+// is borrowed from a per-thread spare so matching allocates nothing.
+class ScopedRequestView {
+ public:
+  ScopedRequestView(const http::RequestHeaders& headers, std::string_view source_ip) {
+    view_.headers.swap(Spare());
+    view_.headers.clear();
+    view_.method = headers.Method();
+    view_.scheme = headers.Scheme().empty() ? std::string_view("http") : headers.Scheme();
+    view_.authority = headers.Authority();
+    view_.path = headers.Path();
+    view_.source_ip = source_ip;
+    view_.headers.reserve(headers.size());
+    for (http::HeaderField f : headers) {
+      if (!f.name.empty() && f.name[0] != ':') view_.headers.emplace_back(f.name, f.value);
+    }
   }
-  return view;
-}
+  ~ScopedRequestView() {
+    if (view_.headers.capacity() > Spare().capacity()) view_.headers.swap(Spare());
+  }
+  ScopedRequestView(const ScopedRequestView&) = delete;
+  ScopedRequestView& operator=(const ScopedRequestView&) = delete;
+  const RequestView& view() const { return view_; }
+
+ private:
+  static std::vector<std::pair<std::string_view, std::string_view>>& Spare() {
+    thread_local std::vector<std::pair<std::string_view, std::string_view>> spare;
+    return spare;
+  }
+  RequestView view_;
+};
 
 void ApplyMutations(const HeaderMutations& mutations, http::HeaderMap& headers) {
   for (const auto& name : mutations.remove) headers.Remove(name);
@@ -138,8 +165,10 @@ class ShadowRequest : public event::DeferredDeletable, public upstream::Upstream
 ActiveStream::ActiveStream(HttpConnectionManager& hcm, http::StreamId id)
     : hcm_(hcm),
       id_(id),
-      start_(std::chrono::steady_clock::now()),
-      start_wall_(std::chrono::system_clock::now()) {
+      // The loop's time of the read that brought the request: no clock read.
+      start_(hcm.worker().dispatcher().ApproximateNow()) {
+  // Wall time only feeds the access log.
+  if (hcm_.worker().access_log() != nullptr) start_wall_ = std::chrono::system_clock::now();
   hcm_.stats().downstream_rq_total.Inc();
   hcm_.stats().downstream_rq_active.Inc();
 }
@@ -207,9 +236,8 @@ void ActiveStream::Route() {
     SendLocalReply(404, "route configuration not found\n", "NR");
     return;
   }
-  std::string source_ip = hcm_.connection().peer_address().ip();
-  RequestView view = MakeView(request_headers_, source_ip);
-  auto match = routes_->Match(view);
+  ScopedRequestView view(request_headers_, hcm_.peer_ip());
+  auto match = routes_->Match(view.view());
   if (!match || match->route == nullptr) {
     SendLocalReply(404, "", "NR");
     return;
@@ -217,10 +245,29 @@ void ActiveStream::Route() {
   match_ = *match;
 
   // Per-route filters, in the order of the HCM chain as Envoy runs them.
-  // (local_ratelimit is accepted in config but not enforced yet.)
+  if (ApplyLocalRateLimit()) return;
   if (HandleCorsPreflight()) return;
   if (RunFaultFilter()) return;
   ContinueAfterFilters();
+}
+
+bool ActiveStream::ApplyLocalRateLimit() {
+  const auto& limit = match_.route->filters.local_rate_limit;
+  if (!limit || !limit->has_token_bucket) return false;
+  Random& random = hcm_.worker().random();
+  if (limit->enabled_fraction == 0 || random.Uniform(kAlways) >= limit->enabled_fraction) {
+    return false;
+  }
+  LocalRateLimiter* bucket = hcm_.worker().rate_limits().For(routes_, *limit);
+  if (bucket == nullptr) return false;
+  RateLimitDecision decision = bucket->Consume();
+  if (limit->x_ratelimit_headers) rate_limit_headers_ = decision;
+  if (decision.allowed) return false;
+  if (limit->enforced_fraction == 0 || random.Uniform(kAlways) >= limit->enforced_fraction) {
+    return false;  // counted, not enforced (shadow mode)
+  }
+  SendLocalReply(static_cast<int>(limit->status_code), "local_rate_limited", "RL");
+  return true;
 }
 
 bool ActiveStream::HandleCorsPreflight() {
@@ -290,9 +337,8 @@ void ActiveStream::ContinueAfterFilters() {
     return;
   }
   if (const auto* redirect = std::get_if<RedirectAction>(&route.action)) {
-    std::string source_ip = hcm_.connection().peer_address().ip();
-    RequestView view = MakeView(request_headers_, source_ip);
-    std::string location = ComposeRedirectLocation(route, *redirect, view);
+    ScopedRequestView view(request_headers_, hcm_.peer_ip());
+    std::string location = ComposeRedirectLocation(route, *redirect, view.view());
     SendLocalReply(static_cast<int>(redirect->response_code), "", "", {{"location", location}});
     return;
   }
@@ -319,7 +365,7 @@ void ActiveStream::ContinueAfterFilters() {
       *routes_, match_, weighted_,
       [](const auto& level) -> const HeaderMutations& { return level.request_headers; },
       request_headers_);
-  std::string peer = hcm_.connection().peer_address().ip();
+  const std::string& peer = hcm_.peer_ip();
   if (auto xff = request_headers_.Get("x-forwarded-for")) {
     request_headers_.Set("x-forwarded-for", std::string(*xff) + ", " + peer);
   } else {
@@ -388,8 +434,8 @@ void ActiveStream::StartAttempt() {
   }
   LbContext ctx;
   if (!forward_->hash_policies.empty()) {
-    std::string source_ip = hcm_.connection().peer_address().ip();
-    ctx.hash = ComputeRequestHash(forward_->hash_policies, MakeView(request_headers_, source_ip));
+    ScopedRequestView view(request_headers_, hcm_.peer_ip());
+    ctx.hash = ComputeRequestHash(forward_->hash_policies, view.view());
   }
   if (retry_) ctx.exclude = retry_->ExcludePredicate();
   const Host* host = lb->ChooseHost(ctx);
@@ -455,7 +501,7 @@ void ActiveStream::SendMirrors() {
   if (forward_ == nullptr || forward_->mirrors.empty() || body_too_large_to_retry_) return;
   for (const auto& mirror : forward_->mirrors) {
     if (!ShouldMirror(mirror, hcm_.worker().random().Next())) continue;
-    WorkerCluster* cluster = hcm_.worker().FindCluster(mirror.cluster);
+    std::shared_ptr<WorkerCluster> cluster = hcm_.worker().FindCluster(mirror.cluster);
     if (cluster == nullptr || cluster->load_balancer() == nullptr) continue;
     const Host* host = cluster->load_balancer()->ChooseHost(LbContext{});
     upstream::ConnectionPool* pool = host ? cluster->PoolFor(*host, DownstreamProtocol()) : nullptr;
@@ -661,7 +707,12 @@ void ActiveStream::EncodeResponseHeaders(http::ResponseHeaders headers, bool end
       headers.Set("access-control-expose-headers", cors->expose_headers);
     }
   }
-  if (hcm_.worker().draining()) headers.Set("connection", "close");
+  if (rate_limit_headers_) {
+    headers.Set("x-ratelimit-limit", std::to_string(rate_limit_headers_->limit));
+    headers.Set("x-ratelimit-remaining", std::to_string(rate_limit_headers_->remaining));
+    headers.Set("x-ratelimit-reset", std::to_string(rate_limit_headers_->reset_seconds));
+  }
+  if (hcm_.draining()) headers.Set("connection", "close");
   if (!request_id_.empty() && !headers.Has("x-request-id"))
     headers.Set("x-request-id", request_id_);
   bytes_sent_ += headers.ByteSize();

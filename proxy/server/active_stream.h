@@ -50,6 +50,7 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   void ContinueAfterFilters();
   bool RunFaultFilter();
   bool HandleCorsPreflight();
+  bool ApplyLocalRateLimit();
 
   // Upstream attempts.
   void StartAttempt();
@@ -100,9 +101,10 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   bool routed_ = false;  // Route() finished and the request goes upstream
   bool paused_for_fault_ = false;
   std::unique_ptr<event::Timer> fault_delay_timer_;
-  std::string cors_origin_;  // set when the response needs CORS headers
+  std::string cors_origin_;                              // set when the response needs CORS headers
+  std::optional<RateLimitDecision> rate_limit_headers_;  // x-ratelimit-* for the response
 
-  WorkerCluster* cluster_ = nullptr;
+  std::shared_ptr<WorkerCluster> cluster_;  // pinned: xDS may replace it mid-request
   std::unique_ptr<upstream::UpstreamStream> upstream_;
   const Host* upstream_host_ = nullptr;
   std::string upstream_host_key_;

@@ -27,6 +27,7 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
       chain_(chain),
       stats_(worker.stats().Http(chain.http.stat_prefix)) {
   connection_->SetCallbacks(this);
+  peer_ip_ = connection_->peer_address().ip();
   stats_.downstream_cx_total.Inc();
   stats_.downstream_cx_active.Inc();
   idle_timer_ = worker_.dispatcher().CreateTimer([this] { CloseConnection(); });
@@ -188,14 +189,14 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
   if (closed_) return;
   if (http2_) {
     // Other streams go on; a draining connection closes with its last one.
-    if (worker_.draining()) codec_->GoAway();
+    if (draining()) codec_->GoAway();
     if (!dispatching_) FlushCodec();
     if (streams_.empty() && !closed_ && !dispatching_) {
       idle_timer_->Enable(kDownstreamIdleTimeout);
     }
     return;
   }
-  if (codec_->ShouldClose() || worker_.draining()) {
+  if (codec_->ShouldClose() || draining()) {
     closed_ = true;
     connection_->Close(network::Connection::CloseType::kFlushWrite);
     return;
@@ -279,6 +280,11 @@ void HttpConnectionManager::CloseIfIdle() {
     return;
   }
   if (streams_.empty()) CloseConnection();
+}
+
+void HttpConnectionManager::DrainListener(uint64_t drain_id) {
+  drain_id_ = drain_id;
+  CloseIfIdle();
 }
 
 void HttpConnectionManager::CloseNow() {

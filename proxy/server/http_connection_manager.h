@@ -64,6 +64,8 @@ class HttpConnectionManager : public event::DeferredDeletable,
   std::string_view protocol() const { return http2_ ? "HTTP/2" : "HTTP/1.1"; }
   const config::HttpConnectionManagerConfig& config() const { return chain_.http; }
   stats::HttpStats& stats() { return stats_; }
+  // The downstream peer's IP, formatted once per connection.
+  const std::string& peer_ip() const { return peer_ip_; }
   // Writes what the codec serialized; closes when the codec says so.
   void FlushCodec();
   // Flushes at the latest on the next loop iteration.
@@ -74,6 +76,14 @@ class HttpConnectionManager : public event::DeferredDeletable,
   void CloseIfIdle();
   // Drain deadline: close regardless.
   void CloseNow();
+  // This connection's listener was removed: finish the requests in flight
+  // (their responses say `connection: close`), then close. `drain_id` names
+  // the drain, so its deadline finds the connections it concerns.
+  void DrainListener(uint64_t drain_id);
+  uint64_t drain_id() const { return drain_id_; }
+  // True when responses should close the connection (listener or worker drain).
+  bool draining() const { return drain_id_ != 0 || worker_.draining(); }
+  const config::ListenerConfig& listener() const { return *listener_; }
 
  private:
   void CloseConnection();
@@ -98,6 +108,8 @@ class HttpConnectionManager : public event::DeferredDeletable,
   bool paused_ = false;  // reading stopped while a pipelined request waits
   bool closed_ = false;
   bool write_blocked_ = false;  // the connection's write buffer is above its high watermark
+  uint64_t drain_id_ = 0;       // non-zero once the listener drains
+  std::string peer_ip_;
   std::unique_ptr<event::Timer> idle_timer_;
   std::unique_ptr<event::Timer> flush_timer_;
 };

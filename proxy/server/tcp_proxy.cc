@@ -83,7 +83,7 @@ void TcpProxy::Start() {
     max_duration_timer_->Enable(Millis(*config().max_downstream_connection_duration));
   }
   cluster_name_ = PickCluster();
-  const WorkerCluster* cluster = worker_.FindCluster(cluster_name_);
+  std::shared_ptr<const WorkerCluster> cluster = worker_.FindCluster(cluster_name_);
   if (cluster == nullptr) {
     stats_.downstream_cx_no_route.Inc();
     response_flags_ = "NR";
@@ -109,7 +109,7 @@ const std::string& TcpProxy::PickCluster() {
 void TcpProxy::ConnectAttempt() {
   ++attempts_;
   // Looked up per attempt: a config update may have replaced the cluster.
-  WorkerCluster* cluster = worker_.FindCluster(cluster_name_);
+  std::shared_ptr<WorkerCluster> cluster = worker_.FindCluster(cluster_name_);
   std::optional<network::Address> address;
   std::string host_key;
   if (cluster != nullptr && cluster->config().type == config::DiscoveryType::kOriginalDst) {

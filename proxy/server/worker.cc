@@ -162,6 +162,7 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     housekeeping_timer_ = dispatcher_->CreateTimer([this] {
       SweepDrainingPools();
+      rate_limits_.Sweep();
       if (access_log_) access_log_->Flush();
       housekeeping_timer_->Enable(kHousekeepingInterval);
     });
@@ -171,6 +172,9 @@ void Worker::Start() {
     connections_.clear();
     tcp_connections_.clear();
     drain_deadline_.reset();
+    listener_drains_.clear();
+    dns_resolver_.reset();  // joins the resolver thread: no more posts
+    dns_clusters_.clear();
     listeners_.clear();
     clusters_.clear();
     draining_pools_.clear();
@@ -227,9 +231,11 @@ void Worker::ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapsho
 }
 
 void Worker::UpdateClusters() {
-  std::map<std::string, std::unique_ptr<WorkerCluster>> next;
+  std::map<std::string, std::shared_ptr<WorkerCluster>> next;
   for (const auto& [name, cluster] : snapshot_->clusters) {
-    auto endpoints = snapshot_->EndpointsFor(*cluster);
+    const bool dns = cluster->type == config::DiscoveryType::kStrictDns ||
+                     cluster->type == config::DiscoveryType::kLogicalDns;
+    auto endpoints = dns ? DnsEndpointsFor(name, cluster) : snapshot_->EndpointsFor(*cluster);
     const config::ResolvedTls* resolved = snapshot_->ClusterTls(name);
     std::shared_ptr<const network::TlsContext> tls = resolved ? resolved->context : nullptr;
     auto it = clusters_.find(name);
@@ -242,7 +248,7 @@ void Worker::UpdateClusters() {
       clusters_.erase(it);
       continue;
     }
-    auto fresh = std::make_unique<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
+    auto fresh = std::make_shared<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
                                                  stats_.Cluster(name), tls);
     if (it != clusters_.end() && it->second->config_ptr() == cluster && it->second->tls() == tls) {
       fresh->AdoptPools(*it->second);  // same cluster, new endpoints: keep live connections
@@ -252,6 +258,80 @@ void Worker::UpdateClusters() {
   // What is left is gone or replaced: its pools drain (requests in flight hold them).
   for (auto& [name, old] : clusters_) old->MovePoolsTo(draining_pools_);
   clusters_ = std::move(next);
+  std::erase_if(dns_clusters_, [this](const auto& entry) {
+    auto cluster = snapshot_->FindCluster(entry.first);
+    return cluster == nullptr || cluster != entry.second.config;
+  });
+}
+
+std::shared_ptr<const config::EndpointSet> Worker::DnsEndpointsFor(
+    const std::string& name, const std::shared_ptr<const config::ClusterConfig>& cluster) {
+  if (!cluster->static_endpoints) return nullptr;
+  DnsCluster& state = dns_clusters_[name];
+  if (state.config != cluster) {
+    // New or changed cluster: resolve its names afresh.
+    state.config = cluster;
+    state.resolved.reset();
+    state.refresh.reset();
+    StartDnsResolution(name);
+  }
+  // Until the first answer, hostnames have no pool: requests get 503 (UH),
+  // as Envoy's DNS clusters have no hosts before their first resolution.
+  return state.resolved ? state.resolved : cluster->static_endpoints;
+}
+
+void Worker::StartDnsResolution(const std::string& name) {
+  auto it = dns_clusters_.find(name);
+  if (it == dns_clusters_.end()) return;
+  std::shared_ptr<const config::ClusterConfig> cluster = it->second.config;
+  std::vector<std::string> hostnames = upstream::HostnamesOf(*cluster->static_endpoints);
+  if (hostnames.empty()) return;  // IP literals only: nothing to resolve
+  if (!dns_resolver_) dns_resolver_ = std::make_unique<upstream::DnsResolver>();
+  dns_resolver_->Resolve(
+      std::move(hostnames), cluster->dns_lookup_family,
+      [this, name, cluster](absl::StatusOr<upstream::DnsResults> result) {
+        // On the resolver thread: hand the answer to the loop.
+        dispatcher_->Post([this, name, cluster, r = std::move(result)]() mutable {
+          OnDnsResolved(name, cluster, std::move(r));
+        });
+      });
+}
+
+void Worker::OnDnsResolved(const std::string& name,
+                           const std::shared_ptr<const config::ClusterConfig>& cluster,
+                           absl::StatusOr<upstream::DnsResults> result) {
+  auto it = dns_clusters_.find(name);
+  if (it == dns_clusters_.end() || it->second.config != cluster) return;  // superseded
+  DnsCluster& state = it->second;
+  if (result.ok()) {
+    auto endpoints = upstream::ResolvedEndpointSet(
+        *cluster->static_endpoints, *result, cluster->type == config::DiscoveryType::kLogicalDns);
+    auto keys = [](const config::EndpointSet& set) {
+      std::vector<std::string> k;
+      for (const Host& h : set.hosts->hosts()) k.push_back(h.key + "/" + std::to_string(h.weight));
+      return k;
+    };
+    if (!state.resolved || keys(*state.resolved) != keys(*endpoints)) {
+      state.resolved = endpoints;
+      // A new endpoint set: the cluster is rebuilt, keeping the pools of
+      // addresses that remain.
+      auto current = clusters_.find(name);
+      if (current != clusters_.end()) {
+        auto fresh = std::make_shared<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
+                                                     stats_.Cluster(name), current->second->tls());
+        fresh->AdoptPools(*current->second);
+        current->second->MovePoolsTo(draining_pools_);
+        current->second = std::move(fresh);
+      }
+    }
+  } else {
+    // Keep the last good answer; try again at the refresh rate.
+    spdlog::warn("cluster {}: {}", name, std::string(result.status().message()));
+  }
+  if (!state.refresh)
+    state.refresh = dispatcher_->CreateTimer([this, name] { StartDnsResolution(name); });
+  state.refresh->Enable(std::chrono::milliseconds(
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(cluster->dns_refresh_rate))));
 }
 
 void Worker::UpdateListeners() {
@@ -292,8 +372,12 @@ void Worker::UpdateListeners() {
     }
     next.emplace(name, ActiveListener{config, std::move(*socket)});
   }
-  // Removed listeners stop accepting; their connections carry on until done.
+  // Removed (or moved) listeners stop accepting; their connections finish
+  // the request in flight and close, within the drain timeout.
+  std::vector<std::string> removed;
+  for (const auto& [name, old] : listeners_) removed.push_back(name);
   listeners_ = std::move(next);
+  for (const auto& name : removed) DrainRemovedListener(name);
   std::lock_guard lock(ports_mu_);
   ports_.clear();
   for (const auto& [name, l] : listeners_) ports_[name] = l.socket->address().port();
@@ -478,9 +562,31 @@ void Worker::RemoveConnection(event::DeferredDeletable* connection) {
   }
 }
 
-WorkerCluster* Worker::FindCluster(const std::string& name) {
+std::shared_ptr<WorkerCluster> Worker::FindCluster(const std::string& name) {
   auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : it->second.get();
+  return it == clusters_.end() ? nullptr : it->second;
+}
+
+void Worker::DrainRemovedListener(const std::string& name) {
+  const uint64_t drain_id = ++last_drain_id_;
+  // Closing removes from connections_: collect first.
+  std::vector<HttpConnectionManager*> affected;
+  for (auto& [key, c] : connections_) {
+    if (c->drain_id() == 0 && c->listener().name == name) affected.push_back(c.get());
+  }
+  if (affected.empty()) return;
+  spdlog::info("listener {} removed: draining {} connection(s)", name, affected.size());
+  for (auto* c : affected) c->DrainListener(drain_id);
+  auto deadline = dispatcher_->CreateTimer([this, drain_id] {
+    std::vector<HttpConnectionManager*> rest;
+    for (auto& [key, c] : connections_) {
+      if (c->drain_id() == drain_id) rest.push_back(c.get());
+    }
+    for (auto* c : rest) c->CloseNow();
+    listener_drains_.erase(drain_id);  // destroys this timer: the loop runs a copy
+  });
+  deadline->Enable(listener_drain_timeout_);
+  listener_drains_.emplace(drain_id, std::move(deadline));
 }
 
 void Worker::SweepDrainingPools() {

@@ -33,6 +33,7 @@
 #include "proxy/server/http_connection_manager.h"
 #include "proxy/server/tcp_proxy.h"
 #include "proxy/server/worker_context.h"
+#include "proxy/upstream/dns_resolver.h"
 
 namespace meshgate::proxy::server {
 
@@ -41,6 +42,12 @@ class Worker final : public WorkerContext {
   Worker(size_t index, stats::WorkerStats& stats,
          std::shared_ptr<accesslog::AccessLogFile> access_log, uint64_t seed);
   ~Worker() override;
+
+  // How long connections of a listener removed from the config may take to
+  // finish their request before they are closed. REQUIRES: before Start().
+  void SetListenerDrainTimeout(std::chrono::milliseconds timeout) {
+    listener_drain_timeout_ = timeout;
+  }
 
   void Start();
   void Stop();
@@ -58,10 +65,11 @@ class Worker final : public WorkerContext {
   const std::shared_ptr<const config::ConfigSnapshot>& snapshot() const override {
     return snapshot_;
   }
-  WorkerCluster* FindCluster(const std::string& name) override;
+  std::shared_ptr<WorkerCluster> FindCluster(const std::string& name) override;
   stats::WorkerStats& stats() override { return stats_; }
   accesslog::AccessLogWriter* access_log() override { return access_log_.get(); }
   Random& random() override { return random_; }
+  LocalRateLimitRegistry& rate_limits() override { return rate_limits_; }
   bool draining() const override { return draining_; }
   void RemoveConnection(event::DeferredDeletable* connection) override;
 
@@ -92,16 +100,29 @@ class Worker final : public WorkerContext {
   // `hello`: what inspection learned, null when the listener needs none.
   void ServeAccepted(AcceptedConnection accepted, const network::ClientHelloInfo* hello);
   void SweepDrainingPools();
+  // STRICT_DNS / LOGICAL_DNS clusters: the endpoints to use now (the last
+  // resolution, or the configured ones until the first one arrives), and the
+  // periodic re-resolution on the resolver thread.
+  std::shared_ptr<const config::EndpointSet> DnsEndpointsFor(
+      const std::string& name, const std::shared_ptr<const config::ClusterConfig>& cluster);
+  void StartDnsResolution(const std::string& name);
+  void OnDnsResolved(const std::string& name,
+                     const std::shared_ptr<const config::ClusterConfig>& cluster,
+                     absl::StatusOr<upstream::DnsResults> result);
+  // Connections of the removed listener `name` finish and close; the rest
+  // are closed when the drain timeout passes.
+  void DrainRemovedListener(const std::string& name);
 
   size_t index_;
   stats::WorkerStats& stats_;
   std::unique_ptr<accesslog::AccessLogWriter> access_log_;
   SeededRandom random_;
+  LocalRateLimitRegistry rate_limits_{SystemClock::Get()};
   std::unique_ptr<event::Dispatcher> dispatcher_;
   std::thread thread_;
   std::shared_ptr<const config::ConfigSnapshot> snapshot_;
   std::map<std::string, ActiveListener> listeners_;
-  std::map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
+  std::map<std::string, std::shared_ptr<WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<upstream::ConnectionPool>> draining_pools_;
   std::map<event::DeferredDeletable*, std::unique_ptr<HttpConnectionManager>> connections_;
   std::map<event::DeferredDeletable*, std::unique_ptr<TcpProxy>> tcp_connections_;
@@ -111,6 +132,16 @@ class Worker final : public WorkerContext {
   std::unique_ptr<event::Timer> housekeeping_timer_;
   std::unique_ptr<event::Timer> drain_deadline_;
   bool draining_ = false;
+  std::chrono::milliseconds listener_drain_timeout_{5000};
+  struct DnsCluster {
+    std::shared_ptr<const config::ClusterConfig> config;
+    std::shared_ptr<const config::EndpointSet> resolved;  // null until the first result
+    std::unique_ptr<event::Timer> refresh;
+  };
+  std::map<std::string, DnsCluster> dns_clusters_;
+  std::unique_ptr<upstream::DnsResolver> dns_resolver_;  // started with the first DNS cluster
+  uint64_t last_drain_id_ = 0;
+  std::map<uint64_t, std::unique_ptr<event::Timer>> listener_drains_;  // by drain id
 
   mutable std::mutex ports_mu_;
   std::map<std::string, uint16_t> ports_;

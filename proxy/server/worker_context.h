@@ -13,6 +13,7 @@
 #include "proxy/accesslog/access_log.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/router/local_rate_limit.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/load_balancer.h"
@@ -70,10 +71,14 @@ class WorkerContext {
   virtual event::Dispatcher& dispatcher() = 0;
   virtual const std::shared_ptr<const config::ConfigSnapshot>& snapshot() const = 0;
   // nullptr when the snapshot has no such cluster (or no endpoints yet).
-  virtual WorkerCluster* FindCluster(const std::string& name) = 0;
+  // The caller may keep the result: a request pins the cluster it was routed
+  // to (its balancer, hosts and stats) while xDS replaces it.
+  virtual std::shared_ptr<WorkerCluster> FindCluster(const std::string& name) = 0;
   virtual stats::WorkerStats& stats() = 0;
   virtual accesslog::AccessLogWriter* access_log() = 0;
   virtual Random& random() = 0;
+  // The worker's local rate-limit buckets.
+  virtual LocalRateLimitRegistry& rate_limits() = 0;
   // True while the worker drains: connections close after their current request.
   virtual bool draining() const = 0;
   // The connection is finished; the worker releases it (deferred).

@@ -23,7 +23,7 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
             pool.settings_.connect_timeout)),
         codec_(http::NewHttp1ClientConnection(*this)) {
     connection_->SetCallbacks(this);
-    idle_timer_ = pool.dispatcher_.CreateTimer([this] { Close(); });
+    idle_timer_ = pool.dispatcher_.CreateTimer([this] { OnIdleTimer(); });
     pool_.stats_.upstream_cx_total.Inc();
     pool_.stats_.upstream_cx_active.Inc();
   }
@@ -42,6 +42,28 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
     }
   }
   http::ClientConnection& codec() { return *codec_; }
+
+  // The idle timer is armed lazily: a connection going idle only records
+  // when, and the timer, when it fires, closes it or waits for the rest. So
+  // a busy connection costs no timer operation per request.
+  void MarkIdle() {
+    idle_since_ = pool_.dispatcher_.ApproximateNow();
+    if (!idle_timer_->enabled()) idle_timer_->Enable(pool_.settings_.idle_timeout);
+  }
+  void OnIdleTimer() {
+    if (closing_) return;
+    const auto idle_timeout = pool_.settings_.idle_timeout;
+    if (stream_ != nullptr || !connected_) {
+      idle_timer_->Enable(idle_timeout);
+      return;
+    }
+    const auto idle_for = pool_.dispatcher_.ApproximateNow() - idle_since_;
+    if (idle_for < idle_timeout) {
+      idle_timer_->Enable(std::chrono::ceil<std::chrono::milliseconds>(idle_timeout - idle_for));
+      return;
+    }
+    Close();
+  }
 
   void Close() {
     if (closing_) return;
@@ -82,6 +104,7 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::ClientConnection> codec_;
   std::unique_ptr<event::Timer> idle_timer_;
+  std::chrono::steady_clock::time_point idle_since_;
   PendingStream* stream_ = nullptr;
   bool connected_ = false;
   bool closing_ = false;
@@ -184,7 +207,6 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
 };
 
 void Http1ConnectionPool::ActiveClient::Attach(PendingStream& stream) {
-  idle_timer_->Disable();
   stream_ = &stream;
   request_complete_ = false;
   ++requests_served_;
@@ -327,7 +349,7 @@ void Http1ConnectionPool::OnClientReady(ActiveClient& client) {
     return;
   }
   idle_.push_back(&client);
-  client.idle_timer_->Enable(settings_.idle_timeout);
+  client.MarkIdle();
 }
 
 void Http1ConnectionPool::OnClientClosed(ActiveClient& client) {

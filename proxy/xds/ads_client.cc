@@ -7,6 +7,8 @@
 namespace meshgate::proxy::xds {
 
 using envoy::service::discovery::v3::AggregatedDiscoveryService;
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
@@ -42,7 +44,7 @@ void AdsClient::Stop() {
 bool AdsClient::connected() const {
   {
     std::lock_guard lock(mu_);
-    if (active_stream_ == nullptr) return false;
+    if (active_stream_ == nullptr && active_delta_stream_ == nullptr) return false;
   }
   return channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
@@ -54,6 +56,25 @@ void AdsClient::SetSubscription(const std::string& type_url, std::set<std::strin
   if (state.names == names && !state.dirty) return;
   state.names = std::move(names);
   state.dirty = true;
+  if (options_.delta) {
+    // Resources no longer wanted are forgotten, so the handler's next view
+    // of this type no longer holds them.
+    if (!state.wildcard) {
+      std::erase_if(state.delta_resources,
+                    [&state](const auto& entry) { return !state.names.contains(entry.first); });
+    }
+    if (!in_handler_ && active_delta_stream_ != nullptr) {
+      state.dirty = false;
+      // A named type's first names start its subscription on this stream.
+      if (state.wildcard || !state.names.empty() || state.delta_started) {
+        DeltaDiscoveryRequest request;
+        if (MakeDeltaSubscription(type_url, state, false, request)) {
+          active_delta_stream_->Write(request);
+        }
+      }
+    }
+    return;
+  }
   // From the handler, the stream thread sends it after the ACK; otherwise
   // send now so a subscription change is not stuck behind a blocking Read.
   if (!in_handler_ && active_stream_ != nullptr) {
@@ -94,10 +115,145 @@ bool AdsClient::SendDirtyRequests(Stream& stream, bool first) {
   return true;
 }
 
+bool AdsClient::MakeDeltaSubscription(const std::string& type_url, TypeState& state, bool with_node,
+                                      DeltaDiscoveryRequest& request) const {
+  request.set_type_url(type_url);
+  if (with_node) *request.mutable_node() = options_.node;
+  if (!state.delta_started) {
+    // The first request of a stream: what we want, and what we already have.
+    for (const auto& [name, kept] : state.delta_resources) {
+      (*request.mutable_initial_resource_versions())[name] = kept.version;
+    }
+    if (!state.wildcard) {
+      for (const auto& name : state.names) request.add_resource_names_subscribe(name);
+    }
+    state.delta_subscribed = state.wildcard ? std::set<std::string>() : state.names;
+    state.delta_started = true;
+    return true;
+  }
+  if (state.wildcard) return false;
+  bool changed = false;
+  for (const auto& name : state.names) {
+    if (!state.delta_subscribed.contains(name)) {
+      request.add_resource_names_subscribe(name);
+      changed = true;
+    }
+  }
+  for (const auto& name : state.delta_subscribed) {
+    if (!state.names.contains(name)) {
+      request.add_resource_names_unsubscribe(name);
+      changed = true;
+    }
+  }
+  state.delta_subscribed = state.names;
+  return changed;
+}
+
+bool AdsClient::SendDirtyDeltaRequests(DeltaStream& stream, bool first) {
+  bool node_sent = !first;
+  for (auto& [type_url, state] : types_) {
+    if (!first && !state.dirty) continue;
+    state.dirty = false;
+    // A named subscription with no names yet has nothing to ask for.
+    if (!state.wildcard && state.names.empty() && !state.delta_started) continue;
+    DeltaDiscoveryRequest request;
+    if (!MakeDeltaSubscription(type_url, state, !node_sent, request)) continue;
+    node_sent = true;
+    if (!stream.Write(request)) return false;
+  }
+  return true;
+}
+
+bool AdsClient::RunOneDeltaStream() {
+  auto stub = AggregatedDiscoveryService::NewStub(channel_);
+  grpc::ClientContext context;
+  std::unique_ptr<DeltaStream> stream;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    stream = stub->DeltaAggregatedResources(&context);
+    active_context_ = &context;
+    active_delta_stream_ = stream.get();
+    for (auto& [type_url, state] : types_) {
+      state.delta_started = false;
+      state.delta_subscribed.clear();
+    }
+    if (!SendDirtyDeltaRequests(*stream, /*first=*/true)) {
+      active_context_ = nullptr;
+      active_delta_stream_ = nullptr;
+      stream->WritesDone();
+      stream->Finish();
+      return false;
+    }
+  }
+
+  bool received_any = false;
+  DeltaDiscoveryResponse response;
+  while (stream->Read(&response)) {
+    if (!received_any) handler_->OnStreamState(true);
+    received_any = true;
+    const std::string& type_url = response.type_url();
+    // Apply the change to a copy: the kept set moves only if the handler
+    // accepts the result.
+    std::map<std::string, DeltaResource> next;
+    {
+      std::lock_guard lock(mu_);
+      next = types_[type_url].delta_resources;
+    }
+    for (const auto& resource : response.resources()) {
+      next[resource.name()] = DeltaResource{resource.version(), resource.resource()};
+    }
+    for (const auto& name : response.removed_resources()) next.erase(name);
+    std::vector<google::protobuf::Any> resources;
+    resources.reserve(next.size());
+    for (const auto& [name, kept] : next) resources.push_back(kept.resource);
+    {
+      std::lock_guard lock(mu_);
+      in_handler_ = true;
+    }
+    absl::Status status =
+        handler_->OnResources(type_url, resources, response.system_version_info());
+    std::lock_guard lock(mu_);
+    in_handler_ = false;
+    TypeState& state = types_[type_url];
+    DeltaDiscoveryRequest reply;
+    reply.set_type_url(type_url);
+    reply.set_response_nonce(response.nonce());
+    if (status.ok()) {
+      if (!state.wildcard) {
+        // A response may race an unsubscribe: keep only what is still wanted.
+        std::erase_if(next, [&state](const auto& e) { return !state.names.contains(e.first); });
+      }
+      state.delta_resources = std::move(next);
+      state.accepted_version = response.system_version_info();
+      ++acks_;
+    } else {
+      reply.mutable_error_detail()->set_code(static_cast<int>(status.code()));
+      reply.mutable_error_detail()->set_message(std::string(status.message()));
+      ++nacks_;
+      spdlog::warn("xds: rejected delta {} (nonce {}): {}", type_url, response.nonce(),
+                   std::string(status.message()));
+    }
+    if (!stream->Write(reply)) break;
+    if (!SendDirtyDeltaRequests(*stream, /*first=*/false)) break;
+  }
+  {
+    std::lock_guard lock(mu_);
+    active_context_ = nullptr;
+    active_delta_stream_ = nullptr;
+  }
+  grpc::Status status = stream->Finish();
+  if (!stopping_) {
+    spdlog::warn("xds: delta stream closed: {} {}", static_cast<int>(status.error_code()),
+                 status.error_message());
+  }
+  return received_any;
+}
+
 void AdsClient::Run() {
   auto backoff = options_.initial_backoff;
   while (!stopping_) {
-    bool received_any = RunOneStream();
+    bool received_any = options_.delta ? RunOneDeltaStream() : RunOneStream();
     handler_->OnStreamState(false);
     if (stopping_) break;
     ++reconnects_;

@@ -10,6 +10,16 @@
 // When the stream breaks, the client reconnects with jittered exponential
 // backoff and re-subscribes, sending the versions it has.
 //
+// Delta mode (options.delta, DeltaAggregatedResources): the server sends only
+// what changed. The client keeps every resource it accepted, by type and
+// name, applies each response's added and removed resources to a copy, and
+// hands the handler the complete resulting set — so handlers are the same in
+// both modes. A NACK leaves the kept set untouched. Subscription changes go
+// out as resource_names_subscribe / _unsubscribe; LDS and CDS are wildcard.
+// On reconnect the first request of each type carries
+// initial_resource_versions (name -> version of everything kept), so the
+// server resends only what changed meanwhile.
+//
 // Thread-safety: the client runs its stream on its own thread and calls the
 // handler there, one response at a time. Start/Stop and SetSubscription may
 // be called from any thread.
@@ -63,6 +73,7 @@ struct AdsClientOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{30'000};
   uint64_t seed = std::random_device{}();
+  bool delta = false;  // incremental xDS (DeltaAggregatedResources)
 };
 
 class AdsClient {
@@ -89,18 +100,38 @@ class AdsClient {
   uint64_t reconnects() const { return reconnects_; }
 
  private:
+  struct DeltaResource {
+    std::string version;
+    google::protobuf::Any resource;
+  };
   struct TypeState {
     bool wildcard = false;
     std::set<std::string> names;
     std::string accepted_version;
     std::string last_nonce;
     bool dirty = true;  // subscription changed: send a request
+    // Delta mode: what was accepted, by resource name, and which names the
+    // current stream has been told about.
+    std::map<std::string, DeltaResource> delta_resources;
+    std::set<std::string> delta_subscribed;
+    bool delta_started = false;  // the first request of this stream went out
   };
   using Stream = grpc::ClientReaderWriter<envoy::service::discovery::v3::DiscoveryRequest,
                                           envoy::service::discovery::v3::DiscoveryResponse>;
+  using DeltaStream =
+      grpc::ClientReaderWriter<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                               envoy::service::discovery::v3::DeltaDiscoveryResponse>;
 
   void Run();
   bool RunOneStream();
+  bool RunOneDeltaStream();
+  // REQUIRES: mu_ held. Sends the subscription changes of every dirty type
+  // (every type when `first`).
+  bool SendDirtyDeltaRequests(DeltaStream& stream, bool first);
+  // REQUIRES: mu_ held. The request announcing `state`'s subscription
+  // changes; false when there is nothing to say.
+  bool MakeDeltaSubscription(const std::string& type_url, TypeState& state, bool with_node,
+                             envoy::service::discovery::v3::DeltaDiscoveryRequest& request) const;
   bool SendDirtyRequests(Stream& stream, bool first);
   envoy::service::discovery::v3::DiscoveryRequest MakeRequest(const std::string& type_url,
                                                               const TypeState& state,
@@ -118,6 +149,7 @@ class AdsClient {
   std::map<std::string, TypeState> types_;  // ordered: CDS, EDS, LDS, RDS sent in that order
   grpc::ClientContext* active_context_ = nullptr;
   Stream* active_stream_ = nullptr;
+  DeltaStream* active_delta_stream_ = nullptr;
   bool in_handler_ = false;
 
   std::atomic<uint64_t> acks_{0};

@@ -49,16 +49,9 @@ constexpr char kProxyUid[] = "1337";
 constexpr char kAppUid[] = "1000";
 constexpr int kXdsPort = 15010;
 
-std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (exit_code) *exit_code = WEXITSTATUS(rc);
-  return out;
+// Commands here report their failures on stderr: keep it with the output.
+std::string RunCommandWithStderr(const std::string& cmd, int* exit_code = nullptr) {
+  return RunCommand(cmd + " 2>&1", exit_code);
 }
 
 // argv prefix running a command inside `netns` as `uid` (gid alike).
@@ -220,13 +213,13 @@ class ProxyCaptureTest : public ::testing::Test {
     ns_b_ = "mgcap-b-" + id;
     const std::string veth = "mgv" + id;
     int rc = 0;
-    std::string out = RunCommand(Shell({kIp, "netns", "add", ns_a_}), &rc);
+    std::string out = RunCommandWithStderr(Shell({kIp, "netns", "add", ns_a_}), &rc);
     if (rc != 0) {
       skip_reason_ = "cannot create a network namespace here: " + out;
       ns_a_.clear();
       return;
     }
-    out = RunCommand(Shell({kIp, "netns", "add", ns_b_}), &rc);
+    out = RunCommandWithStderr(Shell({kIp, "netns", "add", ns_b_}), &rc);
     if (rc != 0) {
       skip_reason_ = "cannot create a second network namespace: " + out;
       ns_b_.clear();
@@ -247,7 +240,7 @@ class ProxyCaptureTest : public ::testing::Test {
         {kIp, "-n", ns_b_, "route", "add", "default", "via", "10.77.0.1"},
     };
     for (const auto& cmd : setup) {
-      out = RunCommand(Shell(cmd), &rc);
+      out = RunCommandWithStderr(Shell(cmd), &rc);
       if (rc != 0) {
         skip_reason_ = "cannot set up the veth pair (" + Shell(cmd) + "): " + out;
         return;
@@ -272,9 +265,9 @@ class ProxyCaptureTest : public ::testing::Test {
     const std::string proxy = MESHGATE_BINARY_DIR "/bin/meshgate-proxy";
     for (const auto& [ns, exclude] : std::vector<std::pair<std::string, std::string>>{
              {ns_a_, std::to_string(kXdsPort)}, {ns_b_, "7777"}}) {
-      out = RunCommand(Shell({kIp, "netns", "exec", ns, proxy, "iptables", "--proxy-uid", kProxyUid,
-                              "--exclude-inbound-ports", exclude}),
-                       &rc);
+      out = RunCommandWithStderr(Shell({kIp, "netns", "exec", ns, proxy, "iptables", "--proxy-uid",
+                                        kProxyUid, "--exclude-inbound-ports", exclude}),
+                                 &rc);
       ASSERT_EQ(rc, 0) << "iptables in " << ns << ": " << out;
     }
 
@@ -332,7 +325,7 @@ class ProxyCaptureTest : public ::testing::Test {
     apps_.clear();
     delete op_;
     for (const auto& ns : {ns_a_, ns_b_}) {
-      if (!ns.empty()) RunCommand(Shell({kIp, "netns", "del", ns}));
+      if (!ns.empty()) RunCommandWithStderr(Shell({kIp, "netns", "del", ns}));
     }
     delete dir_;
   }
@@ -343,8 +336,8 @@ class ProxyCaptureTest : public ::testing::Test {
   }
 
   static std::string Admin(const std::string& ns, const std::string& path) {
-    return RunCommand(Shell({kIp, "netns", "exec", ns, "/usr/bin/curl", "-s", "-m", "2",
-                             "http://127.0.0.1:15000" + path}));
+    return RunCommandWithStderr(Shell({kIp, "netns", "exec", ns, "/usr/bin/curl", "-s", "-m", "2",
+                                       "http://127.0.0.1:15000" + path}));
   }
 
   // One Prometheus sample of a sidecar; 0 when absent.
@@ -372,11 +365,11 @@ class ProxyCaptureTest : public ::testing::Test {
       cmd.push_back(h);
     }
     cmd.push_back("http://echo-b.demo.svc.cluster.local:8080/hello");
-    return RunCommand(Shell(InPod(ns_a_, kAppUid, cmd)));
+    return RunCommandWithStderr(Shell(InPod(ns_a_, kAppUid, cmd)));
   }
 
   static std::string TcpFromA(const std::string& ip, int port, const std::string& message) {
-    return RunCommand(Shell(InPod(
+    return RunCommandWithStderr(Shell(InPod(
         ns_a_, kAppUid,
         {"/usr/bin/python3", dir_->path() + "/tcp_client.py", ip, std::to_string(port), message})));
   }
@@ -491,10 +484,11 @@ TEST_F(ProxyCaptureTest, CleanupRemovesTheCapture) {
   // no longer reaches sidecar B.
   const std::string proxy = MESHGATE_BINARY_DIR "/bin/meshgate-proxy";
   int rc = 0;
-  std::string out =
-      RunCommand(Shell({kIp, "netns", "exec", ns_b_, proxy, "iptables", "--cleanup"}), &rc);
+  std::string out = RunCommandWithStderr(
+      Shell({kIp, "netns", "exec", ns_b_, proxy, "iptables", "--cleanup"}), &rc);
   ASSERT_EQ(rc, 0) << out;
-  out = RunCommand(Shell({kIp, "netns", "exec", ns_b_, "/usr/sbin/iptables-save", "-t", "nat"}));
+  out = RunCommandWithStderr(
+      Shell({kIp, "netns", "exec", ns_b_, "/usr/sbin/iptables-save", "-t", "nat"}));
   EXPECT_EQ(out.find("MESHGATE"), std::string::npos) << out;
 }
 

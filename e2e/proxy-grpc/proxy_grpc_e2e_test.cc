@@ -37,17 +37,6 @@ constexpr int kServicePort = 9000;
 constexpr char kAuthority[] = "grpc.example.com";
 constexpr char kRelayCluster[] = "outbound|9000||relay.grpc.svc.cluster.local";
 
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  pclose(p);
-  return out;
-}
-
 // The backend: answers as relay.proto says; counts calls per fail_key.
 class RelayService final : public Relay::Service {
  public:

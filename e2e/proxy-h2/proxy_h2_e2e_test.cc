@@ -25,18 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (exit_code) *exit_code = WEXITSTATUS(rc);
-  return out;
-}
-
 struct HttpResult {
   std::string status_line;
   std::string headers;

@@ -37,23 +37,6 @@ constexpr char kSecureToken[] = "secure-bootstrap-token";
 constexpr char kGatewayId[] = "spiffe://cluster.local/ns/demo/sa/gateway";
 constexpr char kSecureId[] = "spiffe://cluster.local/ns/demo/sa/secure";
 
-std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (exit_code) *exit_code = WEXITSTATUS(rc);
-  return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream(path) << content;
 }
@@ -349,20 +332,20 @@ TEST_F(ProxyTlsTest, GatewayServesTheCertificateItGotOverSds) {
 TEST_F(ProxyTlsTest, CurlNegotiatesHttp2OverTlsWithAlpn) {
   std::string ca = work_->path() + "/first-ca.pem";
   int rc = -1;
-  std::string out = RunCommand(
-      absl::StrCat("curl -s -m 10 --http2 --cacert ", ca, " --resolve demo.example.com:",
-                   gateway_port_, ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
-                   "https://demo.example.com:", gateway_port_, "/over-h2 2>&1"),
-      &rc);
+  std::string out =
+      RunCommand(absl::StrCat("curl -s -m 10 --http2 --cacert ", ca, " --resolve demo.example.com:",
+                              gateway_port_, ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
+                              "https://demo.example.com:", gateway_port_, "/over-h2 2>&1"),
+                 &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_TRUE(absl::StrContains(out, "/over-h2")) << out;
   EXPECT_TRUE(absl::EndsWith(out, "\n2 200")) << out;
   // A client that offers only HTTP/1.1 still gets it.
-  out = RunCommand(
-      absl::StrCat("curl -s -m 10 --http1.1 --cacert ", ca, " --resolve demo.example.com:",
-                   gateway_port_, ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
-                   "https://demo.example.com:", gateway_port_, "/over-h1 2>&1"),
-      &rc);
+  out = RunCommand(absl::StrCat("curl -s -m 10 --http1.1 --cacert ", ca,
+                                " --resolve demo.example.com:", gateway_port_,
+                                ":127.0.0.1 -w '\\n%{http_version} %{http_code}' ",
+                                "https://demo.example.com:", gateway_port_, "/over-h1 2>&1"),
+                   &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_TRUE(absl::EndsWith(out, "\n1.1 200")) << out;
 }

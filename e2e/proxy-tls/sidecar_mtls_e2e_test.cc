@@ -45,23 +45,6 @@ using namespace std::chrono_literals;
 constexpr char kGatewayId[] = "spiffe://cluster.local/ns/demo/sa/gateway";
 constexpr char kEchoId[] = "spiffe://cluster.local/ns/demo/sa/echo";
 
-std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (exit_code) *exit_code = WEXITSTATUS(rc);
-  return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // The text format resolves Any payloads by descriptor: make sure the types
 // used inside Any are linked in.
 void LinkAnyTypes() {

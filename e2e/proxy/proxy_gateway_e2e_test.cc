@@ -34,18 +34,6 @@ struct HttpResult {
   std::string headers;
 };
 
-std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  if (exit_code) *exit_code = WEXITSTATUS(rc);
-  return out;
-}
-
 // One request with curl; headers as "-H 'a: b'" pieces.
 HttpResult Curl(int port, const std::string& path, const std::vector<std::string>& headers = {},
                 const std::string& host = "demo.example.com") {

@@ -63,6 +63,13 @@ class Subprocess {
   bool eof_ = false;
 };
 
+// Runs `command` with /bin/sh and returns its standard output (stderr too
+// when the command says 2>&1); the exit status goes to `exit_code` if given.
+std::string RunCommand(const std::string& command, int* exit_code = nullptr);
+
+// The whole file, or "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read the
 // port, close). Good enough for tests that start a server right after.
 int PickFreePort();

@@ -174,6 +174,9 @@ struct Refusal {
   std::string why;
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const Refusal& c, std::ostream* os) { *os << c.name; }
+
 class RebuildEndpointsRefuses : public ::testing::TestWithParam<Refusal> {};
 
 TEST_P(RebuildEndpointsRefuses, WhenMoreThanEndpointsChanged) {

@@ -46,6 +46,9 @@ struct Case {
   std::string vhost = std::string(kHost) + ":9080";
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 MeshBuilder Base(std::map<std::string, std::string> service_annotations = {}) {
   MeshBuilder mesh;
   mesh.AddService("shop", "reviews", {HttpPort(9080, 9080)}, {"v1", "v2"});

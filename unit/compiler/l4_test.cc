@@ -90,6 +90,9 @@ struct Case {
   std::vector<std::string> diagnostics = {};  // "field_path: message" substrings
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 ProxyTarget Gateway() {
   ProxyTarget t;
   t.role = ProxyTarget::Role::kGateway;

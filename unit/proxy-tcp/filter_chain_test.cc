@@ -76,6 +76,9 @@ struct RefusedCase {
   std::string expected;  // substring of the error
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const RefusedCase& c, std::ostream* os) { *os << c.name; }
+
 class TcpProxyRefusedTest : public ::testing::TestWithParam<RefusedCase> {};
 
 TEST_P(TcpProxyRefusedTest, NamesTheField) {

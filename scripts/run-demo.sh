@@ -16,7 +16,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-bin="$build/bin"
+if [ ! -d "$build/bin" ]; then
+  echo "meshgate demo: no binaries in $build/bin; build first (make run does)" >&2
+  exit 1
+fi
+bin="$(cd "$build" && pwd)/bin"
 state=$(mktemp -d -t meshgate-demo.XXXXXX)
 
 pids=()

@@ -35,6 +35,9 @@ struct Case {
   std::vector<std::string> listener_filters;
 };
 
+// Test names, not bytes, in gtest's and ctest's output.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 const char kOriginalDst[] = "envoy.filters.listener.original_dst";
 const char kTlsInspector[] = "envoy.filters.listener.tls_inspector";
 

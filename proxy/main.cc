@@ -198,6 +198,13 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
                  it->second.c_str());
     return false;
   }
+  if (out.count("interception-mode") && out["interception-mode"] == "NONE" &&
+      !out.count("instance-ip")) {
+    // Without capture the inbound listeners bind the instance IP; with none
+    // known the sidecar could not receive anything.
+    std::fprintf(stderr, "meshgate-proxy: --interception-mode NONE needs --instance-ip\n");
+    return false;
+  }
   if (auto it = out.find("instance-ip"); it != out.end()) {
     in_addr v4{};
     in6_addr v6{};

@@ -157,16 +157,22 @@ TEST_F(DemoTest, GatewaySidecarsMutualTlsGrpcAndCtrlC) {
   EXPECT_TRUE(closed) << "the sidecar kept a plaintext connection open";
   EXPECT_EQ(answer, "") << "the sidecar answered plaintext";
 
-  // Ctrl-C: the script stops every process it started, and they let go of
-  // the demo's addresses.
-  EXPECT_NE(demo_->Stop(SIGINT, 20s), -1) << "the demo did not stop on SIGINT\n" << demo_->Output();
+  // Ctrl-C, as a terminal sends it: SIGINT to the whole process group. The
+  // script stops every process it started, and they let go of the demo's
+  // addresses.
   const pid_t group = demo_->pid();
+  ASSERT_EQ(kill(-group, SIGINT), 0);
+  const int status = demo_->Stop(0, 20s);
+  EXPECT_NE(status, -1) << "the demo did not stop on SIGINT; left running:\n"
+                        << RunShell(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group))
+                        << demo_->Output();
   bool gone = false;
   for (int i = 0; i < 50 && !gone; ++i) {
     gone = kill(-group, 0) != 0 && errno == ESRCH;
     if (!gone) std::this_thread::sleep_for(100ms);
   }
-  EXPECT_TRUE(gone) << "processes of the demo outlived Ctrl-C";
+  EXPECT_TRUE(gone) << "processes of the demo outlived Ctrl-C:\n"
+                    << RunShell(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group));
   for (const auto& a : kDemoAddresses) EXPECT_FALSE(InUse(a)) << a.ip << ":" << a.port;
 }
 

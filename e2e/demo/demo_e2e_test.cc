@@ -9,10 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,19 +61,7 @@ bool InUse(const Address& a) {
   return true;
 }
 
-std::string RunShell(const std::string& cmd, int* exit_code = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-std::string Curl(const std::string& args) { return RunShell("curl -sS -m 5 " + args + " 2>&1"); }
+std::string Curl(const std::string& args) { return RunCommand("curl -sS -m 5 " + args + " 2>&1"); }
 
 class DemoTest : public ::testing::Test {
  protected:
@@ -128,9 +114,9 @@ TEST_F(DemoTest, GatewaySidecarsMutualTlsGrpcAndCtrlC) {
   // gRPC through the gateway by authority; the peer is the gateway.
   int code = -1;
   std::string reply =
-      RunShell(absl::StrCat(MESHGATE_BINARY_DIR "/bin/meshgate-grpc-echo --call Say ",
-                            "--target 127.0.0.1:8080 --authority ", kGrpcAuthority, " 2>&1"),
-               &code);
+      RunCommand(absl::StrCat(MESHGATE_BINARY_DIR "/bin/meshgate-grpc-echo --call Say ",
+                              "--target 127.0.0.1:8080 --authority ", kGrpcAuthority, " 2>&1"),
+                 &code);
   EXPECT_EQ(code, 0) << reply;
   EXPECT_TRUE(absl::StrContains(reply, absl::StrCat("peer=", kGatewayId))) << reply;
 
@@ -164,7 +150,7 @@ TEST_F(DemoTest, GatewaySidecarsMutualTlsGrpcAndCtrlC) {
   ASSERT_EQ(kill(-group, SIGINT), 0);
   const int status = demo_->Stop(0, 20s);
   EXPECT_NE(status, -1) << "the demo did not stop on SIGINT; left running:\n"
-                        << RunShell(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group))
+                        << RunCommand(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group))
                         << demo_->Output();
   bool gone = false;
   for (int i = 0; i < 50 && !gone; ++i) {
@@ -172,7 +158,7 @@ TEST_F(DemoTest, GatewaySidecarsMutualTlsGrpcAndCtrlC) {
     if (!gone) std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(gone) << "processes of the demo outlived Ctrl-C:\n"
-                    << RunShell(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group));
+                    << RunCommand(absl::StrCat("ps -o pid,stat,wchan:20,cmd -g ", group));
   for (const auto& a : kDemoAddresses) EXPECT_FALSE(InUse(a)) << a.ip << ":" << a.port;
 }
 

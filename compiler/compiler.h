@@ -67,6 +67,13 @@ struct ProxyTarget {
   // Workload labels; for gateways the gateway pod's labels (Gateway.selector).
   api::Labels labels;
   std::string workload_name;
+  // How traffic reaches a sidecar (Istio's node metadata INTERCEPTION_MODE):
+  // kRedirect by iptables to the capture listeners; kNone without capture,
+  // the inbound listeners then bind instance_ip on each workload port.
+  enum class InterceptionMode { kRedirect, kNone };
+  InterceptionMode interception_mode = InterceptionMode::kRedirect;
+  // The workload's own address (first of Istio's INSTANCE_IPS); "" if unknown.
+  std::string instance_ip;
 };
 
 struct CompileDiagnostic {

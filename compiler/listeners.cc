@@ -13,6 +13,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace meshgate::compiler {
@@ -198,14 +199,62 @@ std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const Proxy
   return out;
 }
 
+// The inbound chains of one workload port, to 127.0.0.1:PORT, as its
+// PeerAuthentication mode asks: a mutual-TLS chain (STRICT), a plaintext
+// chain (DISABLE), or both told apart by the TLS inspector (PERMISSIVE,
+// Istio's default). Shared by the capture listener and the bound listeners
+// of interception mode NONE. Returns whether a TLS chain was added (the
+// listener then needs the TLS inspector).
+bool AddInboundChains(const std::string& trust_domain, const PeerAuthenticationPolicy& peer_authn,
+                      uint32_t port, Protocol protocol, Listener* l, CompiledResources* out) {
+  const std::string cluster = InboundClusterName(port);
+  const api::MtlsMode mode = peer_authn.ModeFor(port);
+  const bool http = IsHttp(protocol);
+  bool any_tls = false;
+  for (bool tls : {true, false}) {
+    if (tls && mode == api::MtlsMode::kDisable) continue;
+    if (!tls && mode == api::MtlsMode::kStrict) continue;
+    auto* chain = l->add_filter_chains();
+    chain->set_name(mode == api::MtlsMode::kDisable
+                        ? cluster
+                        : absl::StrCat(cluster, tls ? "-mtls" : "-plaintext"));
+    auto* match = chain->mutable_filter_chain_match();
+    match->mutable_destination_port()->set_value(port);
+    if (mode != api::MtlsMode::kDisable) match->set_transport_protocol(tls ? "tls" : "raw_buffer");
+    if (tls) {
+      any_tls = true;
+      AddInboundMtls(trust_domain, http, chain, &out->secrets);
+    }
+    if (http) {
+      AddHcmFilter(InboundHcm(cluster, port, tls), chain);
+    } else {
+      AddTcpProxy(cluster, cluster, chain);
+    }
+  }
+  envoy::config::cluster::v3::Cluster local_app = InboundCluster(port);
+  if (protocol == Protocol::kHttp2 || protocol == Protocol::kGrpc) {
+    // A gRPC or HTTP/2 application may speak nothing else (no HTTP/1.1).
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions h2;
+    h2.mutable_explicit_http_config()->mutable_http2_protocol_options();
+    (*local_app.mutable_typed_extension_protocol_options())
+        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            .PackFrom(h2);
+  }
+  out->clusters.emplace(cluster, Seal(std::move(local_app)));
+  return any_tls;
+}
+
 }  // namespace
 
 void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
                            const std::set<uint32_t>& http_ports, CompiledResources* out) {
   const CompileOptions& options = mesh.options;
+  const bool bound_inbound = target.interception_mode == ProxyTarget::InterceptionMode::kNone &&
+                             !target.instance_ip.empty();
   // virtualOutbound: everything iptables redirects, handed to the listener
   // owning the original destination; unknown destinations pass through.
-  {
+  // Without capture nothing is redirected to it.
+  if (!bound_inbound) {
     Listener l;
     l.set_name("virtualOutbound");
     SetAddress("0.0.0.0", options.outbound_capture_port, l.mutable_address());
@@ -281,52 +330,41 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       }
     }
   }
-  // virtualInbound: per workload port, to 127.0.0.1:PORT, with the chains its
-  // PeerAuthentication mode asks for: a mutual-TLS chain (STRICT), a
-  // plaintext chain (DISABLE), or both told apart by the TLS inspector
-  // (PERMISSIVE, Istio's default).
-  {
-    Listener l;
-    l.set_name("virtualInbound");
-    SetAddress("0.0.0.0", options.inbound_capture_port, l.mutable_address());
-    l.set_traffic_direction(envoy::config::core::v3::INBOUND);
-    AddOriginalDst(&l);
-    const PeerAuthenticationPolicy peer_authn =
-        ResolvePeerAuthentication(mesh, target, &out->diagnostics);
-    bool any_tls = false;
-    for (const auto& [port, protocol] : WorkloadPorts(mesh, target, &out->diagnostics)) {
-      std::string cluster = InboundClusterName(port);
-      const api::MtlsMode mode = peer_authn.ModeFor(port);
-      const bool http = IsHttp(protocol);
-      for (bool tls : {true, false}) {
-        if (tls && mode == api::MtlsMode::kDisable) continue;
-        if (!tls && mode == api::MtlsMode::kStrict) continue;
-        auto* chain = l.add_filter_chains();
-        chain->set_name(mode == api::MtlsMode::kDisable
-                            ? cluster
-                            : absl::StrCat(cluster, tls ? "-mtls" : "-plaintext"));
-        auto* match = chain->mutable_filter_chain_match();
-        match->mutable_destination_port()->set_value(port);
-        if (mode != api::MtlsMode::kDisable)
-          match->set_transport_protocol(tls ? "tls" : "raw_buffer");
-        if (tls) {
-          any_tls = true;
-          AddInboundMtls(options.trust_domain, http, chain, &out->secrets);
-        }
-        if (http) {
-          AddHcmFilter(InboundHcm(cluster, port, tls), chain);
-        } else {
-          AddTcpProxy(cluster, cluster, chain);
-        }
+  const PeerAuthenticationPolicy peer_authn =
+      ResolvePeerAuthentication(mesh, target, &out->diagnostics);
+  const std::map<uint32_t, Protocol> workload_ports =
+      WorkloadPorts(mesh, target, &out->diagnostics);
+  if (bound_inbound) {
+    // Interception mode NONE: nothing redirects traffic to the proxy, so each
+    // workload port gets a listener bound to the instance IP itself; the
+    // application listens on 127.0.0.1 behind it.
+    for (const auto& [port, protocol] : workload_ports) {
+      Listener l;
+      l.set_name(absl::StrCat(target.instance_ip, "_", port));
+      SetAddress(target.instance_ip, port, l.mutable_address());
+      l.set_traffic_direction(envoy::config::core::v3::INBOUND);
+      if (AddInboundChains(options.trust_domain, peer_authn, port, protocol, &l, out)) {
+        AddTlsInspector(&l);
       }
-      out->clusters.emplace(cluster, Seal(InboundCluster(port)));
-    }
-    if (any_tls) AddTlsInspector(&l);
-    {
       std::string listener_name = l.name();
       out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
     }
+    return;
   }
+  // virtualInbound: every workload port on one capture listener, told apart
+  // by the original destination port.
+  Listener l;
+  l.set_name("virtualInbound");
+  SetAddress("0.0.0.0", options.inbound_capture_port, l.mutable_address());
+  l.set_traffic_direction(envoy::config::core::v3::INBOUND);
+  AddOriginalDst(&l);
+  bool any_tls = false;
+  for (const auto& [port, protocol] : workload_ports) {
+    any_tls |= AddInboundChains(options.trust_domain, peer_authn, port, protocol, &l, out);
+  }
+  if (any_tls) AddTlsInspector(&l);
+  std::string listener_name = l.name();
+  out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
 }
 
 // ---------------------------------------------------------------------------

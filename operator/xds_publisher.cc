@@ -40,6 +40,13 @@ ProxyTarget TargetOf(const envoy::config::core::v3::Node& node) {
     }
   }
   t.workload_name = StringField(md, "WORKLOAD_NAME");
+  // Istio's names: INTERCEPTION_MODE REDIRECT|TPROXY|NONE, and INSTANCE_IPS
+  // a comma-separated list whose first entry is the workload's address.
+  if (StringField(md, "INTERCEPTION_MODE") == "NONE") {
+    t.interception_mode = ProxyTarget::InterceptionMode::kNone;
+  }
+  std::string ips = StringField(md, "INSTANCE_IPS");
+  t.instance_ip = ips.substr(0, ips.find(','));
   return t;
 }
 
@@ -62,6 +69,11 @@ std::string GroupKey(const ProxyTarget& t) {
     if (!first) key += ",";
     first = false;
     key += k + "=" + v;
+  }
+  // Bound inbound listeners depend on the instance IP, so capture-less
+  // sidecars cannot share a group with one another or with captured ones.
+  if (t.interception_mode == ProxyTarget::InterceptionMode::kNone) {
+    key += "/none/" + t.instance_ip;
   }
   return key;
 }

@@ -7,7 +7,9 @@
 // where the ADS server picks it up. Proxy groups are derived from the node
 // that opens a stream (GroupHasher): role, namespace and labels, from the
 // node metadata meshgate-proxy sends (MESHGATE_ROLE, NAMESPACE, LABELS) or
-// that gRPC's proxyless clients send (GENERATOR=grpc or a gRPC user agent).
+// that gRPC's proxyless clients send (GENERATOR=grpc or a gRPC user agent);
+// for sidecars in Istio's interception mode NONE (INTERCEPTION_MODE), also
+// the instance IP (first of INSTANCE_IPS) their inbound listeners bind.
 // A group seen for the first time is compiled on the spot, so its first
 // request is answered without waiting for a config change.
 //

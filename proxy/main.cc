@@ -9,6 +9,12 @@
 //                  [--drain-timeout-ms 5000] [--bootstrap FILE] [--xds-delta[=true|false]]
 //                  [--ca-address HOST:PORT --token-file F --ca-root-file F]
 //                  [--trust-domain cluster.local] [--cert-ttl-seconds N]
+//                  [--interception-mode REDIRECT|NONE] [--instance-ip IP]
+//
+// --interception-mode NONE is Istio's capture-less sidecar: no iptables, so
+// the inbound listeners bind --instance-ip (the pod's own address) on each
+// workload port and forward to the app on 127.0.0.1. Both travel to the
+// control plane as Istio's node metadata INTERCEPTION_MODE and INSTANCE_IPS.
 //
 // With --ca-address the proxy holds its own workload identity, as Istio's
 // agent does: it generates the key, asks the CA for a certificate for
@@ -30,6 +36,7 @@
 // objects meant for them by --labels, matched against Gateway.spec.selector
 // as Istio matches the gateway pod's labels; they travel to the control plane
 // in the node metadata LABELS.
+#include <arpa/inet.h>
 #include <google/protobuf/struct.pb.h>
 #include <signal.h>
 #include <unistd.h>
@@ -76,6 +83,7 @@ constexpr char kUsage[] =
     "         [--bootstrap FILE] [--xds-delta[=true|false]]\n"
     "         [--ca-address HOST:PORT --token-file F --ca-root-file F]\n"
     "         [--trust-domain cluster.local] [--cert-ttl-seconds N]\n"
+    "         [--interception-mode REDIRECT|NONE] [--instance-ip IP]\n"
 
     "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
@@ -84,7 +92,8 @@ const std::vector<std::string> kKnownSettings = {
     "service-account", "labels",           "admin-port", "admin-address",
     "workers",         "access-log",       "log-level",  "drain-timeout-ms",
     "bootstrap",       "ca-address",       "token-file", "ca-root-file",
-    "trust-domain",    "cert-ttl-seconds", "xds-delta"};
+    "trust-domain",    "cert-ttl-seconds", "xds-delta",  "interception-mode",
+    "instance-ip"};
 
 using Settings = std::map<std::string, std::string>;
 
@@ -183,6 +192,29 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
                  role.c_str());
     return false;
   }
+  if (auto it = out.find("interception-mode");
+      it != out.end() && it->second != "REDIRECT" && it->second != "NONE") {
+    std::fprintf(stderr, "meshgate-proxy: --interception-mode must be REDIRECT or NONE, not '%s'\n",
+                 it->second.c_str());
+    return false;
+  }
+  if (out.count("interception-mode") && out["interception-mode"] == "NONE" &&
+      !out.count("instance-ip")) {
+    // Without capture the inbound listeners bind the instance IP; with none
+    // known the sidecar could not receive anything.
+    std::fprintf(stderr, "meshgate-proxy: --interception-mode NONE needs --instance-ip\n");
+    return false;
+  }
+  if (auto it = out.find("instance-ip"); it != out.end()) {
+    in_addr v4{};
+    in6_addr v6{};
+    if (inet_pton(AF_INET, it->second.c_str(), &v4) != 1 &&
+        inet_pton(AF_INET6, it->second.c_str(), &v6) != 1) {
+      std::fprintf(stderr, "meshgate-proxy: --instance-ip '%s' is not an IP address\n",
+                   it->second.c_str());
+      return false;
+    }
+  }
   return true;
 }
 
@@ -201,6 +233,9 @@ envoy::config::core::v3::Node MakeNode(Settings& s) {
   fields["MESHGATE_ROLE"].set_string_value(s["role"]);
   if (s.count("namespace")) fields["NAMESPACE"].set_string_value(s["namespace"]);
   if (s.count("service-account")) fields["SERVICE_ACCOUNT"].set_string_value(s["service-account"]);
+  fields["INTERCEPTION_MODE"].set_string_value(s.count("interception-mode") ? s["interception-mode"]
+                                                                            : "REDIRECT");
+  if (s.count("instance-ip")) fields["INSTANCE_IPS"].set_string_value(s["instance-ip"]);
   if (s.count("labels")) {
     auto& labels = *fields["LABELS"].mutable_struct_value()->mutable_fields();
     std::string list = s["labels"];

@@ -282,10 +282,9 @@ int RunIptablesCommand(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
   int status = RunWithInput("iptables-restore --noflush", rules);
   if (status != 0) {
-    std::fprintf(stderr,
-                 "meshgate-proxy iptables: iptables-restore exited with %d%s; input was:\n%s",
-                 status, status == 127 ? " (not installed: Debian package iptables)" : "",
-                 rules.c_str());
+    std::fprintf(
+        stderr, "meshgate-proxy iptables: iptables-restore exited with %d%s; input was:\n%s",
+        status, status == 127 ? " (not installed: Debian package iptables)" : "", rules.c_str());
     return 1;
   }
   return 0;

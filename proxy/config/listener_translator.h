@@ -149,6 +149,17 @@ struct ListenerConfig {
     }
     return false;
   }
+  // True when some chain is told apart by what only the ClientHello shows
+  // (TLS or not, SNI, ALPN): the worker peeks at it before choosing.
+  bool inspects_client_hello() const {
+    for (const auto& c : filter_chains) {
+      if (!c.match.server_names.empty() || !c.match.transport_protocol.empty() ||
+          !c.match.application_protocols.empty()) {
+        return true;
+      }
+    }
+    return false;
+  }
   // True when an original_dst listener filter restores the destination a
   // redirected connection was meant for (it then drives chain matching).
   bool restores_original_dst() const {

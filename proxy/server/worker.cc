@@ -484,12 +484,7 @@ void Worker::OnAccept(const std::string& listener_name, int fd) {
   }
   // Chains told apart by TLS, SNI or ALPN need a look at the ClientHello
   // first (Envoy's tls_inspector), on the listener that serves the connection.
-  bool inspect = false;
-  for (const auto& fc : accepted.listener->filter_chains) {
-    inspect |= !fc.match.server_names.empty() || !fc.match.transport_protocol.empty() ||
-               !fc.match.application_protocols.empty();
-  }
-  if (inspect) {
+  if (accepted.listener->inspects_client_hello()) {
     inspecting_[fd] = std::make_unique<TlsInspection>(*this, std::move(accepted));
     return;
   }

@@ -60,7 +60,7 @@ struct KindVersions {
   std::array<std::string_view, 4> api_versions;
 };
 
-constexpr std::array<KindVersions, 12> kSupported = {{
+constexpr std::array<KindVersions, 13> kSupported = {{
     {Kind::kVirtualService,
      {"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3",
       "networking.meshgate.io/v1"}},
@@ -81,6 +81,8 @@ constexpr std::array<KindVersions, 12> kSupported = {{
     {Kind::kSecret, {"v1"}},
     {Kind::kConfigMap, {"v1"}},
     {Kind::kPeerAuthentication, {"security.istio.io/v1", "security.istio.io/v1beta1"}},
+    {Kind::kSidecar,
+     {"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"}},
 }};
 
 std::optional<Kind> LookupKind(const std::string& kind, const std::string& api_version) {
@@ -96,7 +98,7 @@ std::optional<Kind> LookupKind(const std::string& kind, const std::string& api_v
 bool IsKubernetesKind(Kind kind) {
   return kind != Kind::kVirtualService && kind != Kind::kDestinationRule &&
          kind != Kind::kGateway && kind != Kind::kServiceEntry && kind != Kind::kAPIProduct &&
-         kind != Kind::kPeerAuthentication;
+         kind != Kind::kPeerAuthentication && kind != Kind::kSidecar;
 }
 
 std::string ScalarField(const YAML::Node& map, const char* name) {
@@ -315,6 +317,9 @@ class Decoder {
         break;
       case Kind::kPeerAuthentication:
         resource->spec = DecodeSpec(ctx, spec, codec::PeerAuthenticationSpec());
+        break;
+      case Kind::kSidecar:
+        resource->spec = DecodeSpec(ctx, spec, codec::SidecarSpec());
         break;
       case Kind::kAPIProduct: {
         APIProduct product;

@@ -18,6 +18,7 @@ const Codec<VirtualService>& VirtualServiceSpec();
 const Codec<DestinationRule>& DestinationRuleSpec();
 const Codec<Gateway>& GatewaySpec();
 const Codec<PeerAuthentication>& PeerAuthenticationSpec();
+const Codec<Sidecar>& SidecarSpec();
 const Codec<ServiceEntry>& ServiceEntrySpec();
 
 const Codec<ObjectMeta>& Metadata();

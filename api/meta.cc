@@ -6,7 +6,7 @@
 namespace meshgate::api {
 namespace {
 
-constexpr std::array<std::pair<Kind, std::string_view>, 12> kKindNames = {{
+constexpr std::array<std::pair<Kind, std::string_view>, 13> kKindNames = {{
     {Kind::kVirtualService, "VirtualService"},
     {Kind::kDestinationRule, "DestinationRule"},
     {Kind::kGateway, "Gateway"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<Kind, std::string_view>, 12> kKindNames = {{
     {Kind::kSecret, "Secret"},
     {Kind::kConfigMap, "ConfigMap"},
     {Kind::kPeerAuthentication, "PeerAuthentication"},
+    {Kind::kSidecar, "Sidecar"},
 }};
 
 }  // namespace

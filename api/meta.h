@@ -26,6 +26,7 @@ enum class Kind {
   kSecret,
   kConfigMap,
   kPeerAuthentication,
+  kSidecar,
 };
 
 // "VirtualService", "EndpointSlice", ...

@@ -1,5 +1,5 @@
-// Istio-compatible networking kinds: VirtualService, DestinationRule, Gateway
-// and ServiceEntry, with Istio's field names and meanings
+// Istio-compatible networking kinds: VirtualService, DestinationRule, Gateway,
+// ServiceEntry and Sidecar, with Istio's field names and meanings
 // (networking.istio.io/v1 and networking.meshgate.io/v1 decode to the same
 // types).
 //
@@ -434,6 +434,48 @@ struct ServiceEntry {
   std::optional<WorkloadSelector> workload_selector;
   std::vector<std::string> export_to;
   std::vector<std::string> subject_alt_names;
+};
+
+// ---------------------------------------------------------------------------
+// Sidecar
+
+// Istio's OutboundTrafficPolicy: what a sidecar does with traffic to a
+// destination it knows nothing about. ALLOW_ANY passes it through to the
+// original destination; REGISTRY_ONLY refuses it (HTTP 502, TCP closed).
+struct OutboundTrafficPolicy {
+  enum class Mode { kAllowAny, kRegistryOnly };
+  Mode mode = Mode::kAllowAny;
+};
+
+// Istio's IstioIngressListener: a workload port the sidecar accepts traffic
+// on, and where it hands it to the application.
+struct IstioIngressListener {
+  Port port;
+  std::string bind;
+  std::string capture_mode;      // DEFAULT|IPTABLES|NONE (upper-cased on decode)
+  std::string default_endpoint;  // "127.0.0.1:PORT", "0.0.0.0:PORT", "[::1]:PORT" or unix://
+};
+
+// Istio's IstioEgressListener: the services a sidecar can reach, as
+// "namespace/host" patterns ("*" any namespace, "." the Sidecar's own,
+// "~" none; the host may be "*" or start with "*."). Without a port it is the
+// catch-all for every port no other egress listener names.
+struct IstioEgressListener {
+  std::optional<Port> port;
+  std::string bind;
+  std::string capture_mode;
+  std::vector<std::string> hosts;
+};
+
+// Istio's Sidecar: scopes what one workload's sidecar is configured with.
+// Selection (compiler): the Sidecar of the proxy's namespace whose
+// workloadSelector matches its labels, else its namespace's Sidecar without a
+// selector, else the root namespace's Sidecar without a selector.
+struct Sidecar {
+  std::optional<WorkloadSelector> workload_selector;
+  std::vector<IstioIngressListener> ingress;
+  std::vector<IstioEgressListener> egress;
+  std::optional<OutboundTrafficPolicy> outbound_traffic_policy;
 };
 
 }  // namespace meshgate::api

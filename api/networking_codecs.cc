@@ -595,6 +595,39 @@ const Codec<PeerAuthentication>& PeerAuthenticationSpec() {
   return codec;
 }
 
+const Codec<Sidecar>& SidecarSpec() {
+  static const Codec<Sidecar> codec = [] {
+    using Policy = OutboundTrafficPolicy;
+    auto selector = ObjectCodec<WorkloadSelector>()
+                        .Field("labels", &WorkloadSelector::match_labels, LabelsCodec())
+                        .Build();
+    auto ingress = ObjectCodec<IstioIngressListener>()
+                       .Field("port", &IstioIngressListener::port, PortCodec())
+                       .Field("bind", &IstioIngressListener::bind, String())
+                       .Field("captureMode", &IstioIngressListener::capture_mode, UpperString())
+                       .Field("defaultEndpoint", &IstioIngressListener::default_endpoint, String())
+                       .Build();
+    auto egress = ObjectCodec<IstioEgressListener>()
+                      .Field("port", &IstioEgressListener::port, PortCodec())
+                      .Field("bind", &IstioEgressListener::bind, String())
+                      .Field("captureMode", &IstioEgressListener::capture_mode, UpperString())
+                      .Field("hosts", &IstioEgressListener::hosts, ListOf(String()))
+                      .Build();
+    auto policy = ObjectCodec<Policy>()
+                      .Field("mode", &Policy::mode,
+                             Enum<Policy::Mode>({{"ALLOW_ANY", Policy::Mode::kAllowAny},
+                                                 {"REGISTRY_ONLY", Policy::Mode::kRegistryOnly}}))
+                      .Build();
+    return ObjectCodec<Sidecar>()
+        .Field("workloadSelector", &Sidecar::workload_selector, selector)
+        .Field("ingress", &Sidecar::ingress, ListOf(ingress))
+        .Field("egress", &Sidecar::egress, ListOf(egress))
+        .Field("outboundTrafficPolicy", &Sidecar::outbound_traffic_policy, policy)
+        .Build();
+  }();
+  return codec;
+}
+
 const Codec<ObjectMeta>& Metadata() {
   static const Codec<ObjectMeta> codec =
       ObjectCodec<ObjectMeta>()
@@ -631,6 +664,8 @@ const FieldSchema& SpecSchema(Kind kind) {
       return *codec::ServiceEntrySpec().schema;
     case Kind::kPeerAuthentication:
       return *codec::PeerAuthenticationSpec().schema;
+    case Kind::kSidecar:
+      return *codec::SidecarSpec().schema;
     default:
       return any;
   }

@@ -20,7 +20,7 @@ namespace meshgate::api {
 
 using Spec =
     std::variant<VirtualService, DestinationRule, Gateway, ServiceEntry, APIProduct, Service,
-                 EndpointSlice, Pod, Namespace, Secret, ConfigMap, PeerAuthentication>;
+                 EndpointSlice, Pod, Namespace, Secret, ConfigMap, PeerAuthentication, Sidecar>;
 
 struct Resource {
   Kind kind = Kind::kVirtualService;

@@ -986,6 +986,103 @@ void CheckGateway(Checker& c, const Gateway& gw) {
   CheckLabels(c, "spec.selector", gw.selector);
 }
 
+// ---------------------------------------------------------------------------
+// Sidecar
+
+// Istio's ValidateSidecar.
+void CheckCaptureMode(Checker& c, const std::string& path, const std::string& mode) {
+  if (!mode.empty() && mode != "DEFAULT" && mode != "IPTABLES" && mode != "NONE") {
+    c.Error(path, "captureMode must be DEFAULT, IPTABLES or NONE, got \"" + mode + "\"");
+  }
+}
+
+void CheckBind(Checker& c, const std::string& path, const std::string& bind) {
+  if (!bind.empty() && !IsIP(bind) && bind.rfind("unix://", 0) != 0) {
+    c.Error(path, "bind must be an IP address or a unix:// path");
+  }
+}
+
+// "127.0.0.1:PORT", "0.0.0.0:PORT", "[::1]:PORT", "[::]:PORT" or "unix://PATH".
+void CheckDefaultEndpoint(Checker& c, const std::string& path, const std::string& endpoint) {
+  if (endpoint.empty()) return;
+  if (endpoint.rfind("unix://", 0) == 0) {
+    if (endpoint.size() == std::string_view("unix://").size()) {
+      c.Error(path, "unix:// needs a socket path");
+    }
+    return;
+  }
+  const size_t colon = endpoint.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : endpoint.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  uint32_t number = 0;
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  const bool port_ok = !port.empty() && error == std::errc() && end == port.data() + port.size() &&
+                       number >= 1 && number <= 65535;
+  if ((host != "127.0.0.1" && host != "0.0.0.0" && host != "[::1]" && host != "[::]") || !port_ok) {
+    c.Error(path,
+            "defaultEndpoint must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT "
+            "or unix://PATH, got \"" +
+                endpoint + "\"");
+  }
+}
+
+// Egress hosts are always "namespace/host".
+void CheckEgressHost(Checker& c, const std::string& path, const std::string& value) {
+  if (value.find('/') == std::string::npos) {
+    c.Error(path,
+            "egress host \"" + value +
+                "\" must be namespace/host (\"*/\", \"./\" or \"NAMESPACE/\" before the host)");
+    return;
+  }
+  const std::string host = value.substr(value.find('/') + 1);
+  if (host != "*") CheckNamespacedHost(c, path, value);
+}
+
+void CheckSidecar(Checker& c, const Sidecar& sidecar) {
+  if (sidecar.ingress.empty() && sidecar.egress.empty() && !sidecar.outbound_traffic_policy) {
+    c.Error("spec", "a Sidecar needs ingress, egress or outboundTrafficPolicy");
+  }
+  if (sidecar.workload_selector) {
+    if (sidecar.workload_selector->match_labels.empty()) {
+      c.Error("spec.workloadSelector.labels", "a workloadSelector needs at least one label");
+    }
+    CheckLabels(c, "spec.workloadSelector.labels", sidecar.workload_selector->match_labels);
+  }
+  std::set<std::string> ingress_binds;
+  for (size_t i = 0; i < sidecar.ingress.size(); ++i) {
+    const IstioIngressListener& in = sidecar.ingress[i];
+    const std::string p = Index("spec.ingress", i);
+    CheckServicePort(c, p + ".port", in.port);
+    CheckBind(c, p + ".bind", in.bind);
+    CheckCaptureMode(c, p + ".captureMode", in.capture_mode);
+    CheckDefaultEndpoint(c, p + ".defaultEndpoint", in.default_endpoint);
+    if (!ingress_binds.insert(in.bind + ":" + std::to_string(in.port.number)).second) {
+      c.Error(p + ".port.number",
+              "port " + std::to_string(in.port.number) + " is already an ingress listener");
+    }
+  }
+  std::set<std::string> egress_binds;
+  for (size_t i = 0; i < sidecar.egress.size(); ++i) {
+    const IstioEgressListener& out = sidecar.egress[i];
+    const std::string p = Index("spec.egress", i);
+    if (out.port) {
+      CheckServicePort(c, p + ".port", *out.port);
+      if (!egress_binds.insert(out.bind + ":" + std::to_string(out.port->number)).second) {
+        c.Error(p + ".port.number",
+                "port " + std::to_string(out.port->number) + " is already an egress listener");
+      }
+    } else if (i + 1 != sidecar.egress.size()) {
+      c.Error(p, "the egress listener without a port (the catch-all) must be the last one");
+    }
+    CheckBind(c, p + ".bind", out.bind);
+    CheckCaptureMode(c, p + ".captureMode", out.capture_mode);
+    if (out.hosts.empty()) c.Error(p + ".hosts", "an egress listener needs at least one host");
+    for (size_t j = 0; j < out.hosts.size(); ++j) {
+      CheckEgressHost(c, Index(p + ".hosts", j), out.hosts[j]);
+    }
+  }
+}
+
 void CheckServiceEntry(Checker& c, const ServiceEntry& se) {
   using Resolution = ServiceEntry::Resolution;
   const bool dns = se.resolution == Resolution::kDNS || se.resolution == Resolution::kDNSRoundRobin;
@@ -1098,6 +1195,8 @@ Diagnostics Validate(const Resource& resource) {
           CheckEndpointSlice(c, spec);
         } else if constexpr (std::is_same_v<T, PeerAuthentication>) {
           CheckPeerAuthentication(c, spec);
+        } else if constexpr (std::is_same_v<T, Sidecar>) {
+          CheckSidecar(c, spec);
         }
       },
       resource.spec);

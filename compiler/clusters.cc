@@ -429,20 +429,29 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
 
 }  // namespace
 
-Cluster InboundCluster(uint32_t port) {
+Cluster InboundCluster(uint32_t port, const InboundEndpoint& endpoint) {
   Cluster c;
   c.set_name(InboundClusterName(port));
   c.set_type(Cluster::STATIC);
   SetDuration(absl::Seconds(10), c.mutable_connect_timeout());
   auto* cla = c.mutable_load_assignment();
   cla->set_cluster_name(c.name());
-  auto* sa = cla->add_endpoints()
-                 ->add_lb_endpoints()
-                 ->mutable_endpoint()
-                 ->mutable_address()
-                 ->mutable_socket_address();
-  sa->set_address("127.0.0.1");
-  sa->set_port_value(port);
+  auto* address = cla->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address();
+  if (!endpoint.pipe.empty()) {
+    address->mutable_pipe()->set_path(endpoint.pipe);
+  } else {
+    auto* sa = address->mutable_socket_address();
+    sa->set_address(endpoint.address);
+    sa->set_port_value(endpoint.port != 0 ? endpoint.port : port);
+  }
+  return c;
+}
+
+Cluster BlackHoleCluster() {
+  Cluster c;
+  c.set_name("BlackHoleCluster");
+  c.set_type(Cluster::STATIC);
+  SetDuration(absl::Seconds(10), c.mutable_connect_timeout());
   return c;
 }
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "compiler/internal.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -87,9 +89,45 @@ void Normalize(std::vector<CompileDiagnostic>* diags) {
 
 // Route configurations shared between the proxies of one batch.
 struct SharedRoutes {
-  // (namespace, port) -> route config not depending on labels.
-  std::map<std::pair<std::string, uint32_t>, Versioned<RouteConfiguration>> by_namespace;
+  // (namespace, Sidecar or null, port) -> route config not depending on labels.
+  std::map<std::tuple<std::string, const api::Resource*, uint32_t>, Versioned<RouteConfiguration>>
+      by_namespace;
 };
+
+// "outbound|PORT|SUBSET|HOST" -> (PORT, HOST); false for other names.
+bool ParseOutboundClusterName(absl::string_view name, uint32_t* port, absl::string_view* host) {
+  if (!absl::ConsumePrefix(&name, "outbound|")) return false;
+  const size_t port_end = name.find('|');
+  if (port_end == absl::string_view::npos) return false;
+  if (!absl::SimpleAtoi(name.substr(0, port_end), port)) return false;
+  const size_t subset_end = name.find('|', port_end + 1);
+  if (subset_end == absl::string_view::npos) return false;
+  *host = name.substr(subset_end + 1);
+  return true;
+}
+
+// Drops the outbound clusters (and their load assignments) of services the
+// proxy's Sidecar does not import, and adds BlackHoleCluster when its
+// outbound traffic policy is REGISTRY_ONLY.
+void ScopeClusters(const MeshIndex& index, const SidecarScope& sidecar,
+                   absl::string_view proxy_namespace, CompiledResources* out) {
+  for (auto it = out->clusters.begin(); it != out->clusters.end();) {
+    uint32_t port = 0;
+    absl::string_view host;
+    bool keep = true;
+    if (ParseOutboundClusterName(it->first, &port, &host)) {
+      const ServiceInfo* service = index.FindService(host);
+      keep = service != nullptr && index.ServiceVisible(*service, proxy_namespace, &sidecar, port);
+    }
+    if (keep) {
+      ++it;
+    } else {
+      out->endpoints.erase(it->first);
+      it = out->clusters.erase(it);
+    }
+  }
+  if (sidecar.registry_only()) out->clusters.emplace("BlackHoleCluster", Seal(BlackHoleCluster()));
+}
 
 void AddMeshResources(const CompiledMesh& mesh, bool grpc, CompiledResources* out) {
   out->clusters = grpc ? mesh.grpc_clusters : mesh.clusters;
@@ -118,16 +156,25 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
     case ProxyTarget::Role::kSidecar: {
       AddMeshResources(mesh, false, &out);
       ApplyWorkloadRules(*mesh.index, target, &out);
+      std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
+      const api::Resource* sidecar_resource = mesh.index->SidecarFor(ns, target.labels);
+      std::optional<SidecarScope> sidecar;
+      if (sidecar_resource != nullptr) {
+        sidecar.emplace(*sidecar_resource, *mesh.index);
+        ScopeClusters(*mesh.index, *sidecar, ns, &out);
+      }
+      const SidecarScope* scope = sidecar ? &*sidecar : nullptr;
       std::set<uint32_t> http_ports;
       for (const auto& [host, service] : mesh.index->services()) {
         for (const auto& p : service.ports) {
-          if (IsHttp(p.protocol)) http_ports.insert(p.port);
+          if (!IsHttp(p.protocol)) continue;
+          if (scope != nullptr && !mesh.index->ServiceVisible(service, ns, scope, p.port)) continue;
+          http_ports.insert(p.port);
         }
       }
-      std::string ns = target.namespace_.empty() ? "default" : target.namespace_;
       for (uint32_t port : http_ports) {
         std::string name = absl::StrCat(port);
-        auto key = std::make_pair(ns, port);
+        auto key = std::make_tuple(ns, sidecar_resource, port);
         if (shared != nullptr) {
           auto it = shared->by_namespace.find(key);
           if (it != shared->by_namespace.end()) {
@@ -144,6 +191,7 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
         ctx.proxy_labels = &target.labels;
         ctx.diagnostics = &out.diagnostics;
         ctx.proxy_dependent = &proxy_dependent;
+        ctx.sidecar = scope;
         ctx.cache = mesh.route_cache.get();
         auto rc = std::make_shared<RouteConfigOnArena>();
         SidecarRouteConfig(ctx, port, rc->message());
@@ -151,7 +199,7 @@ CompiledResources CompileOne(const CompiledMesh& mesh, const ProxyTarget& target
         if (shared != nullptr && !proxy_dependent) shared->by_namespace.emplace(key, versioned);
         out.routes.emplace(name, std::move(versioned));
       }
-      BuildSidecarListeners(mesh, target, http_ports, &out);
+      BuildSidecarListeners(mesh, target, scope, http_ports, &out);
       break;
     }
   }

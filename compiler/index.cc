@@ -140,6 +140,7 @@ MeshIndex::MeshIndex(const api::ConfigSnapshot& snapshot, const CompileOptions& 
   IndexServiceEntries(snapshot, diagnostics);
   SortEndpoints();
   IndexDestinationRules(snapshot, diagnostics);
+  IndexSidecars(snapshot, diagnostics);
   for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kVirtualService)) {
     virtual_services_.push_back(r.get());
   }
@@ -191,6 +192,108 @@ const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
     if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace)) return vs;
   }
   return nullptr;
+}
+
+bool MeshIndex::ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace,
+                               const SidecarScope* sidecar, uint32_t port) const {
+  if (sidecar != nullptr && !sidecar->Imports(service.namespace_, service.hostname, port)) {
+    return false;
+  }
+  return ServiceVisible(service, proxy_namespace);
+}
+
+const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
+                                                   absl::string_view proxy_namespace,
+                                                   const SidecarScope* sidecar,
+                                                   uint32_t port) const {
+  if (sidecar == nullptr) return MeshVirtualService(hostname, proxy_namespace);
+  auto it = mesh_virtual_services_.find(std::string(hostname));
+  if (it == mesh_virtual_services_.end()) return nullptr;
+  for (const api::Resource* vs : it->second) {
+    if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace) &&
+        sidecar->Imports(NamespaceOf(*vs), hostname, port)) {
+      return vs;
+    }
+  }
+  return nullptr;
+}
+
+void MeshIndex::IndexSidecars(const api::ConfigSnapshot& snapshot,
+                              std::vector<CompileDiagnostic>* diags) {
+  // Objects of a kind come in (namespace, name) order, so "first by name"
+  // needs no sort. Istio picks the oldest; names are what a file has.
+  for (const auto& r : ObjectsOfKind(snapshot, api::Kind::kSidecar)) {
+    NamespaceSidecars& in_namespace = sidecars_[NamespaceOf(*r)];
+    if (r->As<api::Sidecar>().workload_selector) {
+      in_namespace.with_selector.push_back(r.get());
+    } else if (in_namespace.without_selector == nullptr) {
+      in_namespace.without_selector = r.get();
+    } else {
+      diags->push_back(MakeDiagnostic(*r, "spec.workloadSelector",
+                                      "namespace " + NamespaceOf(*r) + " already has Sidecar " +
+                                          in_namespace.without_selector->metadata.name +
+                                          " without workloadSelector; this one is ignored",
+                                      CompileDiagnostic::Severity::kWarning));
+    }
+  }
+}
+
+const api::Resource* MeshIndex::SidecarFor(absl::string_view proxy_namespace,
+                                           const api::Labels& labels) const {
+  if (auto it = sidecars_.find(proxy_namespace); it != sidecars_.end()) {
+    for (const api::Resource* r : it->second.with_selector) {
+      if (LabelsMatch(r->As<api::Sidecar>().workload_selector->match_labels, labels)) return r;
+    }
+    if (it->second.without_selector != nullptr) return it->second.without_selector;
+  }
+  auto root = sidecars_.find(options_.root_namespace);
+  return root == sidecars_.end() ? nullptr : root->second.without_selector;
+}
+
+SidecarScope::SidecarScope(const api::Resource& sidecar, const MeshIndex& index)
+    : resource_(&sidecar) {
+  const api::Sidecar& spec = sidecar.As<api::Sidecar>();
+  const std::string own_namespace = index.NamespaceOf(sidecar);
+  for (const auto& listener : spec.egress) {
+    Egress egress;
+    if (listener.port) egress.port = listener.port->number;
+    for (const auto& entry : listener.hosts) {
+      const size_t slash = entry.find('/');
+      if (slash == std::string::npos) continue;  // rejected by validation
+      HostPattern pattern;
+      pattern.namespace_ = entry.substr(0, slash);
+      if (pattern.namespace_ == ".") pattern.namespace_ = own_namespace;
+      const std::string resolve_in = pattern.namespace_ == "*" || pattern.namespace_ == "~"
+                                         ? own_namespace
+                                         : pattern.namespace_;
+      pattern.host = index.ResolveHost(entry.substr(slash + 1), resolve_in);
+      egress.hosts.push_back(std::move(pattern));
+    }
+    egress_.push_back(std::move(egress));
+  }
+  registry_only_ =
+      spec.outbound_traffic_policy &&
+      spec.outbound_traffic_policy->mode == api::OutboundTrafficPolicy::Mode::kRegistryOnly;
+}
+
+bool SidecarScope::Imports(absl::string_view namespace_, absl::string_view host,
+                           uint32_t port) const {
+  // The listener naming the port wins over the catch-all (Istio).
+  const Egress* chosen = nullptr;
+  for (const Egress& e : egress_) {
+    if (e.port && *e.port == port) {
+      chosen = &e;
+      break;
+    }
+    if (!e.port && chosen == nullptr) chosen = &e;
+  }
+  if (chosen == nullptr) return false;
+  for (const HostPattern& p : chosen->hosts) {
+    if (p.namespace_ == "~") continue;
+    if (p.namespace_ != "*" && p.namespace_ != namespace_) continue;
+    if (HostMatches(p.host, host) || HostMatches(host, p.host)) return true;
+  }
+  return false;
 }
 
 bool MeshIndex::ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
@@ -641,6 +744,15 @@ bool MeshIndex::DiffersOnlyInEndpoints(const MeshIndex& previous, std::string* w
   }
   if (virtual_services_ != previous.virtual_services_) return differ("VirtualServices changed");
   if (gateways_ != previous.gateways_) return differ("Gateways changed");
+  auto same_sidecars = [](const NamespaceSidecars& a, const NamespaceSidecars& b) {
+    return a.without_selector == b.without_selector && a.with_selector == b.with_selector;
+  };
+  if (!std::equal(sidecars_.begin(), sidecars_.end(), previous.sidecars_.begin(),
+                  previous.sidecars_.end(), [&](const auto& a, const auto& b) {
+                    return a.first == b.first && same_sidecars(a.second, b.second);
+                  })) {
+    return differ("Sidecars changed");
+  }
   if (workload_rules_.size() != previous.workload_rules_.size() ||
       !std::equal(
           workload_rules_.begin(), workload_rules_.end(), previous.workload_rules_.begin(),

@@ -93,6 +93,37 @@ struct ServiceInfo {
   const ServicePortInfo* FindPort(uint32_t port) const;
 };
 
+// What a Sidecar resource (Istio's SidecarScope) leaves of the mesh for the
+// proxies it applies to: the services and VirtualServices its egress
+// listeners import, per port, and its outbound traffic policy. Holds a raw
+// pointer into the snapshot, like MeshIndex.
+class SidecarScope {
+ public:
+  // Egress hosts are resolved ("reviews.shop" -> FQDN) through `index`.
+  SidecarScope(const api::Resource& sidecar, const class MeshIndex& index);
+
+  const api::Resource& resource() const { return *resource_; }
+  const api::Sidecar& spec() const { return resource_->As<api::Sidecar>(); }
+  // Does the egress listener of `port` (else the catch-all) import `host`
+  // of `namespace_`? Wildcard hosts (a VirtualService's "*.example.com")
+  // are imported when the two patterns overlap.
+  bool Imports(absl::string_view namespace_, absl::string_view host, uint32_t port) const;
+  bool registry_only() const { return registry_only_; }
+
+ private:
+  struct HostPattern {
+    std::string namespace_;  // "*" any, "~" none, else a namespace name
+    std::string host;        // "*", "*.suffix" or a host
+  };
+  struct Egress {
+    std::optional<uint32_t> port;  // none: the catch-all
+    std::vector<HostPattern> hosts;
+  };
+  const api::Resource* resource_ = nullptr;
+  std::vector<Egress> egress_;
+  bool registry_only_ = false;
+};
+
 struct GatewayRef {
   const api::Resource* resource = nullptr;
   std::string key;  // "namespace/name"
@@ -138,6 +169,20 @@ class MeshIndex {
   // Is the service visible to proxies in `proxy_namespace`? (The Service's
   // networking.istio.io/exportTo annotation, the ServiceEntry's exportTo.)
   bool ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace) const;
+  // ServiceVisible, and imported on `port` by the proxy's Sidecar (if any).
+  bool ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace,
+                      const SidecarScope* sidecar, uint32_t port) const;
+  // MeshVirtualService(hostname, proxy_namespace) among the VirtualServices
+  // the proxy's Sidecar (if any) imports on `port`.
+  const api::Resource* MeshVirtualService(absl::string_view hostname,
+                                          absl::string_view proxy_namespace,
+                                          const SidecarScope* sidecar, uint32_t port) const;
+  // The Sidecar of a proxy in `proxy_namespace` with `labels`: its
+  // namespace's Sidecar whose workloadSelector selects it, else the
+  // namespace's Sidecar without selector, else the root namespace's; null
+  // when none applies. Among several candidates the first by name wins.
+  const api::Resource* SidecarFor(absl::string_view proxy_namespace,
+                                  const api::Labels& labels) const;
   // Is the object exported to `proxy_namespace` by `export_to` (empty and
   // "*" mean everywhere, "." its own namespace, "~" nowhere)?
   bool ExportedTo(const api::Resource& object, const std::vector<std::string>& export_to,
@@ -174,6 +219,7 @@ class MeshIndex {
   void SortEndpoints();
   void IndexDestinationRules(const api::ConfigSnapshot& snapshot,
                              std::vector<CompileDiagnostic>* diags);
+  void IndexSidecars(const api::ConfigSnapshot& snapshot, std::vector<CompileDiagnostic>* diags);
 
   CompileOptions options_;
   const api::ConfigSnapshot* snapshot_ = nullptr;
@@ -185,6 +231,12 @@ class MeshIndex {
   std::map<std::string, std::vector<const api::Resource*>> mesh_virtual_services_;
   std::map<std::string, const api::Resource*> extra_mesh_hosts_;
   std::vector<WorkloadRule> workload_rules_;
+  // Per namespace: its Sidecar without workloadSelector, and those with one.
+  struct NamespaceSidecars {
+    const api::Resource* without_selector = nullptr;
+    std::vector<const api::Resource*> with_selector;
+  };
+  std::map<std::string, NamespaceSidecars, std::less<>> sidecars_;
 };
 
 // "outbound|PORT|SUBSET|HOST".
@@ -287,8 +339,17 @@ void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous
 // rule of their host in `out`: that host's clusters and load assignments are
 // rebuilt under the selecting rule.
 void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out);
-// Cluster for an inbound port of the local workload (STATIC 127.0.0.1:PORT).
-Cluster InboundCluster(uint32_t port);
+// Where an inbound port hands traffic to the application: 127.0.0.1:PORT
+// unless a Sidecar ingress listener's defaultEndpoint says otherwise.
+struct InboundEndpoint {
+  std::string address = "127.0.0.1";
+  uint32_t port = 0;
+  std::string pipe;  // unix socket path; address and port unused when set
+};
+// Cluster for an inbound port of the local workload (STATIC, one endpoint).
+Cluster InboundCluster(uint32_t port, const InboundEndpoint& endpoint);
+// Where REGISTRY_ONLY sends what the mesh does not know: no endpoints.
+Cluster BlackHoleCluster();
 
 // routes.cc
 struct RouteContext {
@@ -304,6 +365,8 @@ struct RouteContext {
   // Set once a match depending on the proxy (sourceLabels, sourceNamespace)
   // was seen: such routes are not shared between proxies.
   bool* proxy_dependent = nullptr;
+  // The Sidecar applying to the proxy; null: the whole mesh, as exportTo allows.
+  const SidecarScope* sidecar = nullptr;
   // Routes per (host, port) translated once per mesh; null to translate.
   const struct MeshRouteCache* cache = nullptr;
 };
@@ -367,9 +430,12 @@ PeerAuthenticationPolicy ResolvePeerAuthentication(const CompiledMesh& mesh,
 
 // listeners.cc
 // Listeners of a sidecar: virtualOutbound, 0.0.0.0_PORT for `http_ports`,
-// CLUSTERIP_PORT for TCP services, virtualInbound (+ its inbound clusters).
+// CLUSTERIP_PORT for TCP services, virtualInbound (+ its inbound clusters);
+// scoped by `sidecar` (its egress imports, ingress ports, outbound policy)
+// when not null.
 void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
-                           const std::set<uint32_t>& http_ports, CompiledResources* out);
+                           const SidecarScope* sidecar, const std::set<uint32_t>& http_ports,
+                           CompiledResources* out);
 void BuildGateway(const CompiledMesh& mesh, const ProxyTarget& target, CompiledResources* out);
 envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager MakeHcm(
     absl::string_view stat_prefix, absl::string_view route_name, bool grpc);

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "compiler/internal.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -206,7 +208,8 @@ std::map<uint32_t, Protocol> WorkloadPorts(const CompiledMesh& mesh, const Proxy
 // of interception mode NONE. Returns whether a TLS chain was added (the
 // listener then needs the TLS inspector).
 bool AddInboundChains(const std::string& trust_domain, const PeerAuthenticationPolicy& peer_authn,
-                      uint32_t port, Protocol protocol, Listener* l, CompiledResources* out) {
+                      uint32_t port, Protocol protocol, const InboundEndpoint& endpoint,
+                      Listener* l, CompiledResources* out) {
   const std::string cluster = InboundClusterName(port);
   const api::MtlsMode mode = peer_authn.ModeFor(port);
   const bool http = IsHttp(protocol);
@@ -231,7 +234,7 @@ bool AddInboundChains(const std::string& trust_domain, const PeerAuthenticationP
       AddTcpProxy(cluster, cluster, chain);
     }
   }
-  envoy::config::cluster::v3::Cluster local_app = InboundCluster(port);
+  envoy::config::cluster::v3::Cluster local_app = InboundCluster(port, endpoint);
   if (protocol == Protocol::kHttp2 || protocol == Protocol::kGrpc) {
     // A gRPC or HTTP/2 application may speak nothing else (no HTTP/1.1).
     envoy::extensions::upstreams::http::v3::HttpProtocolOptions h2;
@@ -244,10 +247,66 @@ bool AddInboundChains(const std::string& trust_domain, const PeerAuthenticationP
   return any_tls;
 }
 
+struct InboundPort {
+  Protocol protocol = Protocol::kUnknown;
+  InboundEndpoint endpoint;
+};
+
+// A Sidecar ingress listener's defaultEndpoint as the inbound cluster's
+// endpoint: "127.0.0.1:P", "[::1]:P", "unix://PATH"; "0.0.0.0:P" means the
+// instance address (Istio), 127.0.0.1 when it is unknown. Empty: same port.
+InboundEndpoint ParseDefaultEndpoint(absl::string_view endpoint, uint32_t port,
+                                     const std::string& instance_ip) {
+  InboundEndpoint out;
+  out.port = port;
+  if (absl::ConsumePrefix(&endpoint, "unix://")) {
+    out.pipe = std::string(endpoint);
+    return out;
+  }
+  const size_t colon = endpoint.rfind(':');
+  if (colon == absl::string_view::npos) return out;
+  absl::string_view host = endpoint.substr(0, colon);
+  uint32_t endpoint_port = 0;
+  if (absl::SimpleAtoi(endpoint.substr(colon + 1), &endpoint_port)) out.port = endpoint_port;
+  if (host == "[::1]") {
+    out.address = "::1";
+  } else if (host == "0.0.0.0" || host == "[::]") {
+    if (!instance_ip.empty()) out.address = instance_ip;
+  }
+  return out;
+}
+
+// The workload's inbound ports: a Sidecar's ingress listeners when it has
+// any (their protocol and defaultEndpoint), else the target ports of the
+// Services selecting the workload, to 127.0.0.1 on the same port.
+std::map<uint32_t, InboundPort> InboundPorts(const CompiledMesh& mesh, const ProxyTarget& target,
+                                             const SidecarScope* sidecar,
+                                             std::vector<CompileDiagnostic>* diags) {
+  std::map<uint32_t, InboundPort> out;
+  if (sidecar != nullptr && !sidecar->spec().ingress.empty()) {
+    for (const auto& ingress : sidecar->spec().ingress) {
+      InboundPort& p = out[ingress.port.number];
+      p.protocol = ProtocolFromName(ingress.port.protocol);
+      p.endpoint =
+          ParseDefaultEndpoint(ingress.default_endpoint, ingress.port.number, target.instance_ip);
+    }
+    return out;
+  }
+  for (const auto& [port, protocol] : WorkloadPorts(mesh, target, diags)) {
+    InboundPort& p = out[port];
+    p.protocol = protocol;
+    p.endpoint.port = port;
+  }
+  return out;
+}
+
 }  // namespace
 
 void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
-                           const std::set<uint32_t>& http_ports, CompiledResources* out) {
+                           const SidecarScope* sidecar, const std::set<uint32_t>& http_ports,
+                           CompiledResources* out) {
+  const absl::string_view unknown_destinations =
+      sidecar != nullptr && sidecar->registry_only() ? "BlackHoleCluster" : "PassthroughCluster";
   const CompileOptions& options = mesh.options;
   const bool bound_inbound = target.interception_mode == ProxyTarget::InterceptionMode::kNone &&
                              !target.instance_ip.empty();
@@ -263,7 +322,7 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     AddOriginalDst(&l);
     auto* chain = l.add_filter_chains();
     chain->set_name("virtualOutbound-catchall-tcp");
-    AddTcpProxy("PassthroughCluster", "PassthroughCluster", chain);
+    AddTcpProxy(unknown_destinations, unknown_destinations, chain);
     {
       std::string listener_name = l.name();
       out->listeners.emplace(std::move(listener_name), Seal(std::move(l)));
@@ -285,9 +344,9 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
   // TCP services: one listener per cluster IP and port, as Istio.
   const std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
   for (const auto& [host, service] : mesh.index->services()) {
-    if (!mesh.index->ServiceVisible(service, proxy_namespace)) continue;
     for (const auto& p : service.ports) {
       if (IsHttp(p.protocol)) continue;
+      if (!mesh.index->ServiceVisible(service, proxy_namespace, sidecar, p.port)) continue;
       std::string ip;
       if (!service.from_service_entry) {
         ip = service.resource->As<api::Service>().cluster_ip;
@@ -304,9 +363,11 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
       // The VirtualService owning the host: its TLS routes by SNI, then its
       // TCP routes; what they leave unmatched goes to the service.
       bool covered = false;
-      if (const api::Resource* vs = mesh.index->MeshVirtualService(host, proxy_namespace);
+      if (const api::Resource* vs =
+              mesh.index->MeshVirtualService(host, proxy_namespace, sidecar, p.port);
           vs != nullptr) {
         RouteContext ctx;
+        ctx.sidecar = sidecar;
         ctx.index = mesh.index.get();
         ctx.gateway_keys = {"mesh"};
         ctx.port = p.port;
@@ -332,18 +393,19 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
   }
   const PeerAuthenticationPolicy peer_authn =
       ResolvePeerAuthentication(mesh, target, &out->diagnostics);
-  const std::map<uint32_t, Protocol> workload_ports =
-      WorkloadPorts(mesh, target, &out->diagnostics);
+  const std::map<uint32_t, InboundPort> workload_ports =
+      InboundPorts(mesh, target, sidecar, &out->diagnostics);
   if (bound_inbound) {
     // Interception mode NONE: nothing redirects traffic to the proxy, so each
     // workload port gets a listener bound to the instance IP itself; the
     // application listens on 127.0.0.1 behind it.
-    for (const auto& [port, protocol] : workload_ports) {
+    for (const auto& [port, inbound] : workload_ports) {
       Listener l;
       l.set_name(absl::StrCat(target.instance_ip, "_", port));
       SetAddress(target.instance_ip, port, l.mutable_address());
       l.set_traffic_direction(envoy::config::core::v3::INBOUND);
-      if (AddInboundChains(options.trust_domain, peer_authn, port, protocol, &l, out)) {
+      if (AddInboundChains(options.trust_domain, peer_authn, port, inbound.protocol,
+                           inbound.endpoint, &l, out)) {
         AddTlsInspector(&l);
       }
       std::string listener_name = l.name();
@@ -359,8 +421,9 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
   l.set_traffic_direction(envoy::config::core::v3::INBOUND);
   AddOriginalDst(&l);
   bool any_tls = false;
-  for (const auto& [port, protocol] : workload_ports) {
-    any_tls |= AddInboundChains(options.trust_domain, peer_authn, port, protocol, &l, out);
+  for (const auto& [port, inbound] : workload_ports) {
+    any_tls |= AddInboundChains(options.trust_domain, peer_authn, port, inbound.protocol,
+                                inbound.endpoint, &l, out);
   }
   if (any_tls) AddTlsInspector(&l);
   std::string listener_name = l.name();

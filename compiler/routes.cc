@@ -711,7 +711,8 @@ void AddVirtualServiceRoutes(const RouteContext& ctx, const api::Resource& vs, V
 }
 
 const api::Resource* MeshVirtualServiceFor(const RouteContext& ctx, const ServiceInfo& service) {
-  return ctx.index->MeshVirtualService(service.hostname, ctx.proxy_namespace);
+  return ctx.index->MeshVirtualService(service.hostname, ctx.proxy_namespace, ctx.sidecar,
+                                       ctx.port);
 }
 
 void AddServiceRoutes(const RouteContext& ctx, const ServiceInfo& service, VirtualHost* vhost) {
@@ -749,7 +750,7 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
   for (const auto& [host, service] : ctx.index->services()) {
     const ServicePortInfo* p = service.FindPort(port);
     if (p == nullptr || !IsHttp(p->protocol)) continue;
-    if (!ctx.index->ServiceVisible(service, ctx.proxy_namespace)) continue;
+    if (!ctx.index->ServiceVisible(service, ctx.proxy_namespace, ctx.sidecar, port)) continue;
     // Built in place (on rc's arena), dropped again when it gets no domain.
     VirtualHost& vhost = *rc.add_virtual_hosts();
     vhost.set_name(absl::StrCat(host, suffix));
@@ -772,8 +773,9 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
     }
     const VirtualHost* cached = nullptr;
     // The cache holds the translation of the host's first VirtualService.
-    if (ctx.cache != nullptr && ctx.index->MeshVirtualService(host, ctx.proxy_namespace) ==
-                                    ctx.index->MeshVirtualService(host)) {
+    if (ctx.cache != nullptr &&
+        ctx.index->MeshVirtualService(host, ctx.proxy_namespace, ctx.sidecar, port) ==
+            ctx.index->MeshVirtualService(host)) {
       auto it = ctx.cache->routes.find({host, port});
       if (it != ctx.cache->routes.end()) cached = it->second;
     }
@@ -787,6 +789,9 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
   // their destinations use.
   for (const auto& [host, vs] : ctx.index->extra_mesh_hosts()) {
     if (!ctx.index->ExportedTo(*vs, vs->As<api::VirtualService>().export_to, ctx.proxy_namespace)) {
+      continue;
+    }
+    if (ctx.sidecar != nullptr && !ctx.sidecar->Imports(ctx.index->NamespaceOf(*vs), host, port)) {
       continue;
     }
     VirtualHost vhost;
@@ -813,7 +818,16 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
     ctx.diagnostics->insert(ctx.diagnostics->end(), scratch.begin(), scratch.end());
     *rc.add_virtual_hosts() = std::move(vhost);
   }
-  if (!ctx.grpc) {
+  if (!ctx.grpc && ctx.sidecar != nullptr && ctx.sidecar->registry_only()) {
+    // REGISTRY_ONLY: hosts the mesh does not know get 502, as in Istio.
+    VirtualHost* block = rc.add_virtual_hosts();
+    block->set_name("block_all");
+    block->add_domains("*");
+    Route* route = block->add_routes();
+    route->set_name("block_all");
+    route->mutable_match()->set_prefix("/");
+    route->mutable_direct_response()->set_status(502);
+  } else if (!ctx.grpc) {
     VirtualHost* any = rc.add_virtual_hosts();
     any->set_name("allow_any");
     any->add_domains("*");

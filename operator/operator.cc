@@ -34,7 +34,8 @@ constexpr api::Kind kAllKinds[] = {
     api::Kind::kAPIProduct,     api::Kind::kService,
     api::Kind::kEndpointSlice,  api::Kind::kPod,
     api::Kind::kNamespace,      api::Kind::kSecret,
-    api::Kind::kConfigMap,
+    api::Kind::kConfigMap,      api::Kind::kPeerAuthentication,
+    api::Kind::kSidecar,
 };
 
 const std::set<std::string_view> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};

@@ -28,6 +28,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -477,6 +478,53 @@ TEST_F(ProxyCaptureTest, UnknownDestinationPassesThroughToTheOriginalDestination
   EXPECT_TRUE(Eventually([] {
     return AccessLog("a").find("\"upstream_host\":\"10.77.0.2:7777\"") != std::string::npos;
   })) << AccessLog("a");
+}
+
+TEST_F(ProxyCaptureTest, RegistryOnlySidecarRefusesWhatTheMeshDoesNotKnow) {
+  // A Sidecar for pod A's workload: its own namespace only, REGISTRY_ONLY.
+  dir_->WriteFile("config/sidecar.yaml", R"(apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: a, namespace: demo}
+spec:
+  workloadSelector: {labels: {app: a}}
+  egress:
+  - hosts: ["./*"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+)");
+  constexpr char kBlackholed[] =
+      "envoy_tcp_downstream_cx_total{envoy_tcp_prefix=\"BlackHoleCluster\"}";
+  // TCP to an address outside the mesh: closed instead of passed through,
+  // once the new listeners are in.
+  std::string reply;
+  ASSERT_TRUE(Eventually([&] {
+    reply = TcpFromA("10.77.0.2", 7777, "hi");
+    return Stat(ns_a_, kBlackholed) >= 1;
+  })) << reply
+      << "\nsidecar A:\n"
+      << sidecar_a_->Output() << "\noperator:\n"
+      << op_->Output();
+  const double blackholed = Stat(ns_a_, kBlackholed);
+  reply = TcpFromA("10.77.0.2", 7777, "hi");  // closed or reset: nothing from the app
+  EXPECT_EQ(reply.find("outside-mesh"), std::string::npos) << reply;
+  EXPECT_EQ(Stat(ns_a_, kBlackholed), blackholed + 1);
+  // HTTP to a host the mesh does not know: 502 from the sidecar.
+  std::string unknown;
+  EXPECT_TRUE(Eventually([&] {
+    unknown = RunCommandWithStderr(Shell(
+        InPod(ns_a_, kAppUid,
+              {"/usr/bin/curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+               "--resolve", "unknown.example:8080:10.77.0.2", "http://unknown.example:8080/"})));
+    return unknown == "502";
+  })) << unknown;
+  // A Service of its own namespace is imported and still served.
+  EXPECT_EQ(CurlFromA({}).rfind("HTTP/1.1 200", 0), 0u);
+
+  // Without the Sidecar, unknown destinations pass through again.
+  std::filesystem::remove(dir_->path() + "/config/sidecar.yaml");
+  EXPECT_TRUE(Eventually([&] {
+    reply = TcpFromA("10.77.0.2", 7777, "hi");
+    return reply == "outside-mesh:hi";
+  })) << reply;
 }
 
 TEST_F(ProxyCaptureTest, CleanupRemovesTheCapture) {

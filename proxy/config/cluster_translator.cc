@@ -417,8 +417,11 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       MG_ASSIGN_OR_RETURN(out->static_endpoints,
                           TranslateAssignment(c.load_assignment(), "load_assignment"));
     }
-  } else if (out->type != DiscoveryType::kEds && out->type != DiscoveryType::kOriginalDst) {
-    return FieldError("load_assignment", "required for STATIC and DNS clusters");
+  } else if (out->type != DiscoveryType::kEds && out->type != DiscoveryType::kOriginalDst &&
+             out->type != DiscoveryType::kStatic) {
+    // A STATIC cluster without one has no hosts, as in Envoy: Istio's
+    // BlackHoleCluster is exactly that. DNS clusters need the names to resolve.
+    return FieldError("load_assignment", "required for DNS clusters");
   }
   return std::shared_ptr<const ClusterConfig>(std::move(out));
 }

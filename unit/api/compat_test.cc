@@ -14,6 +14,7 @@ TEST(CompatTest, IstioCorpusDecodesWithoutErrors) {
   ASSERT_TRUE(std::filesystem::exists(root)) << root;
   int files = 0;
   int networking = 0;
+  int sidecars = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
     if (entry.path().extension() != ".yaml" && entry.path().extension() != ".yml") continue;
     ++files;
@@ -39,10 +40,12 @@ TEST(CompatTest, IstioCorpusDecodesWithoutErrors) {
           r->kind == Kind::kGateway || r->kind == Kind::kServiceEntry) {
         ++networking;
       }
+      if (r->kind == Kind::kSidecar) ++sidecars;
     }
   }
   EXPECT_GT(files, 40);
   EXPECT_GT(networking, 60);
+  EXPECT_EQ(sidecars, 3);  // testdata-config: none.yaml, se-example.yaml, se-example-gw.yaml
 }
 
 }  // namespace

@@ -485,10 +485,51 @@ std::vector<Case> PeerAuthenticationCases() {
   };
 }
 
+std::vector<Case> SidecarCases() {
+  return {
+      {"sidecar_valid", "Sidecar",
+       "  egress:\n  - hosts: [\"./*\", \"istio-system/*\"]\n"
+       "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"},
+      {"sidecar_valid_ingress", "Sidecar",
+       "  workloadSelector: {labels: {app: a}}\n  ingress:\n"
+       "  - port: {number: 7071, protocol: HTTP, name: http}\n"
+       "    defaultEndpoint: 127.0.0.1:17071\n  egress:\n"
+       "  - port: {number: 9080, protocol: HTTP, name: http}\n    hosts: [\"*/reviews.x\"]\n"
+       "  - hosts: [\"*/*\"]\n"},
+      {"sidecar_empty", "Sidecar", "  workloadSelector: {labels: {app: a}}\n", "spec", 4,
+       "needs ingress, egress or outboundTrafficPolicy"},
+      {"sidecar_host_without_namespace", "Sidecar",
+       "  egress:\n  - hosts: [reviews.default.svc.cluster.local]\n", "spec.egress[0].hosts[0]", 6,
+       "must be namespace/host"},
+      {"sidecar_host_bad_namespace", "Sidecar", "  egress:\n  - hosts: [\"Shop/*.x\"]\n",
+       "spec.egress[0].hosts[0]", 6, "invalid namespace"},
+      {"sidecar_no_hosts", "Sidecar",
+       "  egress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n", "spec.egress[0].hosts",
+       6, "at least one host"},
+      {"sidecar_catch_all_not_last", "Sidecar",
+       "  egress:\n  - hosts: [\"./*\"]\n  - port: {number: 9080, protocol: HTTP, name: http}\n"
+       "    hosts: [\"*/*\"]\n",
+       "spec.egress[0]", 6, "must be the last"},
+      {"sidecar_bad_default_endpoint", "Sidecar",
+       "  ingress:\n  - port: {number: 7071, protocol: HTTP, name: http}\n"
+       "    defaultEndpoint: 10.0.0.1:17071\n",
+       "spec.ingress[0].defaultEndpoint", 7, "127.0.0.1:PORT"},
+      {"sidecar_duplicate_ingress_port", "Sidecar",
+       "  ingress:\n  - port: {number: 7071, protocol: HTTP, name: a}\n"
+       "  - port: {number: 7071, protocol: TCP, name: b}\n",
+       "spec.ingress[1].port.number", 7, "already an ingress listener"},
+      {"sidecar_bad_policy", "Sidecar", "  outboundTrafficPolicy: {mode: DENY}\n",
+       "spec.outboundTrafficPolicy.mode", 5, "DENY"},
+      {"sidecar_selector_without_labels", "Sidecar",
+       "  workloadSelector: {labels: {}}\n  egress:\n  - hosts: [\"./*\"]\n",
+       "spec.workloadSelector.labels", 5, "at least one label"},
+  };
+}
+
 std::vector<Case> AllCases() {
   std::vector<Case> all;
   for (auto* cases : {VirtualServiceCases, DestinationRuleCases, GatewayCases, ServiceEntryCases,
-                      KubernetesCases, PeerAuthenticationCases}) {
+                      KubernetesCases, PeerAuthenticationCases, SidecarCases}) {
     for (Case& c : cases()) all.push_back(std::move(c));
   }
   return all;

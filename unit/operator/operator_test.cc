@@ -98,7 +98,7 @@ TEST(StoreSummaryTest, CountsEveryKind) {
   EXPECT_EQ(FormatStoreSummary(snapshot),
             "store version=7 objects=4 VirtualService=2 DestinationRule=1 Gateway=0 "
             "ServiceEntry=0 APIProduct=0 Service=0 EndpointSlice=0 Pod=1 Namespace=0 Secret=0 "
-            "ConfigMap=0");
+            "ConfigMap=0 PeerAuthentication=0 Sidecar=0");
 }
 
 TEST(OperatorTest, ReportsTheInitialLoad) {
@@ -130,7 +130,7 @@ TEST(OperatorTest, ReportsTheInitialLoad) {
             "upsert Service/demo/echo\n"
             "store version=1 objects=1 VirtualService=0 DestinationRule=0 Gateway=0 "
             "ServiceEntry=0 APIProduct=0 Service=1 EndpointSlice=0 Pod=0 Namespace=0 Secret=0 "
-            "ConfigMap=0\n");
+            "ConfigMap=0 PeerAuthentication=0 Sidecar=0\n");
   std::filesystem::remove_all(dir);
 }
 

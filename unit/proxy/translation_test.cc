@@ -354,8 +354,8 @@ INSTANTIATE_TEST_SUITE_P(
             "subset",
             std::string(kEdsCluster) + "lb_subset_config { subset_selectors { keys: \"v\" } }",
             {"lb_subset_config"}},
-        ErrorCase{"static_without_assignment",
-                  R"pb(name: "s" type: STATIC)pb",
+        ErrorCase{"dns_without_assignment",
+                  R"pb(name: "s" type: STRICT_DNS)pb",
                   {"Cluster 's'", "load_assignment", "required"}},
         ErrorCase{
             "static_pipe",

@@ -284,7 +284,17 @@ std::map<uint32_t, InboundPort> InboundPorts(const CompiledMesh& mesh, const Pro
                                              std::vector<CompileDiagnostic>* diags) {
   std::map<uint32_t, InboundPort> out;
   if (sidecar != nullptr && !sidecar->spec().ingress.empty()) {
-    for (const auto& ingress : sidecar->spec().ingress) {
+    for (size_t i = 0; i < sidecar->spec().ingress.size(); ++i) {
+      const api::IstioIngressListener& ingress = sidecar->spec().ingress[i];
+      if (absl::StartsWith(ingress.default_endpoint, "unix://")) {
+        // Envoy connects to the pipe; meshgate-proxy has no unix-socket
+        // upstreams yet and refuses the cluster, so say so where it is written.
+        diags->push_back(MakeDiagnostic(sidecar->resource(),
+                                        absl::StrCat("spec.ingress[", i, "].defaultEndpoint"),
+                                        "unix:// endpoints work with Envoy but not with "
+                                        "meshgate-proxy, which rejects the inbound cluster",
+                                        Severity::kWarning));
+      }
       InboundPort& p = out[ingress.port.number];
       p.protocol = ProtocolFromName(ingress.port.protocol);
       p.endpoint =

@@ -232,6 +232,29 @@ TEST(Sidecar, IngressListenersReplaceTheWorkloadPorts) {
   EXPECT_TRUE(http_chain) << "port 7071 is HTTP";
 }
 
+TEST(Sidecar, AUnixSocketDefaultEndpointIsAPipeWithAWarning) {
+  MeshBuilder mesh = Mesh();
+  api::Sidecar sidecar = EgressOnly({Egress({"./*"})});
+  api::IstioIngressListener uds;
+  uds.port = api::Port{7072, "HTTP", "http-uds", std::nullopt};
+  uds.default_endpoint = "unix:///var/run/app.sock";
+  sidecar.ingress = {uds};
+  mesh.Add(api::Kind::kSidecar, "shop", "default", sidecar);
+  CompiledResources out = CompileForProxy(*BuildMesh(mesh.Build(), {}), Sidecar("shop"));
+  EXPECT_EQ(out.clusters.at("inbound|7072||")
+                .resource->load_assignment()
+                .endpoints(0)
+                .lb_endpoints(0)
+                .endpoint()
+                .address()
+                .pipe()
+                .path(),
+            "/var/run/app.sock");
+  ASSERT_EQ(out.diagnostics.size(), 1u);
+  EXPECT_EQ(out.diagnostics[0].field_path, "spec.ingress[0].defaultEndpoint");
+  EXPECT_EQ(out.diagnostics[0].severity, CompileDiagnostic::Severity::kWarning);
+}
+
 TEST(Sidecar, ASecondNamespaceWideSidecarIsReportedAndIgnored) {
   MeshBuilder mesh = Mesh();
   mesh.Add(api::Kind::kSidecar, "shop", "a", EgressOnly({Egress({"./*"})}));

@@ -480,6 +480,31 @@ TEST_F(ProxyCaptureTest, UnknownDestinationPassesThroughToTheOriginalDestination
   })) << AccessLog("a");
 }
 
+TEST_F(ProxyCaptureTest, HttpToAnUnknownHostPassesThroughToTheOriginalDestination) {
+  // Port 8080 is a mesh HTTP port, so sidecar A parses the request; the host
+  // is no Service, so the allow_any route sends it to PassthroughCluster,
+  // which connects to the address the app dialled (pod B, whose own sidecar
+  // hands it to its app).
+  constexpr char kPassthrough[] =
+      "envoy_cluster_upstream_rq_total{envoy_cluster_name=\"PassthroughCluster\"}";
+  const double before = Stat(ns_a_, kPassthrough);
+  std::string response;
+  ASSERT_TRUE(Eventually([&] {
+    response = RunCommandWithStderr(
+        Shell(InPod(ns_a_, kAppUid,
+                    {"/usr/bin/curl", "-s", "-m", "5", "-i", "--resolve",
+                     "unknown.example:8080:10.77.0.2", "http://unknown.example:8080/outside"})));
+    return response.rfind("HTTP/1.1 200", 0) == 0;
+  })) << response
+      << "\nsidecar A:\n"
+      << sidecar_a_->Output();
+  EXPECT_NE(response.find("pod-b"), std::string::npos) << response;
+  EXPECT_GE(Stat(ns_a_, kPassthrough), before + 1);
+  EXPECT_TRUE(Eventually([] {
+    return AccessLog("a").find("\"upstream_cluster\":\"PassthroughCluster\"") != std::string::npos;
+  })) << AccessLog("a");
+}
+
 TEST_F(ProxyCaptureTest, RegistryOnlySidecarRefusesWhatTheMeshDoesNotKnow) {
   // A Sidecar for pod A's workload: its own namespace only, REGISTRY_ONLY.
   dir_->WriteFile("config/sidecar.yaml", R"(apiVersion: networking.istio.io/v1

@@ -189,7 +189,7 @@ void ActiveStream::EndAttempt(bool abandon) {
   upstream_request_active_ = false;
   if (cluster_ == nullptr) return;
   cluster_->stats().upstream_rq_active.Dec();
-  if (cluster_->load_balancer() && upstream_host_) {
+  if (cluster_->load_balancer() && upstream_host_ && original_destination_host_ == nullptr) {
     cluster_->load_balancer()->OnRequestEnd(*upstream_host_);
   }
 }
@@ -428,17 +428,30 @@ void ActiveStream::ApplyForwardClientCert() {
 
 void ActiveStream::StartAttempt() {
   LoadBalancer* lb = cluster_->load_balancer();
-  if (lb == nullptr) {
-    SendLocalReply(503, "no healthy upstream", "UH");
-    return;
+  const Host* host = nullptr;
+  if (cluster_->config().type == config::DiscoveryType::kOriginalDst) {
+    // Where the captured client was going (Istio's PassthroughCluster).
+    const auto& destination = hcm_.original_destination();
+    if (!destination) {
+      SendLocalReply(503, "no original destination", "UH");
+      return;
+    }
+    original_destination_host_ = cluster_->OriginalDestinationHost(*destination);
+    host = original_destination_host_.get();
+    lb = nullptr;
+  } else {
+    if (lb == nullptr) {
+      SendLocalReply(503, "no healthy upstream", "UH");
+      return;
+    }
+    LbContext ctx;
+    if (!forward_->hash_policies.empty()) {
+      ScopedRequestView view(request_headers_, hcm_.peer_ip());
+      ctx.hash = ComputeRequestHash(forward_->hash_policies, view.view());
+    }
+    if (retry_) ctx.exclude = retry_->ExcludePredicate();
+    host = lb->ChooseHost(ctx);
   }
-  LbContext ctx;
-  if (!forward_->hash_policies.empty()) {
-    ScopedRequestView view(request_headers_, hcm_.peer_ip());
-    ctx.hash = ComputeRequestHash(forward_->hash_policies, view.view());
-  }
-  if (retry_) ctx.exclude = retry_->ExcludePredicate();
-  const Host* host = lb->ChooseHost(ctx);
   upstream::ConnectionPool* pool = host ? cluster_->PoolFor(*host, DownstreamProtocol()) : nullptr;
   if (pool == nullptr) {
     SendLocalReply(503, "no healthy upstream", "UH");
@@ -446,7 +459,7 @@ void ActiveStream::StartAttempt() {
   }
   upstream_host_ = host;
   upstream_host_key_ = host->key;
-  lb->OnRequestStart(*host);
+  if (lb != nullptr) lb->OnRequestStart(*host);
   cluster_->stats().upstream_rq_total.Inc();
   cluster_->stats().upstream_rq_active.Inc();
   upstream_request_active_ = true;

@@ -107,6 +107,8 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   std::shared_ptr<WorkerCluster> cluster_;  // pinned: xDS may replace it mid-request
   std::unique_ptr<upstream::UpstreamStream> upstream_;
   const Host* upstream_host_ = nullptr;
+  // The host of an ORIGINAL_DST cluster, kept alive while upstream_host_ points at it.
+  std::shared_ptr<const Host> original_destination_host_;
   std::string upstream_host_key_;
   std::optional<RetryState> retry_;
   std::unique_ptr<event::Timer> per_try_timer_;

@@ -20,12 +20,14 @@ constexpr std::chrono::milliseconds kDownstreamIdleTimeout{300'000};
 HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
                                              std::unique_ptr<network::Connection> connection,
                                              std::shared_ptr<const config::ListenerConfig> listener,
-                                             const config::FilterChainConfig& chain)
+                                             const config::FilterChainConfig& chain,
+                                             std::optional<network::Address> original_destination)
     : worker_(worker),
       connection_(std::move(connection)),
       listener_(std::move(listener)),
       chain_(chain),
-      stats_(worker.stats().Http(chain.http.stat_prefix)) {
+      stats_(worker.stats().Http(chain.http.stat_prefix)),
+      original_destination_(std::move(original_destination)) {
   connection_->SetCallbacks(this);
   peer_ip_ = connection_->peer_address().ip();
   stats_.downstream_cx_total.Inc();

@@ -21,11 +21,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "proxy/config/listener_translator.h"
 #include "proxy/http/codec.h"
+#include "proxy/network/address.h"
 #include "proxy/network/connection.h"
 #include "proxy/server/worker_context.h"
 
@@ -38,9 +40,12 @@ class HttpConnectionManager : public event::DeferredDeletable,
                               public http::ServerCallbacks {
  public:
   // `listener` pins the listener config (and so `chain`) for the connection's life.
+  // `original_destination`: where a captured client meant to connect (what
+  // ORIGINAL_DST clusters connect to).
   HttpConnectionManager(WorkerContext& worker, std::unique_ptr<network::Connection> connection,
                         std::shared_ptr<const config::ListenerConfig> listener,
-                        const config::FilterChainConfig& chain);
+                        const config::FilterChainConfig& chain,
+                        std::optional<network::Address> original_destination = std::nullopt);
   ~HttpConnectionManager() override;
 
   // network::ConnectionCallbacks
@@ -66,6 +71,9 @@ class HttpConnectionManager : public event::DeferredDeletable,
   stats::HttpStats& stats() { return stats_; }
   // The downstream peer's IP, formatted once per connection.
   const std::string& peer_ip() const { return peer_ip_; }
+  const std::optional<network::Address>& original_destination() const {
+    return original_destination_;
+  }
   // Writes what the codec serialized; closes when the codec says so.
   void FlushCodec();
   // Flushes at the latest on the next loop iteration.
@@ -110,6 +118,7 @@ class HttpConnectionManager : public event::DeferredDeletable,
   bool write_blocked_ = false;  // the connection's write buffer is above its high watermark
   uint64_t drain_id_ = 0;       // non-zero once the listener drains
   std::string peer_ip_;
+  const std::optional<network::Address> original_destination_;
   std::unique_ptr<event::Timer> idle_timer_;
   std::unique_ptr<event::Timer> flush_timer_;
 };

@@ -120,6 +120,39 @@ upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
   return raw;
 }
 
+std::shared_ptr<const Host> WorkerCluster::OriginalDestinationHost(
+    const network::Address& destination) {
+  std::string key = destination.ToString();
+  if (auto it = original_destinations_.find(key); it != original_destinations_.end()) {
+    return it->second;
+  }
+  if (original_destinations_.size() >= kMaxOriginalDestinations) {
+    for (auto it = original_destinations_.begin(); it != original_destinations_.end();) {
+      bool in_use = false;
+      for (auto protocol : {upstream::PoolProtocol::kHttp1, upstream::PoolProtocol::kHttp2}) {
+        auto pool = pools_.find(std::make_pair(it->first, protocol));
+        if (pool != pools_.end() &&
+            (pool->second->connection_count() > 0 || pool->second->pending_count() > 0)) {
+          in_use = true;
+        }
+      }
+      if (in_use) {
+        ++it;
+        continue;
+      }
+      pools_.erase(std::make_pair(it->first, upstream::PoolProtocol::kHttp1));
+      pools_.erase(std::make_pair(it->first, upstream::PoolProtocol::kHttp2));
+      it = original_destinations_.erase(it);
+    }
+  }
+  auto host = std::make_shared<Host>();
+  host->address = destination.ip();
+  host->port = destination.port();
+  host->key = key;
+  original_destinations_.emplace(std::move(key), host);
+  return host;
+}
+
 void WorkerCluster::MovePoolsTo(std::vector<std::unique_ptr<upstream::ConnectionPool>>& out) {
   for (auto& [key, pool] : pools_) {
     pool->CloseIdle();
@@ -528,8 +561,8 @@ void Worker::ServeAccepted(AcceptedConnection accepted, const network::ClientHel
     raw->Start();
     return;
   }
-  auto hcm = std::make_unique<HttpConnectionManager>(*this, std::move(connection),
-                                                     std::move(listener), *chain);
+  auto hcm = std::make_unique<HttpConnectionManager>(
+      *this, std::move(connection), std::move(listener), *chain, accepted.original_destination);
   event::DeferredDeletable* key = hcm.get();
   connections_.emplace(key, std::move(hcm));
 }

@@ -47,6 +47,12 @@ class WorkerCluster {
   // nullptr when the host's address is not an IP literal.
   upstream::ConnectionPool* PoolFor(
       const Host& host, upstream::PoolProtocol downstream = upstream::PoolProtocol::kHttp1);
+  // ORIGINAL_DST clusters: the host for where a downstream connection was
+  // headed, made on first use (as Envoy does). A host is forgotten, with its
+  // pools, once more than kMaxOriginalDestinations are known and it has no
+  // connection; callers hold the shared_ptr while they refer to it.
+  static constexpr size_t kMaxOriginalDestinations = 1024;
+  std::shared_ptr<const Host> OriginalDestinationHost(const network::Address& destination);
   // Hands every pool over for draining (the cluster is being replaced).
   void MovePoolsTo(std::vector<std::unique_ptr<upstream::ConnectionPool>>& draining);
   // Takes over the pools of `old` for hosts that still exist.
@@ -63,6 +69,7 @@ class WorkerCluster {
   std::map<std::pair<std::string, upstream::PoolProtocol>,
            std::unique_ptr<upstream::ConnectionPool>>
       pools_;
+  std::map<std::string, std::shared_ptr<const Host>> original_destinations_;
 };
 
 class WorkerContext {

@@ -818,22 +818,20 @@ void SidecarRouteConfig(const RouteContext& ctx, uint32_t port, RouteConfigurati
     ctx.diagnostics->insert(ctx.diagnostics->end(), scratch.begin(), scratch.end());
     *rc.add_virtual_hosts() = std::move(vhost);
   }
-  if (!ctx.grpc && ctx.sidecar != nullptr && ctx.sidecar->registry_only()) {
-    // REGISTRY_ONLY: hosts the mesh does not know get 502, as in Istio.
-    VirtualHost* block = rc.add_virtual_hosts();
-    block->set_name("block_all");
-    block->add_domains("*");
-    Route* route = block->add_routes();
-    route->set_name("block_all");
-    route->mutable_match()->set_prefix("/");
+  if (ctx.grpc) return;
+  // Hosts the mesh does not know: a "*" virtual host whose one route passes
+  // them through (ALLOW_ANY) or answers 502 (REGISTRY_ONLY), as in Istio.
+  const bool registry_only = ctx.sidecar != nullptr && ctx.sidecar->registry_only();
+  const char* name = registry_only ? "block_all" : "allow_any";
+  VirtualHost* unknown = rc.add_virtual_hosts();
+  unknown->set_name(name);
+  unknown->add_domains("*");
+  Route* route = unknown->add_routes();
+  route->set_name(name);
+  route->mutable_match()->set_prefix("/");
+  if (registry_only) {
     route->mutable_direct_response()->set_status(502);
-  } else if (!ctx.grpc) {
-    VirtualHost* any = rc.add_virtual_hosts();
-    any->set_name("allow_any");
-    any->add_domains("*");
-    Route* route = any->add_routes();
-    route->set_name("allow_any");
-    route->mutable_match()->set_prefix("/");
+  } else {
     route->mutable_route()->set_cluster("PassthroughCluster");
     SetDuration(absl::ZeroDuration(), route->mutable_route()->mutable_timeout());
   }

@@ -247,7 +247,7 @@ EOF
     --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn
   start meshgate-proxy "$PROXY_CORE" "$MESHGATE_PROXY" --xds-address "127.0.0.1:$OPERATOR_XDS_PORT" \
     --node-id bench-h2 --role gateway --namespace bench --labels istio=ingressgateway \
-    --admin-port "$PROXY_ADMIN_PORT" --workers 1
+    --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off --log-level warn
   PEER_ADDRESS="127.0.0.1:$MESHGATE_PORT"
   # The origin speaks only h2c on its port: an answer proves the upstream is HTTP/2.
   wait_ready "$PEER_ADDRESS" 30 || die "meshgate did not proxy: $(tail -5 "$TMP/meshgate-proxy.log")"

@@ -605,6 +605,15 @@ std::vector<std::string> CertificateAuthority::TrustedRootsPem() const {
   return roots;
 }
 
+std::vector<TrustedRoot> CertificateAuthority::TrustedRoots() const {
+  std::shared_ptr<const SigningState> state = Snapshot();
+  std::vector<TrustedRoot> roots = {TrustedRoot{state->active_root_pem, true}};
+  for (const RetiringRoot& root : state->retiring) {
+    roots.push_back(TrustedRoot{root.pem, false, root.drop_after});
+  }
+  return roots;
+}
+
 std::string CertificateAuthority::ActiveRootPem() const { return Snapshot()->active_root_pem; }
 
 absl::Status CertificateAuthority::RotateRoot() {

@@ -74,6 +74,14 @@ struct IssuedCertificate {
   bool ttl_clamped = false;    // the request asked for more than granted_ttl
 };
 
+// One root of the trust bundle; `drop_after` is set for a root retired by a
+// rotation (it leaves the bundle at PruneRetiredRoots() after that time).
+struct TrustedRoot {
+  std::string pem;
+  bool active = false;
+  absl::Time drop_after = absl::InfiniteFuture();
+};
+
 // The control plane's own TLS identity; the key is generated inside the CA.
 struct ServingCertificate {
   std::string private_key_pem;
@@ -119,6 +127,8 @@ class CertificateAuthority {
   // Every trusted root (active first), concatenated PEM / one PEM per root.
   std::string TrustBundlePem() const;
   std::vector<std::string> TrustedRootsPem() const;
+  // The same roots (active first) with their drop times.
+  std::vector<TrustedRoot> TrustedRoots() const;
   // PEM of the root the current signer chains to.
   std::string ActiveRootPem() const;
 

@@ -37,6 +37,16 @@ struct OperatorOptions {
   std::string cluster_domain = "cluster.local";
   absl::Duration debounce = absl::Milliseconds(100);
   absl::Duration debounce_max = absl::Seconds(10);
+  // Workload certificate lifetimes the CA grants (see ca::CaOptions). The
+  // defaults suit production; a short minimum is for tests and demos.
+  absl::Duration ca_min_ttl = absl::Minutes(10);
+  absl::Duration ca_default_ttl = absl::Hours(24);
+  absl::Duration ca_max_ttl = absl::Hours(24 * 90);
+  // Clock skew the CA tolerates: leaves are backdated by it and a retired root
+  // stays trusted this much longer than the longest leaf it could have signed.
+  absl::Duration ca_clock_skew = absl::Minutes(5);
+  // How often retired roots past their drop time are looked for.
+  absl::Duration ca_prune_interval = absl::Seconds(1);
 };
 
 struct OperatorFlags {
@@ -45,14 +55,17 @@ struct OperatorFlags {
 };
 
 // Parses the command line (without argv[0]). Strict: unknown flags, stray
-// arguments, missing values and malformed numbers are errors whose message is
-// meant for the user.
+// arguments, missing values, malformed numbers and inconsistent CA lifetimes
+// (min <= default <= max) are errors whose message is meant for the user.
 absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args);
 std::string OperatorUsage();
 
 // "store version=N objects=M VirtualService=a DestinationRule=b ..." with
 // every kind, in Kind order.
 std::string FormatStoreSummary(const api::ConfigSnapshot& snapshot);
+
+// 127.0.0.0/8, ::1 or an IPv4-mapped loopback address.
+bool IsLoopbackAddress(const std::string& address);
 
 class Operator {
  public:
@@ -72,6 +85,7 @@ class Operator {
   void Report(const StoreChange& change);
   absl::Status StartXds();
   absl::Status StartCa();
+  absl::Status StartTrustRoots();
   absl::Status StartAdmin();
 
   const OperatorOptions options_;

@@ -471,6 +471,17 @@ class RotationTest : public ::testing::Test {
     return {};
   }
 
+  // Connections the gateway has opened to the sidecar (each one an mTLS
+  // handshake), from its Prometheus stats.
+  static int64_t GatewayConnectionsToSidecar() {
+    std::string stats = RunCommand(
+        absl::StrCat("curl -s -m 10 http://127.0.0.1:", gateway_admin_, "/stats/prometheus"));
+    static const std::regex kSample(
+        R"re(envoy_cluster_upstream_cx_total\{envoy_cluster_name="outbound\|\d+\|\|echo\.demo\.svc\.cluster\.local"\} (\d+))re");
+    std::smatch m;
+    return std::regex_search(stats, m, kSample) ? std::stoll(m[1]) : -1;
+  }
+
   // The operator's trust bundle, active root first.
   static std::vector<std::string> OperatorRoots() {
     nlohmann::json roots =
@@ -508,6 +519,7 @@ TEST_F(RotationTest, RenewalsUnderLoadFailNoRequestAndKeepConnections) {
   ASSERT_GE(gateway_before, 1u);
   ASSERT_GE(sidecar_before, 1u);
 
+  int64_t handshakes_before = GatewayConnectionsToSidecar();
   Load load(gateway_port_, 3, 2);
   // Two renewals each: about 13 s at a 12 s lifetime renewed at 50-60%.
   bool renewed = PollUntil(
@@ -536,6 +548,8 @@ TEST_F(RotationTest, RenewalsUnderLoadFailNoRequestAndKeepConnections) {
   EXPECT_EQ(load.keep_alive_connections_lost(), 0) << load.Errors();
   EXPECT_GE(load.ok(), at_renewal + 50);
   EXPECT_GT(load.ok_new_connections(), 20);
+  // The mesh hop kept handshaking with the renewed certificates.
+  EXPECT_GT(GatewayConnectionsToSidecar(), handshakes_before + load.ok() / 4);
 }
 
 TEST_F(RotationTest, RootRotationUnderLoadFailsNoRequest) {
@@ -545,6 +559,7 @@ TEST_F(RotationTest, RootRotationUnderLoadFailsNoRequest) {
   ASSERT_EQ(ProxyTrustBundle(gateway_admin_), std::set<std::string>{old_root});
   ASSERT_EQ(ProxyTrustBundle(sidecar_admin_), std::set<std::string>{old_root});
 
+  int64_t handshakes_before = GatewayConnectionsToSidecar();
   Load load(gateway_port_, 3, 2);
   PollUntil([&] { return load.ok() >= 20; }, 10s);
 
@@ -595,6 +610,7 @@ TEST_F(RotationTest, RootRotationUnderLoadFailsNoRequest) {
   EXPECT_EQ(load.failed(), 0) << load.Errors() << Logs();
   EXPECT_EQ(load.keep_alive_connections_lost(), 0) << load.Errors();
   EXPECT_GT(load.ok_new_connections(), 20);
+  EXPECT_GT(GatewayConnectionsToSidecar(), handshakes_before + load.ok() / 4);
 }
 
 }  // namespace

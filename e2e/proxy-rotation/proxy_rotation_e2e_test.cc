@@ -613,5 +613,37 @@ TEST_F(RotationTest, RootRotationUnderLoadFailsNoRequest) {
   EXPECT_GT(GatewayConnectionsToSidecar(), handshakes_before + load.ok() / 4);
 }
 
+TEST_F(RotationTest, MeshgatectlShowsAndRotatesTheRoots) {
+  const std::string ctl =
+      absl::StrCat(MESHGATE_BINARY_DIR "/bin/meshgatectl ca --admin 127.0.0.1:", operator_admin_);
+  std::vector<std::string> before = OperatorRoots();
+  ASSERT_EQ(before.size(), 1u);
+  int rc = -1;
+  std::string roots = RunCommand(ctl + " roots 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << roots;
+  EXPECT_TRUE(std::regex_search(roots, std::regex(before[0] + " +active +-\n"))) << roots;
+
+  std::string rotated = RunCommand(ctl + " rotate-root 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << rotated;
+  std::vector<std::string> after = OperatorRoots();
+  ASSERT_EQ(after.size(), 2u) << rotated;
+  EXPECT_EQ(after[1], before[0]);
+  EXPECT_TRUE(absl::StrContains(rotated, "rotated: the new root " + after[0])) << rotated;
+  EXPECT_TRUE(std::regex_search(rotated, std::regex(before[0] + " +retired +20\\d\\d-")))
+      << rotated;
+  // The push reaches the proxies as for the admin endpoint itself.
+  const std::set<std::string> both(after.begin(), after.end());
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return ProxyTrustBundle(gateway_admin_) == both && ProxyTrustBundle(sidecar_admin_) == both;
+      },
+      10s));
+  // A GET is not a rotation.
+  std::string get = RunCommand(absl::StrCat(
+      "curl -s -w ' %{http_code}' http://127.0.0.1:", operator_admin_, "/debug/ca/rotate-root"));
+  EXPECT_TRUE(absl::EndsWith(get, " 405")) << get;
+  EXPECT_EQ(OperatorRoots().size(), 2u);
+}
+
 }  // namespace
 }  // namespace meshgate::e2e

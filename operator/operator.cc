@@ -25,6 +25,7 @@
 #include "spdlog/spdlog.h"
 #include "xds-server/ads_server.h"
 #include "xds-server/metrics.h"
+#include "xds-server/resource.h"
 #include "xds-server/snapshot_cache.h"
 #include "xds-server/status_tracker.h"
 
@@ -343,12 +344,40 @@ absl::Status Operator::StartCa() {
 absl::Status Operator::StartTrustRoots() {
   if (!cp_->authority) return absl::OkStatus();
   std::function<void()> republish;
-  if (cp_->publisher) republish = [publisher = cp_->publisher.get()] { publisher->Republish(); };
-  cp_->roots = std::make_unique<TrustRootManager>(*cp_->authority, std::move(republish));
+  std::function<bool(const std::string&)> trusted_everywhere;
+  if (cp_->publisher) {
+    republish = [publisher = cp_->publisher.get()] { publisher->Republish(); };
+    trusted_everywhere = [tracker = &cp_->tracker](const std::string& root_pem) {
+      return EveryProxyTrusts(*tracker, root_pem);
+    };
+  }
+  cp_->roots = std::make_unique<TrustRootManager>(*cp_->authority, std::move(republish),
+                                                  std::move(trusted_everywhere));
   // Roots retired before a restart may be due already.
   if (auto pruned = cp_->roots->PruneDue(); !pruned.ok()) return pruned.status();
   cp_->roots->StartPruning(options_.ca_prune_interval);
   return absl::OkStatus();
+}
+
+// Whether every connected proxy that takes secrets has ACKed the Secrets it
+// was last sent and they carry `root_pem` (in ROOTCA; the PEM is stored
+// verbatim in the serialized Secret).
+bool EveryProxyTrusts(const xds::StatusTracker& tracker, const std::string& root_pem) {
+  for (const xds::ProxyStatus& proxy : tracker.Proxies()) {
+    auto it = proxy.types.find(std::string(xds::kSecretType));
+    if (it == proxy.types.end()) continue;
+    const xds::TypeStatus& secrets = it->second;
+    if (secrets.last_acked_version != secrets.last_version_sent) return false;
+    bool carries = false;
+    for (const xds::ResourcePtr& resource : secrets.resources) {
+      if (resource && resource->name == "ROOTCA" && resource->body &&
+          resource->body->value().find(root_pem) != std::string::npos) {
+        carries = true;
+      }
+    }
+    if (!carries) return false;
+  }
+  return true;
 }
 
 bool IsLoopbackAddress(const std::string& address) {

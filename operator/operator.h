@@ -19,6 +19,7 @@
 #include "api/snapshot.h"
 #include "operator/config_source.h"
 #include "operator/config_store.h"
+#include "xds-server/status_tracker.h"
 
 namespace meshgate::operator_ {
 
@@ -63,6 +64,11 @@ std::string OperatorUsage();
 // "store version=N objects=M VirtualService=a DestinationRule=b ..." with
 // every kind, in Kind order.
 std::string FormatStoreSummary(const api::ConfigSnapshot& snapshot);
+
+// Whether every connected proxy that takes secrets has ACKed the Secrets it
+// was last sent and their ROOTCA carries `root_pem`; proxies without
+// secrets (proxyless gRPC) do not count.
+bool EveryProxyTrusts(const xds::StatusTracker& tracker, const std::string& root_pem);
 
 // 127.0.0.0/8, ::1 or an IPv4-mapped loopback address.
 bool IsLoopbackAddress(const std::string& address);

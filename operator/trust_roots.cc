@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,16 +33,38 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem) {
 }
 
 TrustRootManager::TrustRootManager(ca::CertificateAuthority& authority,
-                                   std::function<void()> republish)
-    : authority_(authority), republish_(std::move(republish)) {}
+                                   std::function<void()> republish,
+                                   std::function<bool(const std::string&)> trusted_everywhere,
+                                   absl::Duration propagation_timeout)
+    : authority_(authority),
+      republish_(std::move(republish)),
+      trusted_everywhere_(std::move(trusted_everywhere)),
+      propagation_timeout_(propagation_timeout) {}
 
 TrustRootManager::~TrustRootManager() { Stop(); }
 
 absl::StatusOr<std::string> TrustRootManager::Rotate() {
   std::lock_guard lock(republish_mu_);
+  absl::StatusOr<std::string> staged = authority_.StageNextRoot();
+  if (!staged.ok()) return staged.status();
+  if (republish_) republish_();
+  if (trusted_everywhere_) {
+    // Real time: this waits for proxies, not for the CA's clock.
+    auto deadline =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(propagation_timeout_);
+    bool everywhere = trusted_everywhere_(*staged);
+    while (!everywhere && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      everywhere = trusted_everywhere_(*staged);
+    }
+    if (!everywhere) {
+      spdlog::warn(
+          "CA root rotation: not every proxy acknowledged the new root within {}; "
+          "switching anyway (those proxies reject peers on the new root until they do)",
+          absl::FormatDuration(propagation_timeout_));
+    }
+  }
   if (absl::Status s = authority_.RotateRoot(); !s.ok()) return s;
-  // The signer has switched; until this push lands, a workload renewing right
-  // now presents a leaf its peers cannot verify yet, so push before anything else.
   if (republish_) republish_();
   absl::StatusOr<std::string> fingerprint = CertificateFingerprint(authority_.ActiveRootPem());
   if (fingerprint.ok()) {
@@ -69,6 +93,7 @@ std::string TrustRootManager::Describe() const {
     first = false;
     out += "{\"sha256\": " + JsonQuote(fingerprint.ok() ? *fingerprint : "unreadable") +
            ", \"active\": " + (root.active ? "true" : "false");
+    if (root.staged) out += ", \"staged\": true";
     if (root.drop_after != absl::InfiniteFuture()) {
       out += ", \"drop_after\": " +
              JsonQuote(absl::FormatTime(absl::RFC3339_sec, root.drop_after, absl::UTCTimeZone()));

@@ -1,11 +1,15 @@
 // TrustRootManager: the operator's half of CA root rotation.
 //
-// Rotate() makes a fresh self-signed root the CA's signer
-// (ca::CertificateAuthority::RotateRoot: the old root stays trusted until
-// every leaf it may have signed has expired) and at once pushes the grown
-// trust bundle to every proxy through `republish` (XdsPublisher::Republish,
-// which re-reads the bundle into each group's SDS `ROOTCA`), so peers trust
-// the new root before workloads renew onto it. PruneDue() drops retired
+// Rotate() replaces the CA's root in two steps, so that no workload ever
+// holds a certificate a peer cannot verify yet: it stages the next root
+// (ca::CertificateAuthority::StageNextRoot: trusted, not signing), pushes the
+// grown trust bundle to every proxy through `republish`
+// (XdsPublisher::Republish, which re-reads the bundle into each group's SDS
+// `ROOTCA`), waits until `trusted_everywhere` says every connected proxy has
+// accepted it (at most `propagation_timeout`; a proxy that never answers
+// must not block rotation forever), and only then makes it the signer
+// (RotateRoot: the old root stays trusted until every leaf it may have
+// signed has expired) and pushes again. PruneDue() drops retired
 // roots whose drop time has passed on the CA's clock and pushes the smaller
 // bundle; StartPruning() runs it periodically on a thread of its own.
 //
@@ -34,9 +38,13 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem);
 
 class TrustRootManager {
  public:
-  // `republish` pushes the CA's current trust bundle to the proxies; it may be
-  // empty when nothing serves xDS.
-  TrustRootManager(ca::CertificateAuthority& authority, std::function<void()> republish);
+  // `republish` pushes the CA's current trust bundle to the proxies;
+  // `trusted_everywhere(root_pem)` tells whether every connected proxy has
+  // acknowledged a bundle with that root. Either may be empty (nothing serves
+  // xDS: nothing to push, nobody to wait for).
+  TrustRootManager(ca::CertificateAuthority& authority, std::function<void()> republish,
+                   std::function<bool(const std::string& root_pem)> trusted_everywhere = {},
+                   absl::Duration propagation_timeout = absl::Seconds(10));
   ~TrustRootManager();
   TrustRootManager(const TrustRootManager&) = delete;
   TrustRootManager& operator=(const TrustRootManager&) = delete;
@@ -50,7 +58,8 @@ class TrustRootManager {
   absl::StatusOr<int> PruneDue();
 
   // The trust bundle as JSON: {"roots": [{"sha256": F, "active": true}, {"sha256": F,
-  // "active": false, "drop_after": RFC3339}, ...]}, active first.
+  // "active": false, "drop_after": RFC3339}, ...]}, active first; a staged
+  // root has "staged": true.
   std::string Describe() const;
 
   // REQUIRES: interval > 0; not already started.
@@ -60,6 +69,8 @@ class TrustRootManager {
  private:
   ca::CertificateAuthority& authority_;
   const std::function<void()> republish_;
+  const std::function<bool(const std::string&)> trusted_everywhere_;
+  const absl::Duration propagation_timeout_;
   std::mutex republish_mu_;  // one bundle push at a time, in the order of the changes
 
   std::mutex mu_;

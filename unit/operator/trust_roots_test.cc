@@ -20,10 +20,13 @@
 #include "ca/certificate_authority.h"
 #include "ca/storage.h"
 #include "common/clock.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "operator/operator.h"
+#include "xds-server/resource.h"
+#include "xds-server/status_tracker.h"
 
 namespace meshgate::operator_ {
 namespace {
@@ -81,13 +84,49 @@ TEST_F(TrustRootManagerTest, FingerprintIsOpensslsSha256Fingerprint) {
   EXPECT_FALSE(CertificateFingerprint("not a certificate").ok());
 }
 
-TEST_F(TrustRootManagerTest, RotatePushesTheGrownBundleOnce) {
+TEST_F(TrustRootManagerTest, RotateMakesTheNewRootTrustedEverywhereBeforeItSigns) {
+  const std::string old_pem = authority_->ActiveRootPem();
+  auto old_root = CertificateFingerprint(old_pem);
+  int asked = 0;
+  std::string staged_pem;
+  TrustRootManager manager(
+      *authority_,
+      [this] {
+        std::lock_guard lock(pushed_mu_);
+        pushed_.push_back(authority_->TrustedRootsPem().size());
+      },
+      [&](const std::string& root_pem) {
+        staged_pem = root_pem;
+        // While the proxies catch up: both roots trusted, the old one signing.
+        EXPECT_EQ(authority_->ActiveRootPem(), old_pem);
+        EXPECT_EQ(authority_->TrustedRootsPem(), (std::vector<std::string>{old_pem, root_pem}));
+        EXPECT_EQ(pushed_, std::vector<size_t>{2}) << "pushed before waiting";
+        return ++asked == 3;  // the third look finds every proxy up to date
+      });
+  auto rotated = manager.Rotate();
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(authority_->ActiveRootPem(), staged_pem);
+  EXPECT_NE(*rotated, *old_root);
+  EXPECT_EQ(*rotated, *CertificateFingerprint(staged_pem));
+  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2}));
+}
+
+TEST_F(TrustRootManagerTest, RotateDoesNotWaitForeverForSilentProxies) {
+  const std::string old_pem = authority_->ActiveRootPem();
+  TrustRootManager manager(
+      *authority_, [] {}, [](const std::string&) { return false; }, absl::Milliseconds(50));
+  auto rotated = manager.Rotate();
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_NE(authority_->ActiveRootPem(), old_pem);
+  EXPECT_EQ(authority_->TrustedRootsPem().size(), 2u);
+}
+
+TEST_F(TrustRootManagerTest, DescribeListsActiveAndRetiredRoots) {
   auto old_root = CertificateFingerprint(authority_->ActiveRootPem());
   auto rotated = manager_->Rotate();
   ASSERT_TRUE(rotated.ok()) << rotated.status();
-  EXPECT_NE(*rotated, *old_root);
-  EXPECT_EQ(*rotated, *CertificateFingerprint(authority_->ActiveRootPem()));
-  EXPECT_EQ(pushed_, std::vector<size_t>{2});
+  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2}));
 
   auto described = nlohmann::json::parse(manager_->Describe());
   ASSERT_EQ(described["roots"].size(), 2u);
@@ -131,7 +170,7 @@ TEST_F(TrustRootManagerTest, TwoRotationsKeepEachRetiredRootUntilItsOwnDropTime)
   clock_.Advance(absl::Minutes(30));
   ASSERT_EQ(*manager_->PruneDue(), 1);
   EXPECT_EQ(authority_->TrustedRootsPem().size(), 1u);
-  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 3, 2, 1}));
+  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2, 3, 3, 2, 1}));
 }
 
 TEST_F(TrustRootManagerTest, ThePruningThreadDropsDueRootsByItself) {
@@ -146,7 +185,46 @@ TEST_F(TrustRootManagerTest, ThePruningThreadDropsDueRootsByItself) {
   manager_->Stop();
   EXPECT_EQ(authority_->TrustedRootsPem().size(), 1u);
   std::lock_guard lock(pushed_mu_);
-  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 1}));
+  EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2, 1}));
+}
+
+// ROOTCA as the publisher sends it, holding `pem`.
+xds::ResourcePtr RootCaSecret(const std::string& pem) {
+  envoy::extensions::transport_sockets::tls::v3::Secret secret;
+  secret.set_name("ROOTCA");
+  secret.mutable_validation_context()->mutable_trusted_ca()->set_inline_bytes(pem);
+  return *xds::MakeResource("ROOTCA", secret);
+}
+
+TEST(EveryProxyTrustsTest, WaitsForEveryProxyToAckABundleWithTheRoot) {
+  const std::string kType(xds::kSecretType);
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  const std::string old_root = "-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n";
+  const std::string new_root = "-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n";
+  xds::StatusTracker tracker;
+  EXPECT_TRUE(EveryProxyTrusts(tracker, new_root)) << "no proxy, nobody to wait for";
+  tracker.Connect(1, "gateway", "g", "{}", "sotw", now);
+  tracker.Connect(2, "sidecar", "s", "{}", "delta", now);
+  tracker.Connect(3, "grpc-client", "p", "{}", "sotw", now);  // takes no secrets
+  tracker.RecordSent(1, kType, "v1", "n1", now, {RootCaSecret(old_root)});
+  tracker.RecordAck(1, kType, "v1", now);
+  tracker.RecordSent(2, kType, "v1", "n1", now, {RootCaSecret(old_root)});
+  tracker.RecordAck(2, kType, "v1", now);
+  EXPECT_FALSE(EveryProxyTrusts(tracker, new_root));
+
+  tracker.RecordSent(1, kType, "v2", "n2", now, {RootCaSecret(new_root + old_root)});
+  tracker.RecordSent(2, kType, "v2", "n2", now, {RootCaSecret(new_root + old_root)});
+  EXPECT_FALSE(EveryProxyTrusts(tracker, new_root)) << "sent is not accepted";
+  tracker.RecordAck(1, kType, "v2", now);
+  EXPECT_FALSE(EveryProxyTrusts(tracker, new_root)) << "one proxy is still behind";
+  tracker.RecordAck(2, kType, "v2", now);
+  EXPECT_TRUE(EveryProxyTrusts(tracker, new_root));
+
+  tracker.RecordSent(2, kType, "v3", "n3", now, {RootCaSecret(new_root)});
+  tracker.RecordNack(2, kType, "v3", "bad", now);
+  EXPECT_FALSE(EveryProxyTrusts(tracker, new_root)) << "a NACK is no acceptance";
+  tracker.Disconnect(2);
+  EXPECT_TRUE(EveryProxyTrusts(tracker, new_root)) << "gone proxies do not hold rotation up";
 }
 
 TEST(LoopbackTest, TellsLoopbackCallersApart) {

@@ -1,6 +1,8 @@
 // Operator: the control-plane process's wiring. Owns the config store and the
 // config sources that feed it, and reports every store change on an output
-// stream; the xDS server, the CA and the admin endpoint join here later.
+// stream; runs the xDS server (XdsPublisher), the CA with its root
+// maintenance (TrustRootManager: rotation on POST /debug/ca/rotate-root,
+// pruning of retired roots every second) and the admin endpoint.
 //
 // Lifecycle: construct, Start() once, Stop() once (also run by the
 // destructor). Thread-safety: Start() and Stop() from one thread; store() may

@@ -44,6 +44,10 @@ struct CertificateAuthority::SigningState {
   X509Ptr active_root;
   std::string active_root_pem;
   std::vector<RetiringRoot> retiring;
+  // The next root, trusted but not signing yet (StageNextRoot); in memory only.
+  EvpPkeyPtr staged_key;
+  X509Ptr staged_cert;
+  std::string staged_pem;
   X509StorePtr trust;
   std::vector<ExtensionPtr> leaf_extensions;  // shared by every workload leaf (not keyUsage)
   ExtensionPtr key_usage_ec;
@@ -197,6 +201,15 @@ absl::Status CorruptState(const CaStorage& storage, absl::string_view file, absl
 absl::StatusOr<X509Ptr> CopyCert(X509* cert) {
   X509_up_ref(cert);
   return X509Ptr(cert);
+}
+
+void CopyStaged(const CertificateAuthority::SigningState& from,
+                CertificateAuthority::SigningState& to) {
+  if (!from.staged_key) return;
+  EVP_PKEY_up_ref(from.staged_key.get());
+  to.staged_key.reset(from.staged_key.get());
+  to.staged_cert = *CopyCert(from.staged_cert.get());
+  to.staged_pem = from.staged_pem;
 }
 
 // Fills in everything derived from key, signer, chain and roots.
@@ -601,7 +614,20 @@ std::string CertificateAuthority::TrustBundlePem() const {
 std::vector<std::string> CertificateAuthority::TrustedRootsPem() const {
   std::shared_ptr<const SigningState> state = Snapshot();
   std::vector<std::string> roots = {state->active_root_pem};
+  if (state->staged_cert) roots.push_back(state->staged_pem);
   for (const RetiringRoot& root : state->retiring) roots.push_back(root.pem);
+  return roots;
+}
+
+std::vector<TrustedRoot> CertificateAuthority::TrustedRoots() const {
+  std::shared_ptr<const SigningState> state = Snapshot();
+  std::vector<TrustedRoot> roots = {TrustedRoot{state->active_root_pem, true}};
+  if (state->staged_cert) {
+    roots.push_back(TrustedRoot{state->staged_pem, false, absl::InfiniteFuture(), true});
+  }
+  for (const RetiringRoot& root : state->retiring) {
+    roots.push_back(TrustedRoot{root.pem, false, root.drop_after});
+  }
   return roots;
 }
 
@@ -615,14 +641,20 @@ absl::Status CertificateAuthority::RotateRoot() {
   std::lock_guard rotation(rotation_mu_);
   std::shared_ptr<const SigningState> old = Snapshot();
   absl::Time now = clock_.Now();
-  auto key = GenerateKey(options_.root_key_algorithm);
-  if (!key.ok()) return key.status();
-  auto cert = CreateSelfSignedRoot(key->get(), options_.trust_domain, now, options_);
-  if (!cert.ok()) return cert.status();
-
   auto next = std::make_shared<SigningState>();
-  next->key = *std::move(key);
-  next->cert = *std::move(cert);
+  if (old->staged_key) {
+    // Peers were given this root before it signs anything.
+    EVP_PKEY_up_ref(old->staged_key.get());
+    next->key.reset(old->staged_key.get());
+    next->cert = *CopyCert(old->staged_cert.get());
+  } else {
+    auto key = GenerateKey(options_.root_key_algorithm);
+    if (!key.ok()) return key.status();
+    auto cert = CreateSelfSignedRoot(key->get(), options_.trust_domain, now, options_);
+    if (!cert.ok()) return cert.status();
+    next->key = *std::move(key);
+    next->cert = *std::move(cert);
+  }
   next->active_root = *CopyCert(next->cert.get());
   // No leaf signed by the old root can outlive this moment + max_ttl.
   next->retiring.push_back(RetiringRoot{*CopyCert(old->active_root.get()), old->active_root_pem,
@@ -650,6 +682,39 @@ absl::Status CertificateAuthority::RotateRoot() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> CertificateAuthority::StageNextRoot() {
+  if (plugged_) {
+    return absl::FailedPreconditionError(
+        "root rotation of a plugged-in CA is done by replacing its cacerts files");
+  }
+  std::lock_guard rotation(rotation_mu_);
+  std::shared_ptr<const SigningState> old = Snapshot();
+  if (old->staged_cert) return old->staged_pem;
+  auto key = GenerateKey(options_.root_key_algorithm);
+  if (!key.ok()) return key.status();
+  auto cert = CreateSelfSignedRoot(key->get(), options_.trust_domain, clock_.Now(), options_);
+  if (!cert.ok()) return cert.status();
+  auto pem = CertificateToPem(cert->get());
+  if (!pem.ok()) return pem.status();
+
+  auto next = std::make_shared<SigningState>();
+  EVP_PKEY_up_ref(old->key.get());
+  next->key.reset(old->key.get());
+  next->cert = *CopyCert(old->cert.get());
+  next->active_root = *CopyCert(old->active_root.get());
+  next->chain_tail_pem = old->chain_tail_pem;
+  for (const X509Ptr& c : old->intermediates) next->intermediates.push_back(*CopyCert(c.get()));
+  for (const RetiringRoot& r : old->retiring) {
+    next->retiring.push_back(RetiringRoot{*CopyCert(r.cert.get()), r.pem, r.drop_after});
+  }
+  next->staged_key = *std::move(key);
+  next->staged_cert = *std::move(cert);
+  next->staged_pem = *pem;
+  if (auto s = Finish(*next); !s.ok()) return s;
+  Publish(next);
+  return next->staged_pem;
+}
+
 absl::StatusOr<int> CertificateAuthority::PruneRetiredRoots() {
   std::lock_guard rotation(rotation_mu_);
   std::shared_ptr<const SigningState> old = Snapshot();
@@ -664,6 +729,7 @@ absl::StatusOr<int> CertificateAuthority::PruneRetiredRoots() {
   next->active_root = *CopyCert(old->active_root.get());
   next->chain_tail_pem = old->chain_tail_pem;
   for (const X509Ptr& c : old->intermediates) next->intermediates.push_back(*CopyCert(c.get()));
+  CopyStaged(*old, *next);
   for (const RetiringRoot& r : old->retiring) {
     if (r.drop_after > now) {
       next->retiring.push_back(RetiringRoot{*CopyCert(r.cert.get()), r.pem, r.drop_after});

@@ -74,6 +74,16 @@ struct IssuedCertificate {
   bool ttl_clamped = false;    // the request asked for more than granted_ttl
 };
 
+// One root of the trust bundle; `drop_after` is set for a root retired by a
+// rotation (it leaves the bundle at PruneRetiredRoots() after that time). A
+// staged root (StageNextRoot) is neither active nor retiring.
+struct TrustedRoot {
+  std::string pem;
+  bool active = false;
+  absl::Time drop_after = absl::InfiniteFuture();
+  bool staged = false;
+};
+
 // The control plane's own TLS identity; the key is generated inside the CA.
 struct ServingCertificate {
   std::string private_key_pem;
@@ -119,14 +129,23 @@ class CertificateAuthority {
   // Every trusted root (active first), concatenated PEM / one PEM per root.
   std::string TrustBundlePem() const;
   std::vector<std::string> TrustedRootsPem() const;
+  // The same roots (active first) with their drop times.
+  std::vector<TrustedRoot> TrustedRoots() const;
   // PEM of the root the current signer chains to.
   std::string ActiveRootPem() const;
 
   // Root rotation (self-signed mode only): a new root becomes the signer; the
   // old one stays in the trust bundle until every leaf it could have signed
   // has expired (rotation time + max_ttl + backdate). Persists before it
-  // switches.
+  // switches. The new root is the staged one when there is one.
   absl::Status RotateRoot();
+  // The first half of a rotation without a window of distrust: creates the
+  // next root and adds it to the trust bundle (after the active root) without
+  // signing with it, so it can reach every peer before any leaf chains to
+  // it; RotateRoot() then switches to it. Returns its PEM (the same one until
+  // the rotation). In memory only: a restart forgets it, which is harmless
+  // since nothing was signed by it. Self-signed mode only.
+  absl::StatusOr<std::string> StageNextRoot();
   // Drops retiring roots whose drop time has passed; returns how many.
   absl::StatusOr<int> PruneRetiredRoots();
 

@@ -63,6 +63,16 @@ absl::StatusOr<AdminClient> AdminClient::Create(absl::string_view address, absl:
 
 absl::StatusOr<AdminResponse> AdminClient::Get(
     absl::string_view path, const std::map<std::string, std::string>& query) const {
+  return Request("GET", path, query);
+}
+
+absl::StatusOr<AdminResponse> AdminClient::Post(absl::string_view path) const {
+  return Request("POST", path, {});
+}
+
+absl::StatusOr<AdminResponse> AdminClient::Request(
+    absl::string_view method, absl::string_view path,
+    const std::map<std::string, std::string>& query) const {
   const std::string target_for_messages = absl::StrCat(base_url_, path);
   // cpprestsdk reports every failure (refused, reset, timeout, not HTTP) by
   // throwing; none of that may escape.
@@ -76,7 +86,7 @@ absl::StatusOr<AdminResponse> AdminClient::Get(
     web::uri_builder target{std::string(path)};
     for (const auto& [key, value] : query) target.append_query(key, value, /*do_encoding=*/true);
     web::http::http_response response =
-        client.request(web::http::methods::GET, target.to_string()).get();
+        client.request(std::string(method), target.to_string()).get();
     AdminResponse out;
     out.status = response.status_code();
     out.body = response.extract_utf8string(/*ignore_content_type=*/true).get();

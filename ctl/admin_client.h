@@ -1,6 +1,6 @@
-// AdminClient: blocking HTTP GETs against the control plane's admin endpoint
-// (meshgate-operator --admin-port, default 15014), for proxy-status and
-// proxy-config.
+// AdminClient: blocking HTTP requests to the control plane's admin endpoint
+// (meshgate-operator --admin-port, default 15014), for proxy-status,
+// proxy-config and ca.
 //
 // Each Get opens its own connection, so an AdminClient may be used from any
 // thread; it owns nothing but its address.
@@ -35,10 +35,16 @@ class AdminClient {
   absl::StatusOr<AdminResponse> Get(absl::string_view path,
                                     const std::map<std::string, std::string>& query = {}) const;
 
+  // POST `path` with an empty body (endpoints that act, such as a root
+  // rotation). Errors as Get.
+  absl::StatusOr<AdminResponse> Post(absl::string_view path) const;
+
   // "http://HOST:PORT", for messages.
   const std::string& base_url() const { return base_url_; }
 
  private:
+  absl::StatusOr<AdminResponse> Request(absl::string_view method, absl::string_view path,
+                                        const std::map<std::string, std::string>& query) const;
   AdminClient(std::string base_url, absl::Duration timeout)
       : base_url_(std::move(base_url)), timeout_(timeout) {}
 

@@ -8,6 +8,7 @@
 #include "ctl/output.h"
 #include "ctl/proxy_config.h"
 #include "ctl/proxy_status.h"
+#include "nlohmann/json.hpp"
 
 namespace meshgate::ctl {
 namespace {
@@ -112,7 +113,99 @@ std::optional<AdminClient> Prepare(std::string_view command, const std::string& 
   return *std::move(client);
 }
 
+// The trust bundle document of /debug/ca/roots as a table: one row per root,
+// active first. Error when the document is not one.
+absl::StatusOr<std::string> RenderRoots(const nlohmann::json& bundle) {
+  if (!bundle.is_object() || !bundle.contains("roots") || !bundle["roots"].is_array()) {
+    return absl::InvalidArgumentError("no \"roots\" list");
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const nlohmann::json& root : bundle["roots"]) {
+    if (!root.is_object() || !root.contains("sha256") || !root["sha256"].is_string()) {
+      return absl::InvalidArgumentError("a root without \"sha256\"");
+    }
+    bool active = root.value("active", false);
+    std::string drop_after = root.contains("drop_after") && root["drop_after"].is_string()
+                                 ? root["drop_after"].get<std::string>()
+                                 : "-";
+    rows.push_back({root["sha256"].get<std::string>(), active ? "active" : "retired", drop_after});
+  }
+  return RenderTable({"ROOT SHA-256", "STATE", "TRUSTED UNTIL"}, rows);
+}
+
 }  // namespace
+
+std::string CaUsage() {
+  return "Usage: meshgatectl ca roots|rotate-root [--admin HOST:PORT] [-o table|json]\n"
+         "\n"
+         "The control plane's certificate authority:\n"
+         "  roots         the roots proxies trust (SDS ROOTCA), active first; a root retired\n"
+         "                by a rotation stays trusted until every certificate it signed expired\n"
+         "  rotate-root   make a new root the signer and push the grown trust bundle to every\n"
+         "                proxy; proxies move to the new root at their next renewal. Accepted\n"
+         "                from the operator's own host only (the admin port on loopback)\n"
+         "\n"
+         "Flags:\n"
+         "  --admin HOST:PORT     the control plane's admin endpoint (default " +
+         std::string(kDefaultAdminAddress) +
+         ")\n"
+         "  -o, --output FORMAT   table (default) or json (the admin endpoint's document)\n"
+         "  -h, --help            print this help\n"
+         "\n"
+         "Exit status: 0 done, 1 refused, unreachable or answering garbage, 2 usage.\n";
+}
+
+int RunCa(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Flags flags;
+  int exit_code = kExitOk;
+  std::optional<AdminClient> client = Prepare("ca", CaUsage(), args, &flags, out, err, &exit_code);
+  if (!client) return exit_code;
+  if (flags.positional.size() != 1 ||
+      (flags.positional[0] != "roots" && flags.positional[0] != "rotate-root")) {
+    err << "meshgatectl ca: want one of roots, rotate-root\n\n" << CaUsage();
+    return kExitUsage;
+  }
+  const bool rotate = flags.positional[0] == "rotate-root";
+  const std::string path = rotate ? "/debug/ca/rotate-root" : "/debug/ca/roots";
+  absl::StatusOr<AdminResponse> response = rotate ? client->Post(path) : client->Get(path);
+  if (!response.ok()) {
+    err << "meshgatectl ca: " << response.status().message() << "\n";
+    return kExitFailure;
+  }
+  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200) {
+    std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
+                             ? body["error"].get<std::string>()
+                             : Excerpt(response->body);
+    err << "meshgatectl ca: " << client->base_url() << path << " answered HTTP " << response->status
+        << ": " << reason << "\n";
+    return kExitFailure;
+  }
+  if (flags.format == OutputFormat::kJson) {
+    out << response->body << "\n";
+    return kExitOk;
+  }
+  const nlohmann::json* bundle = &body;
+  if (rotate) {
+    if (!body.is_object() || !body.contains("active_root_sha256") ||
+        !body["active_root_sha256"].is_string() || !body.contains("bundle")) {
+      err << "meshgatectl ca: " << client->base_url() << path
+          << " did not answer a rotation: " << Excerpt(response->body) << "\n";
+      return kExitFailure;
+    }
+    out << "rotated: the new root " << body["active_root_sha256"].get<std::string>()
+        << " signs from now on\n\n";
+    bundle = &body["bundle"];
+  }
+  absl::StatusOr<std::string> table = RenderRoots(*bundle);
+  if (!table.ok()) {
+    err << "meshgatectl ca: " << client->base_url() << path << " did not answer a trust bundle ("
+        << table.status().message() << "); is this a meshgate control plane's admin port?\n";
+    return kExitFailure;
+  }
+  out << *table;
+  return kExitOk;
+}
 
 std::string ProxyStatusUsage() {
   return "Usage: meshgatectl proxy-status [--admin HOST:PORT] [-o table|json]\n"

@@ -17,11 +17,12 @@ constexpr char kUsage[] =
     "                 (meshgatectl proxy-status --help)\n"
     "  proxy-config   a proxy's listeners, routes, clusters or endpoints\n"
     "                 (meshgatectl proxy-config --help)\n"
+    "  ca             the CA's trust bundle; rotate its root (meshgatectl ca --help)\n"
     "\n"
     "Flags:\n"
     "  -h, --help   print this help\n"
     "\n"
-    "proxy-status and proxy-config ask the control plane's admin endpoint\n"
+    "proxy-status, proxy-config and ca ask the control plane's admin endpoint\n"
     "(--admin HOST:PORT, default 127.0.0.1:15014; kubectl port-forward to reach a cluster's).\n";
 
 }  // namespace
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   }
   if (command == "proxy-status") return meshgate::ctl::RunProxyStatus(args, std::cout, std::cerr);
   if (command == "proxy-config") return meshgate::ctl::RunProxyConfig(args, std::cout, std::cerr);
+  if (command == "ca") return meshgate::ctl::RunCa(args, std::cout, std::cerr);
   std::cerr << "meshgatectl: unknown command '" << command << "'\n\n" << kUsage;
   return meshgate::ctl::kExitUsage;
 }

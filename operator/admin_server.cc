@@ -10,7 +10,7 @@
 namespace meshgate::operator_ {
 
 struct AdminServer::Impl {
-  std::map<std::string, Handler> handlers;
+  std::map<std::string, RequestHandler> handlers;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener;
 };
 
@@ -19,6 +19,12 @@ AdminServer::AdminServer() : impl_(std::make_unique<Impl>()) {}
 AdminServer::~AdminServer() { Stop(); }
 
 void AdminServer::Handle(const std::string& path, Handler handler) {
+  impl_->handlers[path] = [handler = std::move(handler)](const AdminRequest& request) {
+    return handler(request.query);
+  };
+}
+
+void AdminServer::HandleRequest(const std::string& path, RequestHandler handler) {
   impl_->handlers[path] = std::move(handler);
 }
 
@@ -28,9 +34,11 @@ absl::Status AdminServer::Start(const std::string& address, int port) {
     impl_->listener = std::make_unique<web::http::experimental::listener::http_listener>(url);
     impl_->listener->support([this](web::http::http_request request) {
       std::string path = web::uri::decode(request.relative_uri().path());
-      std::map<std::string, std::string> query;
+      AdminRequest admin_request;
+      admin_request.method = request.method();
+      admin_request.remote_address = request.remote_address();
       for (const auto& [k, v] : web::uri::split_query(request.relative_uri().query())) {
-        query[web::uri::decode(k)] = web::uri::decode(v);
+        admin_request.query[web::uri::decode(k)] = web::uri::decode(v);
       }
       auto it = impl_->handlers.find(path);
       AdminReply reply;
@@ -39,7 +47,7 @@ absl::Status AdminServer::Start(const std::string& address, int port) {
         reply.content_type = "text/plain";
         reply.body = "unknown admin path " + path + "\n";
       } else {
-        reply = it->second(query);
+        reply = it->second(admin_request);
       }
       web::http::http_response response(static_cast<web::http::status_code>(reply.status));
       response.set_body(reply.body, reply.content_type);

@@ -1,6 +1,8 @@
 #include "operator/operator.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 
 #include <charconv>
 #include <filesystem>
@@ -18,10 +20,12 @@
 #include "common/text_escape.h"
 #include "operator/admin_server.h"
 #include "operator/file_source.h"
+#include "operator/trust_roots.h"
 #include "operator/xds_publisher.h"
 #include "spdlog/spdlog.h"
 #include "xds-server/ads_server.h"
 #include "xds-server/metrics.h"
+#include "xds-server/resource.h"
 #include "xds-server/snapshot_cache.h"
 #include "xds-server/status_tracker.h"
 
@@ -39,6 +43,30 @@ constexpr api::Kind kAllKinds[] = {
 };
 
 const std::set<std::string_view> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
+
+std::string Flag(absl::Duration d) { return absl::FormatDuration(d); }
+
+// The CA's lifetimes must nest, and the backdating must leave a workload
+// something to renew: it renews at half of notAfter - notBefore, which is
+// already in the past when the backdate exceeds the requested lifetime.
+absl::Status CheckCaLifetimes(const OperatorOptions& o) {
+  if (o.ca_min_ttl > o.ca_default_ttl) {
+    return absl::InvalidArgumentError("--ca-min-ttl " + Flag(o.ca_min_ttl) +
+                                      " is longer than --ca-default-ttl " + Flag(o.ca_default_ttl));
+  }
+  if (o.ca_default_ttl > o.ca_max_ttl) {
+    return absl::InvalidArgumentError("--ca-default-ttl " + Flag(o.ca_default_ttl) +
+                                      " is longer than --ca-max-ttl " + Flag(o.ca_max_ttl));
+  }
+  if (o.ca_clock_skew * 2 > o.ca_min_ttl) {
+    return absl::InvalidArgumentError(
+        "--ca-clock-skew " + Flag(o.ca_clock_skew) + " is more than half of --ca-min-ttl " +
+        Flag(o.ca_min_ttl) +
+        ": certificates are backdated by the skew and workloads renew at half their lifetime, "
+        "so they would renew at once; lower --ca-clock-skew too");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -64,6 +92,14 @@ std::string OperatorUsage() {
          "  --cluster-domain D  Kubernetes cluster domain (default cluster.local)\n"
          "  --debounce DUR      quiet period before a push, e.g. 100ms (default 100ms)\n"
          "  --debounce-max DUR  longest a push waits under constant change (default 10s)\n"
+         "  --ca-min-ttl DUR    shortest workload certificate the CA issues (default 10m);\n"
+         "                      lower it only for tests and demos of certificate renewal\n"
+         "  --ca-default-ttl DUR  lifetime when a CSR asks for none (default 24h)\n"
+         "  --ca-max-ttl DUR    longest lifetime granted; also how long a root stays trusted\n"
+         "                      after a rotation (default 2160h, 90 days)\n"
+         "  --ca-clock-skew DUR clock skew tolerated: leaves are backdated by it and retired\n"
+         "                      roots kept this much longer (default 5m; at most half of\n"
+         "                      --ca-min-ttl, since workloads renew at half the lifetime)\n"
          "  -h, --help          print this help and exit\n";
 }
 
@@ -91,9 +127,10 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "config-dir",     "state-dir", "log-level",    "admin-port",
-        "xds-port",       "ca-port",   "ca-tokens",    "trust-domain",
-        "cluster-domain", "debounce",  "debounce-max", "listen-address"};
+        "config-dir",     "state-dir",      "log-level",    "admin-port",
+        "xds-port",       "ca-port",        "ca-tokens",    "trust-domain",
+        "cluster-domain", "debounce",       "debounce-max", "listen-address",
+        "ca-min-ttl",     "ca-default-ttl", "ca-max-ttl",   "ca-clock-skew"};
     if (!kValueFlags.contains(name)) {
       return absl::InvalidArgumentError("unknown flag '--" + name + "'");
     }
@@ -134,6 +171,19 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
                                           *value + "'");
       }
       (name == "debounce" ? flags.options.debounce : flags.options.debounce_max) = d;
+    } else if (name.rfind("ca-", 0) == 0 && name != "ca-tokens") {
+      absl::Duration d;
+      bool zero_allowed = name == "ca-clock-skew";
+      if (!absl::ParseDuration(*value, &d) || d < absl::ZeroDuration() ||
+          (d == absl::ZeroDuration() && !zero_allowed) || d == absl::InfiniteDuration()) {
+        return absl::InvalidArgumentError("--" + name + " must be a " +
+                                          (zero_allowed ? "" : "positive ") +
+                                          "duration like 10m or 30s; got '" + *value + "'");
+      }
+      (name == "ca-min-ttl"       ? flags.options.ca_min_ttl
+       : name == "ca-default-ttl" ? flags.options.ca_default_ttl
+       : name == "ca-max-ttl"     ? flags.options.ca_max_ttl
+                                  : flags.options.ca_clock_skew) = d;
     } else if (name == "ca-tokens") {
       flags.options.ca_tokens = *value;
     } else if (name == "trust-domain") {
@@ -147,6 +197,7 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
   if (flags.options.config_dir.empty()) {
     return absl::InvalidArgumentError("--config-dir is required");
   }
+  if (absl::Status s = CheckCaLifetimes(flags.options); !s.ok()) return s;
   return flags;
 }
 
@@ -175,6 +226,7 @@ struct Operator::ControlPlane {
   std::unique_ptr<ca::PeerCertificateAuthenticator> peers;
   std::unique_ptr<ca::CaService> ca_service;
   std::unique_ptr<ca::CaServer> ca_server;
+  std::unique_ptr<TrustRootManager> roots;
   AdminServer admin;
 };
 
@@ -197,7 +249,8 @@ absl::Status Operator::Start() {
     spdlog::info("config source {} started", source->Name());
   }
   cp_ = std::make_unique<ControlPlane>();
-  for (auto start : {&Operator::StartCa, &Operator::StartXds, &Operator::StartAdmin}) {
+  for (auto start : {&Operator::StartCa, &Operator::StartXds, &Operator::StartTrustRoots,
+                     &Operator::StartAdmin}) {
     if (absl::Status status = (this->*start)(); !status.ok()) {
       Stop();
       return status;
@@ -259,6 +312,10 @@ absl::Status Operator::StartCa() {
   cp_->ca_storage = std::move(*storage);
   ca::CaOptions ca_options;
   ca_options.trust_domain = options_.trust_domain;
+  ca_options.min_ttl = options_.ca_min_ttl;
+  ca_options.default_ttl = options_.ca_default_ttl;
+  ca_options.max_ttl = options_.ca_max_ttl;
+  ca_options.backdate = options_.ca_clock_skew;
   auto authority = ca::CertificateAuthority::LoadOrCreate(*cp_->ca_storage, clock, ca_options);
   if (!authority.ok()) return authority.status();
   cp_->authority = std::move(*authority);
@@ -283,6 +340,54 @@ absl::Status Operator::StartCa() {
   spdlog::info("CA serving on {} (trust bundle in {}/ca/root-cert.pem)", server_options.address,
                options_.state_dir);
   return absl::OkStatus();
+}
+
+absl::Status Operator::StartTrustRoots() {
+  if (!cp_->authority) return absl::OkStatus();
+  std::function<void()> republish;
+  std::function<bool(const std::string&)> trusted_everywhere;
+  if (cp_->publisher) {
+    republish = [publisher = cp_->publisher.get()] { publisher->Republish(); };
+    trusted_everywhere = [tracker = &cp_->tracker](const std::string& root_pem) {
+      return EveryProxyTrusts(*tracker, root_pem);
+    };
+  }
+  cp_->roots = std::make_unique<TrustRootManager>(*cp_->authority, std::move(republish),
+                                                  std::move(trusted_everywhere));
+  // Roots retired before a restart may be due already.
+  if (auto pruned = cp_->roots->PruneDue(); !pruned.ok()) return pruned.status();
+  cp_->roots->StartPruning(options_.ca_prune_interval);
+  return absl::OkStatus();
+}
+
+// Whether every connected proxy that takes secrets has ACKed the Secrets it
+// was last sent and they carry `root_pem` (in ROOTCA; the PEM is stored
+// verbatim in the serialized Secret).
+bool EveryProxyTrusts(const xds::StatusTracker& tracker, const std::string& root_pem) {
+  for (const xds::ProxyStatus& proxy : tracker.Proxies()) {
+    auto it = proxy.types.find(std::string(xds::kSecretType));
+    if (it == proxy.types.end()) continue;
+    const xds::TypeStatus& secrets = it->second;
+    if (secrets.last_acked_version != secrets.last_version_sent) return false;
+    bool carries = false;
+    for (const xds::ResourcePtr& resource : secrets.resources) {
+      if (resource && resource->name == "ROOTCA" && resource->body &&
+          resource->body->value().find(root_pem) != std::string::npos) {
+        carries = true;
+      }
+    }
+    if (!carries) return false;
+  }
+  return true;
+}
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string ip = address;
+  if (ip.rfind("::ffff:", 0) == 0) ip = ip.substr(7);  // IPv4-mapped
+  in_addr v4{};
+  if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, ip.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 absl::Status Operator::StartAdmin() {
@@ -349,12 +454,47 @@ absl::Status Operator::StartAdmin() {
     r.body = body;
     return r;
   });
+  cp->admin.Handle("/debug/ca/roots", [cp](const auto&) {
+    AdminReply r;
+    if (!cp->roots) {
+      r.status = 404;
+      r.body = "{\"error\": " + JsonQuote("the CA is off (--ca-port 0)") + "}";
+      return r;
+    }
+    r.body = cp->roots->Describe();
+    return r;
+  });
+  cp->admin.HandleRequest("/debug/ca/rotate-root", [cp](const AdminRequest& request) {
+    AdminReply r;
+    auto fail = [&r](int status, const std::string& message) {
+      r.status = status;
+      r.body = "{\"error\": " + JsonQuote(message) + "}";
+      return r;
+    };
+    // The admin port may listen beyond loopback (--listen-address); changing
+    // the mesh's trust is for someone on the operator's host.
+    if (!IsLoopbackAddress(request.remote_address)) {
+      return fail(403,
+                  "rotate-root is accepted from loopback only, not from " + request.remote_address);
+    }
+    if (request.method != "POST") return fail(405, "rotate-root needs POST");
+    if (!cp->roots) return fail(404, "the CA is off (--ca-port 0)");
+    absl::StatusOr<std::string> fingerprint = cp->roots->Rotate();
+    if (!fingerprint.ok()) {
+      return fail(fingerprint.status().code() == absl::StatusCode::kFailedPrecondition ? 409 : 500,
+                  "rotate-root: " + std::string(fingerprint.status().message()));
+    }
+    r.body = "{\"active_root_sha256\": " + JsonQuote(*fingerprint) +
+             ", \"bundle\": " + cp->roots->Describe() + "}";
+    return r;
+  });
   return cp->admin.Start(options_.listen_address, options_.admin_port);
 }
 
 void Operator::Stop() {
   if (cp_) {
     cp_->admin.Stop();
+    if (cp_->roots) cp_->roots->Stop();
     if (cp_->ca_server) cp_->ca_server->Shutdown();
     if (cp_->publisher) cp_->publisher->Stop();
     if (cp_->xds_server)

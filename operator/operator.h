@@ -1,6 +1,8 @@
 // Operator: the control-plane process's wiring. Owns the config store and the
 // config sources that feed it, and reports every store change on an output
-// stream; the xDS server, the CA and the admin endpoint join here later.
+// stream; runs the xDS server (XdsPublisher), the CA with its root
+// maintenance (TrustRootManager: rotation on POST /debug/ca/rotate-root,
+// pruning of retired roots every second) and the admin endpoint.
 //
 // Lifecycle: construct, Start() once, Stop() once (also run by the
 // destructor). Thread-safety: Start() and Stop() from one thread; store() may
@@ -19,6 +21,7 @@
 #include "api/snapshot.h"
 #include "operator/config_source.h"
 #include "operator/config_store.h"
+#include "xds-server/status_tracker.h"
 
 namespace meshgate::operator_ {
 
@@ -37,6 +40,16 @@ struct OperatorOptions {
   std::string cluster_domain = "cluster.local";
   absl::Duration debounce = absl::Milliseconds(100);
   absl::Duration debounce_max = absl::Seconds(10);
+  // Workload certificate lifetimes the CA grants (see ca::CaOptions). The
+  // defaults suit production; a short minimum is for tests and demos.
+  absl::Duration ca_min_ttl = absl::Minutes(10);
+  absl::Duration ca_default_ttl = absl::Hours(24);
+  absl::Duration ca_max_ttl = absl::Hours(24 * 90);
+  // Clock skew the CA tolerates: leaves are backdated by it and a retired root
+  // stays trusted this much longer than the longest leaf it could have signed.
+  absl::Duration ca_clock_skew = absl::Minutes(5);
+  // How often retired roots past their drop time are looked for.
+  absl::Duration ca_prune_interval = absl::Seconds(1);
 };
 
 struct OperatorFlags {
@@ -45,14 +58,22 @@ struct OperatorFlags {
 };
 
 // Parses the command line (without argv[0]). Strict: unknown flags, stray
-// arguments, missing values and malformed numbers are errors whose message is
-// meant for the user.
+// arguments, missing values, malformed numbers and inconsistent CA lifetimes
+// (min <= default <= max) are errors whose message is meant for the user.
 absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args);
 std::string OperatorUsage();
 
 // "store version=N objects=M VirtualService=a DestinationRule=b ..." with
 // every kind, in Kind order.
 std::string FormatStoreSummary(const api::ConfigSnapshot& snapshot);
+
+// Whether every connected proxy that takes secrets has ACKed the Secrets it
+// was last sent and their ROOTCA carries `root_pem`; proxies without
+// secrets (proxyless gRPC) do not count.
+bool EveryProxyTrusts(const xds::StatusTracker& tracker, const std::string& root_pem);
+
+// 127.0.0.0/8, ::1 or an IPv4-mapped loopback address.
+bool IsLoopbackAddress(const std::string& address);
 
 class Operator {
  public:
@@ -72,6 +93,7 @@ class Operator {
   void Report(const StoreChange& change);
   absl::Status StartXds();
   absl::Status StartCa();
+  absl::Status StartTrustRoots();
   absl::Status StartAdmin();
 
   const OperatorOptions options_;

@@ -38,6 +38,9 @@
 // in the node metadata LABELS.
 #include <arpa/inet.h>
 #include <google/protobuf/struct.pb.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -58,6 +61,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "ca/openssl_util.h"
 #include "ca/rotator.h"
 #include "ca/spiffe.h"
 #include "common/clock.h"
@@ -306,6 +310,35 @@ std::string SetUpIdentity(Settings& s, uint64_t seed, WorkloadIdentity& out) {
   return {};
 }
 
+// "serial HEX, root sha256 AB:CD:..." for the log, so an operator can follow
+// renewals and see which root (before or after a rotation) signed the leaf.
+std::string DescribeCertificate(const meshgate::ca::WorkloadCertificate& cert) {
+  std::string out = "serial ";
+  auto leaf = meshgate::ca::CertificateFromPem(cert.chain_pem.front());
+  if (leaf.ok()) {
+    BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf->get()), nullptr);
+    char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
+    out += hex != nullptr ? hex : "?";
+    OPENSSL_free(hex);
+    BN_free(serial);
+  } else {
+    out += "?";
+  }
+  out += ", root sha256 ";
+  auto root = meshgate::ca::CertificateFromPem(cert.chain_pem.back());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!root.ok() || X509_digest(root->get(), EVP_sha256(), digest, &length) != 1) length = 0;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned int i = 0; i < length; ++i) {
+    if (i > 0) out += ':';
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  if (length == 0) out += "?";
+  return out;
+}
+
 // Ticks the rotator when due; installs a new certificate as secret `default`.
 void TickIdentity(WorkloadIdentity& identity, config::ConfigStore& store) {
   absl::Time now = meshgate::SystemClock::Get().Now();
@@ -326,8 +359,9 @@ void TickIdentity(WorkloadIdentity& identity, config::ConfigStore& store) {
     return;
   }
   identity.installed = current;
-  spdlog::info("workload certificate installed, valid until {}, next renewal {}",
-               absl::FormatTime(current->not_after), absl::FormatTime(identity.next_tick));
+  spdlog::info("workload certificate installed ({}), valid until {}, next renewal {}",
+               DescribeCertificate(*current), absl::FormatTime(current->not_after),
+               absl::FormatTime(identity.next_tick));
 }
 
 std::atomic<int> g_signal{0};

@@ -48,6 +48,54 @@ TEST(OperatorFlagsTest, ParsesTheControlPlaneFlags) {
   EXPECT_THAT(std::string(bad_port.status().message()), HasSubstr("--xds-port"));
 }
 
+TEST(OperatorFlagsTest, ParsesTheCaLifetimes) {
+  auto defaults = ParseOperatorFlags({"--config-dir", "/c"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->options.ca_min_ttl, absl::Minutes(10));
+  EXPECT_EQ(defaults->options.ca_default_ttl, absl::Hours(24));
+  EXPECT_EQ(defaults->options.ca_max_ttl, absl::Hours(24 * 90));
+  EXPECT_EQ(defaults->options.ca_clock_skew, absl::Minutes(5));
+
+  auto flags =
+      ParseOperatorFlags({"--config-dir", "/c", "--ca-min-ttl", "10s", "--ca-default-ttl=12s",
+                          "--ca-max-ttl", "1m", "--ca-clock-skew", "0s"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->options.ca_min_ttl, absl::Seconds(10));
+  EXPECT_EQ(flags->options.ca_default_ttl, absl::Seconds(12));
+  EXPECT_EQ(flags->options.ca_max_ttl, absl::Minutes(1));
+  EXPECT_EQ(flags->options.ca_clock_skew, absl::ZeroDuration());
+}
+
+TEST(OperatorFlagsTest, RejectsInconsistentCaLifetimes) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"--ca-min-ttl", "soon"},
+       "--ca-min-ttl must be a positive duration like 10m or 30s; got "
+       "'soon'"},
+      {{"--ca-min-ttl", "0s"}, "--ca-min-ttl must be a positive duration"},
+      {{"--ca-max-ttl", "-1h"}, "--ca-max-ttl must be a positive duration"},
+      {{"--ca-default-ttl", "inf"}, "--ca-default-ttl must be a positive duration"},
+      {{"--ca-clock-skew", "-1s"}, "--ca-clock-skew must be a duration"},
+      {{"--ca-min-ttl", "2h", "--ca-default-ttl", "1h"},
+       "--ca-min-ttl 2h is longer than --ca-default-ttl 1h"},
+      {{"--ca-default-ttl", "72h", "--ca-max-ttl", "48h"},
+       "--ca-default-ttl 72h is longer than --ca-max-ttl 48h"},
+      // Backdated by 5m, a 10s leaf would be renewed as soon as it arrives.
+      {{"--ca-min-ttl", "10s", "--ca-default-ttl", "1m"},
+       "--ca-clock-skew 5m is more than half of --ca-min-ttl 10s"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--config-dir", "/c"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto flags = ParseOperatorFlags(args);
+    ASSERT_FALSE(flags.ok()) << c.message;
+    EXPECT_THAT(std::string(flags.status().message()), HasSubstr(c.message));
+  }
+}
+
 TEST(OperatorFlagsTest, HelpWinsOverEverythingElse) {
   auto flags = ParseOperatorFlags({"--bogus", "--help"});
   EXPECT_FALSE(flags.ok());  // flags are read in order; the bogus one comes first

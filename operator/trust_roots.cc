@@ -1,0 +1,129 @@
+#include "operator/trust_roots.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ca/openssl_util.h"
+#include "common/text_escape.h"
+#include "spdlog/spdlog.h"
+
+namespace meshgate::operator_ {
+
+absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem) {
+  absl::StatusOr<ca::X509Ptr> cert = ca::CertificateFromPem(pem);
+  if (!cert.ok()) return cert.status();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(cert->get(), EVP_sha256(), digest, &length) != 1) {
+    return ca::OpenSslError(absl::StatusCode::kInternal, "certificate digest");
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    if (i > 0) out += ':';
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+TrustRootManager::TrustRootManager(ca::CertificateAuthority& authority,
+                                   std::function<void()> republish,
+                                   std::function<bool(const std::string&)> trusted_everywhere,
+                                   absl::Duration propagation_timeout)
+    : authority_(authority),
+      republish_(std::move(republish)),
+      trusted_everywhere_(std::move(trusted_everywhere)),
+      propagation_timeout_(propagation_timeout) {}
+
+TrustRootManager::~TrustRootManager() { Stop(); }
+
+absl::StatusOr<std::string> TrustRootManager::Rotate() {
+  std::lock_guard lock(republish_mu_);
+  absl::StatusOr<std::string> staged = authority_.StageNextRoot();
+  if (!staged.ok()) return staged.status();
+  if (republish_) republish_();
+  if (trusted_everywhere_) {
+    // Real time: this waits for proxies, not for the CA's clock.
+    auto deadline =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(propagation_timeout_);
+    bool everywhere = trusted_everywhere_(*staged);
+    while (!everywhere && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      everywhere = trusted_everywhere_(*staged);
+    }
+    if (!everywhere) {
+      spdlog::warn(
+          "CA root rotation: not every proxy acknowledged the new root within {}; "
+          "switching anyway (those proxies reject peers on the new root until they do)",
+          absl::FormatDuration(propagation_timeout_));
+    }
+  }
+  if (absl::Status s = authority_.RotateRoot(); !s.ok()) return s;
+  if (republish_) republish_();
+  absl::StatusOr<std::string> fingerprint = CertificateFingerprint(authority_.ActiveRootPem());
+  if (fingerprint.ok()) {
+    spdlog::info("CA root rotated: new root {}, {} roots trusted", *fingerprint,
+                 authority_.TrustedRootsPem().size());
+  }
+  return fingerprint;
+}
+
+absl::StatusOr<int> TrustRootManager::PruneDue() {
+  std::lock_guard lock(republish_mu_);
+  absl::StatusOr<int> dropped = authority_.PruneRetiredRoots();
+  if (!dropped.ok() || *dropped == 0) return dropped;
+  if (republish_) republish_();
+  spdlog::info("CA: dropped {} retired root(s) past their drop time, {} root(s) trusted", *dropped,
+               authority_.TrustedRootsPem().size());
+  return dropped;
+}
+
+std::string TrustRootManager::Describe() const {
+  std::string out = "{\"roots\": [";
+  bool first = true;
+  for (const ca::TrustedRoot& root : authority_.TrustedRoots()) {
+    absl::StatusOr<std::string> fingerprint = CertificateFingerprint(root.pem);
+    if (!first) out += ", ";
+    first = false;
+    out += "{\"sha256\": " + JsonQuote(fingerprint.ok() ? *fingerprint : "unreadable") +
+           ", \"active\": " + (root.active ? "true" : "false");
+    if (root.staged) out += ", \"staged\": true";
+    if (root.drop_after != absl::InfiniteFuture()) {
+      out += ", \"drop_after\": " +
+             JsonQuote(absl::FormatTime(absl::RFC3339_sec, root.drop_after, absl::UTCTimeZone()));
+    }
+    out += "}";
+  }
+  return out + "]}";
+}
+
+void TrustRootManager::StartPruning(absl::Duration interval) {
+  auto period = absl::ToChronoNanoseconds(interval);
+  pruner_ = std::thread([this, period] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
+      lock.unlock();
+      absl::StatusOr<int> dropped = PruneDue();
+      if (!dropped.ok())
+        spdlog::error("CA: pruning retired roots: {}", dropped.status().ToString());
+      lock.lock();
+    }
+  });
+}
+
+void TrustRootManager::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (pruner_.joinable()) pruner_.join();
+}
+
+}  // namespace meshgate::operator_

@@ -110,7 +110,10 @@ absl::Time CertificateRotator::Tick() {
   if (issued.ok()) {
     current_ = *std::move(issued);
     last_error_ = absl::OkStatus();
-    next_attempt_ = schedule_.OnIssued(current_->not_before, current_->not_after);
+    // The CA backdates notBefore for clock skew; the lifetime that counts is
+    // what is left from now, or a TTL shorter than the backdating would be
+    // "due" at once and renew on every tick.
+    next_attempt_ = schedule_.OnIssued(std::max(current_->not_before, now), current_->not_after);
   } else {
     last_error_ = issued.status();
     next_attempt_ = schedule_.OnFailure(now);

@@ -80,8 +80,9 @@ class RenewalSchedule {
   };
   RenewalSchedule(Options options, uint64_t seed) : options_(options), random_(seed) {}
 
-  // A certificate was obtained; returns when to renew it.
-  absl::Time OnIssued(absl::Time not_before, absl::Time not_after);
+  // A certificate usable from `start` (its notBefore, or when it arrived if
+  // later) to `not_after` was obtained; returns when to renew it.
+  absl::Time OnIssued(absl::Time start, absl::Time not_after);
   // An attempt at `now` failed; returns when to retry.
   absl::Time OnFailure(absl::Time now);
 

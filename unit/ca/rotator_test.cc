@@ -81,8 +81,10 @@ TEST_F(RotatorTest, RenewsAtAboutHalfTheLifetimeWithNoExpiryGap) {
   EXPECT_LE(next, first->not_before + lifetime * 0.6);
 
   // Ten days of simulated time: at every step the held certificate is valid,
-  // and it is replaced while at least 40% of its lifetime remains.
+  // and it is replaced while at least 40% of the lifetime it had on arrival
+  // remains (notBefore is backdated; that part never counted).
   int renewals = 0;
+  absl::Time held_since = clock_.Now();
   const absl::Time end = clock_.Now() + absl::Hours(240);
   while (clock_.Now() < end) {
     auto held = rotator_->Current();
@@ -93,13 +95,43 @@ TEST_F(RotatorTest, RenewsAtAboutHalfTheLifetimeWithNoExpiryGap) {
     auto renewed = rotator_->Current();
     ASSERT_NE(renewed, nullptr);
     ASSERT_NE(renewed, held);
-    EXPECT_GE(held->not_after - clock_.Now(), (held->not_after - held->not_before) * 0.4);
+    EXPECT_GE(held->not_after - clock_.Now(), (held->not_after - held_since) * 0.4);
+    held_since = clock_.Now();
     EXPECT_GT(renewed->not_after, held->not_after);
     ++renewals;
   }
   EXPECT_GE(renewals, 16);  // 240 h / (0.5..0.6 of ~24 h)
   EXPECT_LE(renewals, 20);
   EXPECT_EQ(client_->attempts, renewals + 1);
+}
+
+TEST(ShortLivedRotatorTest, ALifetimeShorterThanTheBackdatingRenewsAtHalfWhatIsLeft) {
+  // 12 s certificates backdated by 5 min: timed from notBefore, renewal
+  // would be overdue on arrival and repeat on every tick.
+  ManualClock clock;
+  MemoryCaStorage storage;
+  CaOptions options;
+  options.min_ttl = absl::Seconds(10);
+  auto ca = CertificateAuthority::LoadOrCreate(storage, clock, options);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  InProcessCsrClient client(**ca, kId);
+  CertificateRotator rotator({.spiffe_id = kId, .requested_ttl = absl::Seconds(12)}, client, clock,
+                             /*seed=*/7);
+  const absl::Time start = clock.Now();
+  absl::Time next = rotator.Tick();
+  auto held = rotator.Current();
+  ASSERT_NE(held, nullptr) << rotator.last_error();
+  EXPECT_LT(held->not_before, start - absl::Seconds(12)) << "backdated by more than the TTL";
+  EXPECT_GE(next, start + absl::Seconds(6));
+  EXPECT_LE(next, start + absl::Seconds(8));
+  // Ticks before then do nothing; one at `next` renews once.
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(rotator.Tick(), next);
+  EXPECT_EQ(client.attempts, 1);
+  clock.Advance(next - clock.Now());
+  rotator.Tick();
+  EXPECT_EQ(client.attempts, 2);
+  EXPECT_NE(rotator.Current(), held);
 }
 
 TEST_F(RotatorTest, RetriesWithBackoffWhileTheCaIsDownAndKeepsTheCertificate) {

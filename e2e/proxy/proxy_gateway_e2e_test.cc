@@ -328,6 +328,33 @@ TEST_F(ProxyGatewayTest, PipelinedRequestsAnsweredInOrder) {
   EXPECT_NE(reply.find("\"path\":\"/one\""), std::string::npos);
 }
 
+TEST_F(ProxyGatewayTest, HopByHopFieldsStayOnTheClientsConnection) {
+  // A client's "Connection: close" ends its own connection: the pooled
+  // upstream connection stays open, and what Connection names never leaves.
+  const std::string sample =
+      "envoy_cluster_upstream_cx_total{envoy_cluster_name=\"outbound|8080|v1|echo.demo.svc."
+      "cluster.local\"} ";
+  auto upstream_connections = [&] {
+    std::string stats =
+        RunCommand("curl -s http://127.0.0.1:" + std::to_string(admin_port_) + "/stats/prometheus");
+    size_t at = stats.find(sample);
+    return at == std::string::npos ? -1.0 : std::stod(stats.substr(at + sample.size()));
+  };
+  ASSERT_EQ(Curl(gateway_port_, "/api/warm").status, 200);
+  const double before = upstream_connections();
+  ASSERT_GE(before, 1);
+  for (int i = 0; i < 5; ++i) {
+    auto r = Curl(gateway_port_, "/api/hop",
+                  {"Connection: close, X-Hop", "X-Hop: secret", "Keep-Alive: timeout=5"});
+    ASSERT_EQ(r.status, 200) << r.headers;
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_FALSE(j["headers"].contains("x-hop")) << r.body;
+    EXPECT_FALSE(j["headers"].contains("keep-alive")) << r.body;
+    EXPECT_NE(j["headers"].value("connection", ""), "close") << r.body;
+  }
+  EXPECT_EQ(upstream_connections(), before) << "the upstream connection was reused";
+}
+
 TEST_F(ProxyGatewayTest, AccessLogHasOneJsonLinePerRequest) {
   auto r = Curl(gateway_port_, "/api/logged", {"x-request-id: e2e-log-check", "user-agent: e2e"});
   ASSERT_EQ(r.status, 200);

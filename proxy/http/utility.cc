@@ -123,6 +123,36 @@ bool IsUpgradeRequest(const RequestHeaders& headers) {
   return headers.Has("upgrade") && ListContainsToken(headers.GetJoined("connection"), "upgrade");
 }
 
+void RemoveHopByHopFields(RequestHeaders& headers) {
+  const bool upgrade = IsUpgradeRequest(headers);
+  if (headers.Has("connection")) {
+    const std::string connection = headers.GetJoined("connection");
+    std::string_view rest = connection;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string name = ToLower(StripWhitespace(rest.substr(0, comma)));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      // Routing and framing fields are not the connection's to remove: the
+      // codecs own the framing, and the request was parsed with it.
+      if (name.empty() || name.front() == ':' || name == "host" || name == "content-length" ||
+          name == "transfer-encoding") {
+        continue;
+      }
+      if (upgrade && name == "upgrade") continue;
+      headers.Remove(name);
+    }
+    headers.Remove("connection");
+    if (upgrade) headers.Set("connection", "upgrade");
+  }
+  headers.Remove("keep-alive");
+  headers.Remove("proxy-connection");
+  if (headers.Has("te")) {
+    const bool trailers = ListContainsToken(headers.GetJoined("te"), "trailers");
+    headers.Remove("te");
+    if (trailers) headers.Set("te", "trailers");
+  }
+}
+
 bool ExpectsContinue(const RequestHeaders& headers) {
   const std::optional<std::string_view> expect = headers.Get("expect");
   return expect && EqualsIgnoreCase(StripWhitespace(*expect), "100-continue");

@@ -43,4 +43,13 @@ bool IsUpgradeRequest(const RequestHeaders& headers);
 // `Expect: 100-continue`.
 bool ExpectsContinue(const RequestHeaders& headers);
 
+// Removes what describes the downstream connection and must not be forwarded
+// (RFC 9110 §7.6.1): the fields `Connection` names, Connection itself,
+// Keep-Alive, Proxy-Connection, and TE unless it is just "trailers" (gRPC
+// needs that one). Each hop decides its own persistence: a client's
+// "Connection: close" ends its own connection, not the pooled upstream one.
+// An upgrade request keeps `Connection: upgrade` and `Upgrade`, which the
+// upstream codec forwards.
+void RemoveHopByHopFields(RequestHeaders& headers);
+
 }  // namespace meshgate::proxy::http

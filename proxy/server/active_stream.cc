@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "proxy/http/http1_codec.h"
+#include "proxy/http/utility.h"
 #include "proxy/router/grpc.h"
 #include "proxy/router/route_actions.h"
 #include "proxy/server/http_connection_manager.h"
@@ -361,6 +362,7 @@ void ActiveStream::ContinueAfterFilters() {
   if (auto path = RewritePath(route, *forward_, original_path_))
     request_headers_.Set(http::kPath, *path);
   if (auto host = RewriteHost(*forward_, weighted_)) request_headers_.Set(http::kAuthority, *host);
+  http::RemoveHopByHopFields(request_headers_);
   ApplyAllLevels(
       *routes_, match_, weighted_,
       [](const auto& level) -> const HeaderMutations& { return level.request_headers; },

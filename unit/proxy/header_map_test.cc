@@ -168,5 +168,37 @@ TEST(RequestHelpers, UpgradeAndContinue) {
   EXPECT_FALSE(ExpectsContinue(RequestHeaders{}));
 }
 
+TEST(RequestHelpers, HopByHopFieldsStayOnTheirConnection) {
+  RequestHeaders closing{{":method", "GET"},
+                         {":path", "/"},
+                         {"host", "a.example"},
+                         {"connection", "close, X-Secret, Host"},
+                         {"x-secret", "s"},
+                         {"keep-alive", "timeout=5"},
+                         {"proxy-connection", "x"},
+                         {"te", "gzip"},
+                         {"x-kept", "1"}};
+  RemoveHopByHopFields(closing);
+  EXPECT_FALSE(closing.Has("connection"));
+  EXPECT_FALSE(closing.Has("x-secret")) << "named by Connection";
+  EXPECT_FALSE(closing.Has("keep-alive"));
+  EXPECT_FALSE(closing.Has("proxy-connection"));
+  EXPECT_FALSE(closing.Has("te"));
+  EXPECT_EQ(closing.Get("host"), "a.example") << "routing fields are not the connection's";
+  EXPECT_EQ(closing.Get("x-kept"), "1");
+
+  RequestHeaders grpc{{"te", "trailers"}, {"content-type", "application/grpc"}};
+  RemoveHopByHopFields(grpc);
+  EXPECT_EQ(grpc.Get("te"), "trailers");
+
+  RequestHeaders upgrade{
+      {"connection", "Upgrade, keep-alive"}, {"upgrade", "websocket"}, {"keep-alive", "1"}};
+  RemoveHopByHopFields(upgrade);
+  EXPECT_TRUE(IsUpgradeRequest(upgrade));
+  EXPECT_EQ(upgrade.GetJoined("connection"), "upgrade");
+  EXPECT_EQ(upgrade.Get("upgrade"), "websocket");
+  EXPECT_FALSE(upgrade.Has("keep-alive"));
+}
+
 }  // namespace
 }  // namespace meshgate::proxy::http

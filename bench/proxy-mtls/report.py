@@ -11,7 +11,7 @@ the targets are per proxy.
 import json
 import sys
 
-ORDER = ("direct", "nginx", "haproxy", "meshgate")
+ORDER = ("direct", "nginx", "haproxy", "meshgate-baseline", "meshgate")
 COLUMNS = ("target", "max req/s", "edge vCPU", "sidecar vCPU", "p50 us", "p90 us", "p99 us",
            "+p50 ms", "+p90 ms", "+p99 ms", "errors")
 # When 1 % of the requests left the generator this late, the generator itself was descheduled:
@@ -122,28 +122,31 @@ def main(argv):
         return lambda t: r.get(t, metric)
 
     ratios = {}
-    for peer in ("nginx", "haproxy"):
-        ratios[f"throughput_meshgate_over_{peer}"] = r.ratio("meshgate", peer, get("max_rps"))
-        ratios[f"edge_cpu_meshgate_over_{peer}"] = r.ratio(
+    for peer in ("nginx", "haproxy", "meshgate-baseline"):
+        key = peer.replace("-", "_")
+        ratios[f"throughput_meshgate_over_{key}"] = r.ratio("meshgate", peer, get("max_rps"))
+        ratios[f"edge_cpu_meshgate_over_{key}"] = r.ratio(
             "meshgate", peer, get("edge_vcpu_per_1k_rps"))
-        ratios[f"sidecar_cpu_meshgate_over_{peer}"] = r.ratio(
+        ratios[f"sidecar_cpu_meshgate_over_{key}"] = r.ratio(
             "meshgate", peer, get("sidecar_vcpu_per_1k_rps"))
-        ratios[f"total_cpu_meshgate_over_{peer}"] = r.ratio("meshgate", peer, r.total_vcpu)
-        ratios[f"added_p50_meshgate_over_{peer}"] = r.ratio(
+        ratios[f"total_cpu_meshgate_over_{key}"] = r.ratio("meshgate", peer, r.total_vcpu)
+        ratios[f"added_p50_meshgate_over_{key}"] = r.ratio(
             "meshgate", peer, lambda t: r.added_ms(t, "latency_p50_us"))
-        ratios[f"added_p99_meshgate_over_{peer}"] = r.ratio(
+        ratios[f"added_p99_meshgate_over_{key}"] = r.ratio(
             "meshgate", peer, lambda t: r.added_ms(t, "latency_p99_us"))
     lines.append("")
-    for peer, name in (("nginx", "nginx"), ("haproxy", "HAProxy")):
+    for peer, name in (("nginx", "nginx"), ("haproxy", "HAProxy"),
+                       ("meshgate-baseline", "baseline")):
         if peer not in r.targets or r.skipped(peer):
             continue
+        key = peer.replace("-", "_")
         lines.append(
-            f"meshgate/{name}: throughput {times(ratios[f'throughput_meshgate_over_{peer}'])}, "
-            f"CPU edge {times(ratios[f'edge_cpu_meshgate_over_{peer}'])}, "
-            f"sidecar {times(ratios[f'sidecar_cpu_meshgate_over_{peer}'])}, "
-            f"both {times(ratios[f'total_cpu_meshgate_over_{peer}'])}; "
-            f"added p50 {times(ratios[f'added_p50_meshgate_over_{peer}'])}, "
-            f"added p99 {times(ratios[f'added_p99_meshgate_over_{peer}'])}")
+            f"meshgate/{name}: throughput {times(ratios[f'throughput_meshgate_over_{key}'])}, "
+            f"CPU edge {times(ratios[f'edge_cpu_meshgate_over_{key}'])}, "
+            f"sidecar {times(ratios[f'sidecar_cpu_meshgate_over_{key}'])}, "
+            f"both {times(ratios[f'total_cpu_meshgate_over_{key}'])}; "
+            f"added p50 {times(ratios[f'added_p50_meshgate_over_{key}'])}, "
+            f"added p99 {times(ratios[f'added_p99_meshgate_over_{key}'])}")
 
     targets = [
         ("edge vCPU per 1k req/s", r.get("meshgate", "edge_vcpu_per_1k_rps"), "<=",

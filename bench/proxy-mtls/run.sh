@@ -18,6 +18,8 @@
 #   BUILD_DIR       build tree with bin/meshgate-loadgen, meshgate-proxy, meshgate-operator [<repo>/build]
 #   MESHGATE_PROXY, MESHGATE_OPERATOR, LOADGEN   the binaries                     [$BUILD_DIR/bin/...]
 #   PEERS           which targets to measure                  ["direct nginx haproxy meshgate"]
+#   MESHGATE_BASELINE  another meshgate-proxy binary (e.g. built from the previous commit): adds
+#                   the target meshgate-baseline, the same path with that binary on both hops
 #   DURATION        seconds per load phase                    [10]
 #   PORT_BASE       first of the loopback ports used          [18280]
 #   RESULTS_DIR     where the JSON result goes                [$BUILD_DIR/bench/results]
@@ -34,6 +36,8 @@ LOADGEN=${LOADGEN:-$BUILD_DIR/bin/meshgate-loadgen}
 MESHGATE_PROXY=${MESHGATE_PROXY:-$BUILD_DIR/bin/meshgate-proxy}
 MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
 PEERS=${PEERS:-"direct nginx haproxy meshgate"}
+MESHGATE_BASELINE=${MESHGATE_BASELINE:-}
+if [[ -n $MESHGATE_BASELINE && $PEERS != *meshgate-baseline* ]]; then PEERS+=" meshgate-baseline"; fi
 DURATION=${DURATION:-10}
 PORT_BASE=${PORT_BASE:-18280}
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench/results}
@@ -456,9 +460,14 @@ wait_ready() {
 # The production path: meshgate-operator in file mode with its CA; each proxy proves its
 # identity to the CA with a bootstrap token, sends a CSR for its own key, and serves the issued
 # certificate as SDS secret `default`, with the CA's root as `ROOTCA`.
-start_meshgate() {
-  local bin state=$TMP/meshgate/state token_gateway token_origin deadline
-  for bin in "$MESHGATE_OPERATOR" "$MESHGATE_PROXY"; do
+start_meshgate() { start_meshgate_with "$MESHGATE_PROXY"; }
+start_meshgate-baseline() { start_meshgate_with "$MESHGATE_BASELINE"; }
+
+# start_meshgate_with PROXY_BINARY
+start_meshgate_with() {
+  local proxy=$1 bin state=$TMP/meshgate/state token_gateway token_origin deadline
+  rm -rf "$TMP/meshgate"
+  for bin in "$MESHGATE_OPERATOR" "$proxy"; do
     if [[ ! -x $bin ]]; then
       SKIP_REASON="$bin not found (build it, or set MESHGATE_PROXY / MESHGATE_OPERATOR)"
       return 1
@@ -492,12 +501,12 @@ start_meshgate() {
   local common=(--xds-address "127.0.0.1:$OPERATOR_XDS_PORT" --namespace "$NAMESPACE"
     --workers 1 --access-log off --log-level warn --trust-domain "$TRUST_DOMAIN"
     --ca-address "127.0.0.1:$OPERATOR_CA_PORT" --ca-root-file "$state/ca/root-cert.pem")
-  start meshgate-sidecar "$PROXY_CORE" "${RT[@]}" "$MESHGATE_PROXY" "${common[@]}" \
+  start meshgate-sidecar "$PROXY_CORE" "${RT[@]}" "$proxy" "${common[@]}" \
     --node-id bench-origin --role sidecar --service-account origin --labels app=origin \
     --interception-mode NONE --instance-ip "$MESHGATE_POD_IP" \
     --admin-port "$SIDECAR_ADMIN_PORT" --token-file "$state/origin.token"
   SIDECAR_PID=$LAST_PID
-  start meshgate-gateway "$PROXY_CORE" "${RT[@]}" "$MESHGATE_PROXY" "${common[@]}" \
+  start meshgate-gateway "$PROXY_CORE" "${RT[@]}" "$proxy" "${common[@]}" \
     --node-id bench-gateway --role gateway --service-account gateway \
     --labels istio=ingressgateway --admin-port "$GATEWAY_ADMIN_PORT" \
     --token-file "$state/gateway.token"
@@ -523,7 +532,7 @@ start_meshgate() {
 stop_peer() {
   case $1 in
     direct) ;;
-    meshgate)
+    meshgate | meshgate-baseline)
       stop_started "$EDGE_PID"
       stop_started "$SIDECAR_PID"
       stop_started "$MESHGATE_OPERATOR_PID"
@@ -561,15 +570,6 @@ verify_mtls() {
   record "$peer" mtls_verified "x-forwarded-client-cert: $xfcc"
 }
 
-# For meshgate, also what the sidecar's own counters say: its inbound listener accepted
-# connections, and the TLS session that carries them negotiated TLS 1.3 or 1.2.
-verify_meshgate_mtls() {
-  verify_mtls meshgate "URI=$GATEWAY_ID"
-  curl -s --max-time 2 "http://127.0.0.1:$SIDECAR_ADMIN_PORT/stats/prometheus" \
-    >"$TMP/meshgate-sidecar-stats.txt" || true
-  curl -s --max-time 2 "http://127.0.0.1:$GATEWAY_ADMIN_PORT/stats/prometheus" \
-    >"$TMP/meshgate-gateway-stats.txt" || true
-}
 
 # ---------------------------------------------------------------------------------------------
 # Measurements. Each writes rows "target metric value" to $RESULTS.
@@ -664,7 +664,10 @@ START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 mint_peer_certificates
 start_origin
 for peer in $PEERS; do
-  case $peer in direct | nginx | haproxy | meshgate) ;; *) die "unknown target '$peer' in PEERS" ;; esac
+  case $peer in
+    direct | nginx | haproxy | meshgate | meshgate-baseline) ;;
+    *) die "unknown target '$peer' in PEERS" ;;
+  esac
   SKIP_REASON=""
   log "$peer: starting"
   if ! "start_$peer"; then
@@ -674,7 +677,7 @@ for peer in $PEERS; do
   fi
   case $peer in
     direct) ;;
-    meshgate) verify_meshgate_mtls ;;
+    meshgate*) verify_mtls "$peer" "URI=$GATEWAY_ID" ;;
     *) verify_mtls "$peer" "CN=bench-edge" ;;
   esac
   measure_throughput "$peer"

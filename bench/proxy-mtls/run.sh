@@ -618,10 +618,14 @@ profile_meshgate() {
   DURATION=$DURATION_SAVED
   wait "${perf_pids[@]}" || true
   for which in edge sidecar; do
-    perf report -i "$TMP/perf-$which.data" --no-children --percent-limit 0.7 --stdio \
-      --sort symbol 2>/dev/null | grep -v '^$' >"$TMP/perf-$which.txt" || true
-    log "meshgate $which profile (self time): $TMP/perf-$which.txt"
-    grep -E '^ +[0-9.]+%' "$TMP/perf-$which.txt" | head -n 25 >&2 || true
+    # Self time by library, then by symbol (call graphs stay in the .data for `perf report`).
+    {
+      perf report -i "$TMP/perf-$which.data" --no-children -g none --stdio --sort dso 2>/dev/null
+      perf report -i "$TMP/perf-$which.data" --no-children -g none --stdio --sort dso,symbol \
+        --percent-limit 0.5 2>/dev/null
+    } | grep -E '^ +[0-9.]+%' | sed 's/ *$//' | cut -c1-150 >"$TMP/perf-$which.txt" || true
+    log "meshgate $which profile (self time by library, then the top symbols; $TMP/perf-$which.txt):"
+    head -n 30 "$TMP/perf-$which.txt" >&2
   done
 }
 

@@ -45,6 +45,10 @@ std::string DrainOpenSslErrors() {
 struct SocketBioState {
   int fd = -1;
   bool eof = false;
+  // The last recv(2) returned less than asked (or nothing): the socket had
+  // no more bytes at that moment, and edge-triggered epoll reports any that
+  // arrive later as a new edge.
+  bool drained = false;
 };
 
 int BioWrite(BIO* bio, const char* data, int len) {
@@ -67,6 +71,7 @@ int BioRead(BIO* bio, char* out, int len) {
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(bio);
   if (n == 0) state->eof = true;
+  state->drained = n < len;
   return static_cast<int>(n);
 }
 
@@ -201,6 +206,10 @@ absl::Status TlsContext::Init() {
   SSL_CTX_set_max_proto_version(ctx_, options_.max_version);
   SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                              SSL_MODE_RELEASE_BUFFERS);
+  // Read ahead: one recv(2) takes whatever the socket holds, up to a full
+  // buffer, instead of a 5-byte record header and then its body — a syscall
+  // less per record on the mesh's keep-alive connections.
+  SSL_CTX_set_read_ahead(ctx_, 1);
   // A peer closing without close_notify ends the stream like a FIN does;
   // HTTP framing, not TLS, decides whether a message was complete.
   SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
@@ -569,7 +578,7 @@ void TlsTransportSocket::OnHandshakeDone() {
   }
 }
 
-IoResult TlsTransportSocket::DoRead(int fd, Buffer& out, bool /*until_eagain*/) {
+IoResult TlsTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain) {
   IoResult result;
   BioStateOf(ssl_)->fd = fd;
   if (!handshake_done_) {
@@ -577,8 +586,12 @@ IoResult TlsTransportSocket::DoRead(int fd, Buffer& out, bool /*until_eagain*/) 
     if (step == Step::kFailed) result.action = IoResult::Action::kClose;
     if (step != Step::kDone) return result;
   }
-  // Always read until OpenSSL wants more from the socket: decrypted records
-  // it holds produce no further epoll edge.
+  // Read until the socket is drained and OpenSSL holds nothing more:
+  // records it buffered produce no further epoll edge. As on a plaintext
+  // socket, a short recv(2) means drained (no EAGAIN round trip), unless the
+  // caller asked to read until EAGAIN to see the end of the stream.
+  SocketBioState* bio_state = BioStateOf(ssl_);
+  bio_state->drained = false;
   thread_local char scratch[kReadChunk];
   while (true) {
     ERR_clear_error();
@@ -586,6 +599,7 @@ IoResult TlsTransportSocket::DoRead(int fd, Buffer& out, bool /*until_eagain*/) 
     if (n > 0) {
       out.Append(std::string_view(scratch, static_cast<size_t>(n)));
       result.bytes += static_cast<size_t>(n);
+      if (!until_eagain && bio_state->drained && SSL_has_pending(ssl_) == 0) return result;
       continue;
     }
     switch (SSL_get_error(ssl_, n)) {

@@ -22,6 +22,10 @@
 // first protocol of its own list the client offered (none when there is no
 // overlap); the client offers its list in order and sends `sni`.
 //
+// Reads cost what plaintext reads cost in syscalls: OpenSSL reads ahead (one
+// recv(2) for a burst of records, not a header and a body per record), and a
+// short recv(2) ends a read like on a plaintext socket, with no EAGAIN probe.
+//
 // Thread-safety: a TlsContext may be used from any thread. A
 // TlsTransportSocket belongs to one Connection on one worker thread.
 #pragma once

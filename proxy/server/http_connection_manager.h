@@ -87,6 +87,9 @@ class HttpConnectionManager : public event::DeferredDeletable,
 
  private:
   void CloseConnection();
+  // Notes activity now (bytes read, a response done) for the idle timeout.
+  void TouchIdleTimer();
+  void OnIdleTimer();
   // Picks the codec from the config, ALPN or the first bytes; false while
   // the bytes seen so far cannot tell.
   bool ChooseCodec(std::string_view first_bytes);
@@ -111,6 +114,7 @@ class HttpConnectionManager : public event::DeferredDeletable,
   uint64_t drain_id_ = 0;       // non-zero once the listener drains
   std::string peer_ip_;
   std::unique_ptr<event::Timer> idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
   std::unique_ptr<event::Timer> flush_timer_;
 };
 

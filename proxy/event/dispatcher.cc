@@ -192,11 +192,12 @@ void Dispatcher::RunPosted() {
 }
 
 void Dispatcher::ClearDeferred() {
-  // Destructors may defer more objects; loop until quiet.
+  // Destructors may defer more objects; loop until quiet. The two vectors
+  // trade places and keep their storage, so a loop iteration that releases a
+  // finished request allocates nothing for it.
   while (!deferred_.empty()) {
-    std::vector<std::unique_ptr<DeferredDeletable>> batch;
-    batch.swap(deferred_);
-    batch.clear();
+    deleting_.swap(deferred_);
+    deleting_.clear();
   }
 }
 

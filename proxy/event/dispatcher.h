@@ -131,6 +131,7 @@ class Dispatcher {
   std::vector<const FileEvent*> destroyed_in_batch_;
   bool dispatching_ = false;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
+  std::vector<std::unique_ptr<DeferredDeletable>> deleting_;  // the batch being destroyed
 
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;

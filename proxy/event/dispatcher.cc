@@ -30,13 +30,67 @@ Timer::~Timer() { Disable(); }
 
 void Timer::Enable(std::chrono::milliseconds delay) {
   Disable();
-  position_ = dispatcher_.timers_.emplace(std::chrono::steady_clock::now() + delay, this);
+  deadline_ = std::chrono::steady_clock::now() + delay;
+  sequence_ = dispatcher_.next_timer_sequence_++;
+  dispatcher_.HeapPush(this);
 }
 
 void Timer::Disable() {
-  if (!position_) return;
-  dispatcher_.timers_.erase(*position_);
-  position_.reset();
+  if (heap_index_ == kNotQueued) return;
+  dispatcher_.HeapRemove(this);
+}
+
+bool Dispatcher::Earlier(const Timer* a, const Timer* b) {
+  if (a->deadline_ != b->deadline_) return a->deadline_ < b->deadline_;
+  return a->sequence_ < b->sequence_;
+}
+
+void Dispatcher::HeapPush(Timer* timer) {
+  timer->heap_index_ = timers_.size();
+  timers_.push_back(timer);
+  SiftUp(timer->heap_index_);
+}
+
+void Dispatcher::HeapRemove(Timer* timer) {
+  const size_t index = timer->heap_index_;
+  timer->heap_index_ = Timer::kNotQueued;
+  Timer* last = timers_.back();
+  timers_.pop_back();
+  if (last == timer) return;
+  timers_[index] = last;
+  last->heap_index_ = index;
+  // The moved timer may belong above or below its new place.
+  SiftUp(index);
+  SiftDown(last->heap_index_);
+}
+
+void Dispatcher::SiftUp(size_t index) {
+  Timer* timer = timers_[index];
+  while (index > 0) {
+    const size_t parent = (index - 1) / 2;
+    if (!Earlier(timer, timers_[parent])) break;
+    timers_[index] = timers_[parent];
+    timers_[index]->heap_index_ = index;
+    index = parent;
+  }
+  timers_[index] = timer;
+  timer->heap_index_ = index;
+}
+
+void Dispatcher::SiftDown(size_t index) {
+  Timer* timer = timers_[index];
+  const size_t size = timers_.size();
+  while (true) {
+    size_t child = 2 * index + 1;
+    if (child >= size) break;
+    if (child + 1 < size && Earlier(timers_[child + 1], timers_[child])) ++child;
+    if (!Earlier(timers_[child], timer)) break;
+    timers_[index] = timers_[child];
+    timers_[index]->heap_index_ = index;
+    index = child;
+  }
+  timers_[index] = timer;
+  timer->heap_index_ = index;
 }
 
 absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create() {
@@ -105,19 +159,18 @@ void Dispatcher::DeferredDelete(std::unique_ptr<DeferredDeletable> object) {
 int Dispatcher::NextTimeoutMs() const {
   if (!deferred_.empty()) return 0;
   if (timers_.empty()) return -1;
-  auto wait = timers_.begin()->first - std::chrono::steady_clock::now();
+  auto wait = timers_.front()->deadline_ - std::chrono::steady_clock::now();
   if (wait <= std::chrono::steady_clock::duration::zero()) return 0;
   // Round up so a timer never fires early.
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
 }
 
 void Dispatcher::RunExpiredTimers() {
-  // A callback may arm, disable or destroy any timer, so re-read the queue
-  // head each time instead of iterating.
-  while (!timers_.empty() && timers_.begin()->first <= now_) {
-    Timer* timer = timers_.begin()->second;
-    timers_.erase(timers_.begin());
-    timer->position_.reset();
+  // A callback may arm, disable or destroy any timer, so re-read the heap's
+  // top each time instead of iterating.
+  while (!timers_.empty() && timers_.front()->deadline_ <= now_) {
+    Timer* timer = timers_.front();
+    HeapRemove(timer);
     // Owners often destroy a timer from its own callback (a connection that
     // closes on its connect timeout); run a copy so that is safe.
     Timer::Callback cb = timer->cb_;
@@ -139,11 +192,12 @@ void Dispatcher::RunPosted() {
 }
 
 void Dispatcher::ClearDeferred() {
-  // Destructors may defer more objects; loop until quiet.
+  // Destructors may defer more objects; loop until quiet. The two vectors
+  // trade places and keep their storage, so a loop iteration that releases a
+  // finished request allocates nothing for it.
   while (!deferred_.empty()) {
-    std::vector<std::unique_ptr<DeferredDeletable>> batch;
-    batch.swap(deferred_);
-    batch.clear();
+    deleting_.swap(deferred_);
+    deleting_.clear();
   }
 }
 

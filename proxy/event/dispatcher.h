@@ -12,12 +12,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,7 +53,8 @@ class FileEvent {
   Callback cb_;
 };
 
-// A one-shot timer, re-armable. Destroying it cancels it.
+// A one-shot timer, re-armable. Destroying it cancels it. Timers due at the
+// same instant fire in the order they were armed.
 class Timer {
  public:
   using Callback = std::function<void()>;
@@ -65,15 +65,17 @@ class Timer {
   // Re-arming an enabled timer moves its deadline.
   void Enable(std::chrono::milliseconds delay);
   void Disable();
-  bool enabled() const { return position_.has_value(); }
+  bool enabled() const { return heap_index_ != kNotQueued; }
 
  private:
   friend class Dispatcher;
-  using Queue = std::multimap<std::chrono::steady_clock::time_point, Timer*>;
+  static constexpr size_t kNotQueued = static_cast<size_t>(-1);
   Timer(Dispatcher& dispatcher, Callback cb) : dispatcher_(dispatcher), cb_(std::move(cb)) {}
   Dispatcher& dispatcher_;
   Callback cb_;
-  std::optional<Queue::iterator> position_;  // set while armed
+  std::chrono::steady_clock::time_point deadline_;
+  uint64_t sequence_ = 0;           // arming order, so equal deadlines stay FIFO
+  size_t heap_index_ = kNotQueued;  // position in the dispatcher's heap while armed
 };
 
 class Dispatcher {
@@ -107,6 +109,14 @@ class Dispatcher {
   Dispatcher(int epoll_fd, int wake_fd);
   int NextTimeoutMs() const;
   void RunExpiredTimers();
+  // The timer queue is a binary min-heap of armed timers ordered by
+  // (deadline, sequence); each timer knows its index, so arming, moving and
+  // cancelling cost O(log n) and no allocation once the heap has grown.
+  static bool Earlier(const Timer* a, const Timer* b);
+  void HeapPush(Timer* timer);
+  void HeapRemove(Timer* timer);
+  void SiftUp(size_t index);
+  void SiftDown(size_t index);
   void RunPosted();
   void ClearDeferred();
 
@@ -114,12 +124,14 @@ class Dispatcher {
   int wake_fd_;
   bool exit_requested_ = false;
   std::chrono::steady_clock::time_point now_;
-  Timer::Queue timers_;
+  std::vector<Timer*> timers_;
+  uint64_t next_timer_sequence_ = 0;
   // FileEvents destroyed while a batch of epoll results is being dispatched:
   // later results in the same batch may still name them and must be skipped.
   std::vector<const FileEvent*> destroyed_in_batch_;
   bool dispatching_ = false;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
+  std::vector<std::unique_ptr<DeferredDeletable>> deleting_;  // the batch being destroyed
 
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;

@@ -156,9 +156,22 @@ void Connection::DoWrite() {
 
 void Connection::Write(std::string_view bytes, bool end_stream) {
   if (state_ == State::kClosed || state_ == State::kClosing) return;
-  write_buffer_.Append(bytes);
   write_end_stream_ = write_end_stream_ || end_stream;
-  if (state_ == State::kOpen) DoWrite();
+  if (state_ == State::kOpen && write_buffer_.empty() && transport_->CanWriteFromView()) {
+    // Nothing queued ahead: send from the caller's bytes and keep only what
+    // the socket did not take (usually nothing), saving a copy per write.
+    IoResult result = transport_->DoWriteView(fd_, bytes, write_end_stream_);
+    if (result.action == IoResult::Action::kClose) {
+      CloseNow(ConnectionEvent::kRemoteClose);
+      return;
+    }
+    bytes.remove_prefix(result.bytes);
+    if (bytes.empty()) return;
+    write_buffer_.Append(bytes);
+  } else {
+    write_buffer_.Append(bytes);
+    if (state_ == State::kOpen) DoWrite();
+  }
   if (!above_high_watermark_ && write_buffer_.size() > high_watermark_ &&
       state_ != State::kClosed) {
     above_high_watermark_ = true;

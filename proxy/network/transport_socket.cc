@@ -40,12 +40,17 @@ IoResult PlaintextTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain
 }
 
 IoResult PlaintextTransportSocket::DoWrite(int fd, Buffer& in, bool end_stream) {
+  IoResult result = DoWriteView(fd, in.View(), end_stream);
+  in.Drain(result.bytes);
+  return result;
+}
+
+IoResult PlaintextTransportSocket::DoWriteView(int fd, std::string_view bytes, bool end_stream) {
   IoResult result;
-  while (!in.empty()) {
-    std::string_view pending = in.View();
+  while (result.bytes < bytes.size()) {
+    const std::string_view pending = bytes.substr(result.bytes);
     ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
     if (n > 0) {
-      in.Drain(static_cast<size_t>(n));
       result.bytes += static_cast<size_t>(n);
       continue;
     }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "proxy/network/buffer.h"
 
@@ -30,6 +31,17 @@ class TransportSocket {
   // Writes as much of `in` as the socket takes, draining what was written;
   // with `end_stream`, half-closes once `in` is empty.
   virtual IoResult DoWrite(int fd, Buffer& in, bool end_stream) = 0;
+  // True when DoWriteView may be used: the transport sends the caller's bytes
+  // as they are, so a Connection with nothing queued can write them without
+  // first copying them into its write buffer. TLS must frame (and keep) what
+  // it sends, so it says no and keeps the buffered path.
+  virtual bool CanWriteFromView() const { return false; }
+  // Writes as much of `bytes` as the socket takes; result.bytes says how
+  // much. With `end_stream`, half-closes once all of `bytes` went out.
+  // REQUIRES: CanWriteFromView().
+  virtual IoResult DoWriteView(int /*fd*/, std::string_view /*bytes*/, bool /*end_stream*/) {
+    return IoResult{};
+  }
   // The negotiated application protocol ("h2", "http/1.1"), empty if none.
   virtual std::string NegotiatedProtocol() const { return {}; }
   // The peer's verified identity (SPIFFE ID of its certificate), empty if none.
@@ -49,6 +61,8 @@ class PlaintextTransportSocket final : public TransportSocket {
  public:
   IoResult DoRead(int fd, Buffer& out, bool until_eagain) override;
   IoResult DoWrite(int fd, Buffer& in, bool end_stream) override;
+  bool CanWriteFromView() const override { return true; }
+  IoResult DoWriteView(int fd, std::string_view bytes, bool end_stream) override;
 
  private:
   bool shutdown_sent_ = false;

@@ -32,8 +32,8 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
   peer_ip_ = connection_->peer_address().ip();
   stats_.downstream_cx_total.Inc();
   stats_.downstream_cx_active.Inc();
-  idle_timer_ = worker_.dispatcher().CreateTimer([this] { CloseConnection(); });
-  idle_timer_->Enable(kDownstreamIdleTimeout);
+  idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimer(); });
+  TouchIdleTimer();
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
@@ -120,13 +120,32 @@ void HttpConnectionManager::ResetAllStreams() {
   }
 }
 
+void HttpConnectionManager::TouchIdleTimer() {
+  // The timer stays armed across requests; it only learns the last activity
+  // and, when it fires early, re-arms for the rest. Re-arming it on every
+  // request would cost a timer-queue update per request.
+  last_activity_ = worker_.dispatcher().ApproximateNow();
+  if (idle_timer_ && !idle_timer_->enabled()) idle_timer_->Enable(kDownstreamIdleTimeout);
+}
+
+void HttpConnectionManager::OnIdleTimer() {
+  // A request in flight is not idleness; its completion re-arms the timer.
+  if (!streams_.empty()) return;
+  const auto idle_for = worker_.dispatcher().ApproximateNow() - last_activity_;
+  if (idle_for < kDownstreamIdleTimeout) {
+    idle_timer_->Enable(
+        std::chrono::ceil<std::chrono::milliseconds>(kDownstreamIdleTimeout - idle_for));
+    return;
+  }
+  CloseConnection();
+}
+
 void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
-  idle_timer_->Disable();
   if (!codec_ && !ChooseCodec(data.View())) {
     if (end_stream) {
       CloseConnection();
     } else if (!closed_) {
-      idle_timer_->Enable(kDownstreamIdleTimeout);
+      TouchIdleTimer();
     }
     return;  // keep the bytes until they tell which protocol this is
   }
@@ -155,7 +174,7 @@ void HttpConnectionManager::OnData(network::Buffer& data, bool end_stream) {
     return;
   }
   FlushCodec();
-  if (streams_.empty() && !closed_) idle_timer_->Enable(kDownstreamIdleTimeout);
+  if (!closed_) TouchIdleTimer();
 }
 
 void HttpConnectionManager::FlushCodec() {
@@ -193,9 +212,7 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
     // Other streams go on; a draining connection closes with its last one.
     if (draining()) codec_->GoAway();
     if (!dispatching_) FlushCodec();
-    if (streams_.empty() && !closed_ && !dispatching_) {
-      idle_timer_->Enable(kDownstreamIdleTimeout);
-    }
+    if (streams_.empty() && !closed_ && !dispatching_) TouchIdleTimer();
     return;
   }
   if (codec_->ShouldClose() || draining()) {
@@ -208,7 +225,7 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream& stream) {
     // Re-delivers what is buffered (the next pipelined request).
     if (!dispatching_) connection_->ReadDisable(false);
   }
-  if (!dispatching_) idle_timer_->Enable(kDownstreamIdleTimeout);
+  if (!dispatching_) TouchIdleTimer();
 }
 
 void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {

@@ -95,6 +95,9 @@ class HttpConnectionManager : public event::DeferredDeletable,
 
  private:
   void CloseConnection();
+  // Notes activity now (bytes read, a response done) for the idle timeout.
+  void TouchIdleTimer();
+  void OnIdleTimer();
   // Picks the codec from the config, ALPN or the first bytes; false while
   // the bytes seen so far cannot tell.
   bool ChooseCodec(std::string_view first_bytes);
@@ -120,6 +123,7 @@ class HttpConnectionManager : public event::DeferredDeletable,
   std::string peer_ip_;
   const std::optional<network::Address> original_destination_;
   std::unique_ptr<event::Timer> idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
   std::unique_ptr<event::Timer> flush_timer_;
 };
 

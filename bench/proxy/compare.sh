@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Before/after comparison of meshgate-proxy builds (and nginx) in one run: one origin, one
+# operator, the same core layout as run.sh, and the targets measured in alternation, ROUNDS times,
+# so that a busy machine shows up as a range instead of a difference. See bench/README.md.
+#
+#   bash bench/proxy/compare.sh old=/tmp/meshgate-proxy.old new=build/bin/meshgate-proxy nginx
+#
+# Each argument is LABEL=PROXY_BINARY, or `nginx` (the run.sh nginx config) or `direct` (the
+# origin alone). Per round and target it prints: wrk -c50 requests/s; the target's CPU share
+# during that run and the idle share of each core (is the proxy core the bound?); vCPU per
+# 1k requests/s at 2,000 requests/s; p50/p99 at 1,000 requests/s (open loop).
+#
+# Environment: ROUNDS [3], DURATION seconds per phase [8], PORT_BASE [28180], BUILD_DIR,
+# MESHGATE_OPERATOR, LOADGEN, PROXY_CORE [1], CLIENT_CORE [0], REALTIME [1] (SCHED_FIFO 20 for
+# origin, targets and load generators; needs root), KEEP_TMP=1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+LOADGEN=${LOADGEN:-$BUILD_DIR/bin/meshgate-loadgen}
+MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8}
+PORT_BASE=${PORT_BASE:-28180}
+PROXY_CORE=${PROXY_CORE:-1}
+CLIENT_CORE=${CLIENT_CORE:-0}
+ORIGIN_PORT=$PORT_BASE
+NGINX_PORT=$((PORT_BASE + 1))
+MESHGATE_PORT=$((PORT_BASE + 3))
+XDS_PORT=$((PORT_BASE + 10))
+OPERATOR_ADMIN_PORT=$((PORT_BASE + 11))
+PROXY_ADMIN_PORT=$((PORT_BASE + 12))
+RT=()
+if [[ ${REALTIME:-1} == 1 ]]; then RT=(chrt -f 20); fi
+
+die() {
+  printf 'compare.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+(($# > 0)) || die "usage: compare.sh LABEL=PROXY_BINARY... [nginx] [direct]"
+for target in "$@"; do
+  case $target in
+    nginx | direct) ;;
+    *=*) [[ -x ${target#*=} ]] || die "${target#*=} is not an executable (target '$target')" ;;
+    *) die "target '$target' is neither LABEL=BINARY, nginx nor direct" ;;
+  esac
+done
+[[ -x $LOADGEN ]] || die "$LOADGEN not found: cmake --build build --target meshgate-loadgen"
+[[ -x $MESHGATE_OPERATOR ]] || die "$MESHGATE_OPERATOR not found (set MESHGATE_OPERATOR)"
+
+TMP=$(mktemp -d /tmp/meshgate-bench-compare.XXXXXX)
+PIDS=()
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_200() {
+  local url=$1 pid=$2 deadline=$((SECONDS + 20))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+idle_ticks() { awk -v c="cpu$1" '$1 == c {print $5 + $6}' /proc/stat; }
+tree() {
+  echo "$1"
+  pgrep -P "$1" || true
+}
+
+BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
+mkdir -p "$TMP/origin/logs" "$TMP/nginx/logs" "$TMP/state"
+cat >"$TMP/origin/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/origin/nginx.pid;
+error_log $TMP/origin/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
+    location / { default_type text/plain; return 200 "$BODY"; }
+  }
+}
+EOF
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  upstream origin {
+    server 127.0.0.1:$ORIGIN_PORT;
+    keepalive 64;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+taskset -c "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/" \
+  >"$TMP/origin.log" 2>&1 &
+ORIGIN_PID=$!
+PIDS+=("$ORIGIN_PID")
+wait_200 "http://127.0.0.1:$ORIGIN_PORT/" "$ORIGIN_PID" || die "the origin did not come up"
+PORT_BASE=$PORT_BASE bash "$ROOT/bench/proxy/run.sh" --write-meshgate-config "$TMP/config"
+taskset -c "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" --state-dir "$TMP/state" \
+  --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn \
+  >"$TMP/operator.log" 2>&1 &
+PIDS+=($!)
+
+printf '%-8s %5s %9s %8s %10s %10s %12s %6s %6s\n' target round 'req/s' 'cpu%' \
+  'core0 idle' 'core1 idle' 'vCPU/1k rps' p50us p99us
+for round in $(seq "$ROUNDS"); do
+  for target in "$@"; do
+    label=${target%%=*}
+    case $target in
+      direct)
+        pid=$ORIGIN_PID
+        port=$ORIGIN_PORT
+        ;;
+      nginx)
+        taskset -c "$PROXY_CORE" "${RT[@]}" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx/" \
+          >"$TMP/nginx.log" 2>&1 &
+        pid=$!
+        port=$NGINX_PORT
+        ;;
+      *)
+        taskset -c "$PROXY_CORE" "${RT[@]}" "${target#*=}" --xds-address "127.0.0.1:$XDS_PORT" \
+          --node-id bench-gateway --role gateway --namespace bench --labels istio=ingressgateway \
+          --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off --log-level warn \
+          >"$TMP/$label.log" 2>&1 &
+        pid=$!
+        port=$MESHGATE_PORT
+        ;;
+    esac
+    [[ $target == direct ]] || PIDS+=("$pid")
+    url="http://127.0.0.1:$port/"
+    wait_200 "$url" "$pid" || die "$label did not answer $url: $(tail -n 3 "$TMP/$label.log" 2>/dev/null)"
+    mapfile -t pids < <(tree "$pid")
+    t0=$(ticks "${pids[@]}")
+    i0=$(idle_ticks 0)
+    i1=$(idle_ticks 1)
+    rps=$(taskset -c "$CLIENT_CORE" "${RT[@]}" wrk -t1 -c50 -d"${DURATION}s" "$url" |
+      awk '/^Requests\/sec:/ {print $2}')
+    t1=$(ticks "${pids[@]}")
+    i0=$(($(idle_ticks 0) - i0))
+    i1=$(($(idle_ticks 1) - i1))
+    taskset -c "$CLIENT_CORE" "${RT[@]}" "$LOADGEN" --rate 2000 --duration "${DURATION}s" \
+      --connections 8 --url "$url" --json >"$TMP/cpu.json" || true
+    t2=$(ticks "${pids[@]}")
+    taskset -c "$CLIENT_CORE" "${RT[@]}" "$LOADGEN" --rate 1000 --duration "${DURATION}s" \
+      --connections 8 --url "$url" --json >"$TMP/latency.json" || true
+    read -r completed p50 p99 < <(python3 -c 'import json, sys
+cpu = json.load(open(sys.argv[1])); lat = json.load(open(sys.argv[2]))
+print(cpu["completed"], lat["latency_us"]["p50"], lat["latency_us"]["p99"])' "$TMP/cpu.json" \
+      "$TMP/latency.json")
+    hz=$(getconf CLK_TCK)
+    awk -v l="$label" -v r="$round" -v rps="${rps:-0}" -v busy=$((t1 - t0)) -v i0="$i0" \
+      -v i1="$i1" -v d="$DURATION" -v hz="$hz" -v cpu=$((t2 - t1)) -v n="$completed" \
+      -v p50="$p50" -v p99="$p99" 'BEGIN {
+        printf "%-8s %5d %9.0f %7.1f%% %9.1f%% %9.1f%% %12.4f %6d %6d\n", l, r, rps,
+          100 * busy / hz / d, 100 * i0 / hz / d, 100 * i1 / hz / d,
+          (n > 0 ? cpu / hz / n * 1000 : 0), p50, p99 }'
+    if [[ $target != direct ]]; then
+      stop_pid "$pid"
+      unset 'PIDS[${#PIDS[@]}-1]'
+    fi
+  done
+done

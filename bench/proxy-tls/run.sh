@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
 # TLS handshakes per second per core: meshgate-proxy (one worker) against
 # nginx (one worker process), both serving the same ECDSA P-256 certificate
-# and pinned to the same CPU, measured in the same run by the same client
-# (meshgate-tls-handshakes, pinned to another CPU when there is one).
-# meshgate-proxy gets its certificate the production way: a Gateway in TLS
-# SIMPLE mode whose credentialName Secret meshgate-operator serves over SDS.
+# and pinned to the same CPU, measured in alternating rounds by the same
+# client (meshgate-tls-handshakes: epoll, many handshakes in flight, pinned to
+# the other CPUs). meshgate-proxy gets its certificate the production way: a
+# Gateway in TLS SIMPLE mode whose credentialName Secret meshgate-operator
+# serves over SDS.
 #
 #   bench/proxy-tls/run.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [ROUNDS]
 #
-# Prints each side's median rate over ROUNDS alternating runs (so both see
-# the same background load) and the ratio proxy/nginx, for TLS 1.3 and 1.2.
+# Environment: REALTIME=1 runs both servers and the client at SCHED_FIFO
+# priority 20 (chrt; root), as bench/proxy/run.sh does on a busy machine.
+# PERF=1 also records one extra TLS 1.3 run of meshgate-proxy with
+# `perf record -g` and prints the top of its profile.
+#
+# Prints first the crypto ceiling (openssl speed, and the same operations
+# timed through the EVP API the TLS library uses), then per TLS version and
+# server the medians over ROUNDS runs of:
+#   rate       handshakes/s the client completed
+#   srv_cpu    CPU the server process used (cores; 1.00 = its core was saturated)
+#   per_core   rate / srv_cpu: handshakes per server CPU-second — the figure
+#              that stays meaningful when the client, not the server, is the
+#              bound (client_cpu near 1.00 per client core)
+#   cli_cpu    the client's own CPU (cores) and how busy its CPUs were in all
+#   tickets    session tickets the server sent per handshake
+# and the ratios meshgate/nginx of rate and per_core.
 set -euo pipefail
 
 BUILD=${1:-build}
 SECS=${2:-5}
-CONNS=${3:-4}
+CONNS=${3:-64}
 ROUNDS=${4:-3}
 BIN="$BUILD/bin"
 WORK=$(mktemp -d)
@@ -26,12 +41,41 @@ cleanup() {
 }
 trap cleanup EXIT
 
+RT=()
+if [[ ${REALTIME:-0} == 1 ]]; then RT=(chrt -f 20); fi
+
 pick_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 SERVER_CPU=0
 CLIENT_CPUS=0
 if [ "$(nproc)" -gt 1 ]; then CLIENT_CPUS=1-$(($(nproc) - 1)); fi
+CLIENT_THREADS=$(($(nproc) > 1 ? $(nproc) - 1 : 1))
+
+echo "== crypto ceiling (one core; per full handshake: ECDHE keygen + derive, and one ECDSA"
+echo "   P-256 sign on the server / verify on the client; the same for TLS 1.3 and 1.2)"
+taskset -c "$SERVER_CPU" openssl speed -seconds 2 ecdsap256 ecdhx25519 ecdhp256 2>/dev/null |
+  python3 -c '
+import re, sys
+text = sys.stdin.read()
+sign, verify = map(float, re.search(r"ecdsa \(nistp256\)\s+\S+\s+\S+\s+(\S+)\s+(\S+)", text).groups())
+x25519 = float(re.search(r"ecdh \(X25519\)\s+\S+\s+(\S+)", text).group(1))
+p256 = float(re.search(r"ecdh \(nistp256\)\s+\S+\s+(\S+)", text).group(1))
+us = lambda per_s: 1e6 / per_s
+print(f"openssl speed: ecdsa p256 sign {sign:.0f}/s ({us(sign):.1f} us), verify {verify:.0f}/s "
+      f"({us(verify):.1f} us); ecdh x25519 {x25519:.0f}/s ({us(x25519):.1f} us), "
+      f"p256 {p256:.0f}/s ({us(p256):.1f} us)")
+# openssl speed times the derivation only; key generation costs about as much.
+server = 2 * us(x25519) + us(sign)
+client = 2 * us(x25519) + us(verify)
+print(f"  X25519 + ECDSA sign: server {server:.1f} us/handshake = ceiling {1e6 / server:.0f}/s/core; "
+      f"client {client:.1f} us = {1e6 / client:.0f}/s/core")
+server = 2 * us(p256) + us(sign)
+print(f"  P-256 ECDHE + ECDSA sign: server {server:.1f} us/handshake = ceiling {1e6 / server:.0f}/s/core")
+'
+echo -n "through EVP (what libssl calls): "
+taskset -c "$SERVER_CPU" "$BIN/meshgate-tls-handshakes" --crypto | tr '\n' ' '
+echo
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com \
@@ -78,10 +122,11 @@ EOF
 "$BIN/meshgate-operator" --config-dir "$WORK/config" --state-dir "$WORK/state" \
   --xds-port "$XDS_PORT" --admin-port 0 --ca-port 0 --log-level warn &
 PIDS+=($!)
-taskset -c "$SERVER_CPU" "$BIN/meshgate-proxy" --xds-address "127.0.0.1:$XDS_PORT" \
+"${RT[@]}" taskset -c "$SERVER_CPU" "$BIN/meshgate-proxy" --xds-address "127.0.0.1:$XDS_PORT" \
   --node-id bench-gw --role gateway --namespace bench --labels istio=ingressgateway \
   --admin-port "$ADMIN_PORT" --workers 1 --access-log off --log-level warn >/dev/null &
-PIDS+=($!)
+PROXY_PID=$!
+PIDS+=("$PROXY_PID")
 for _ in $(seq 1 300); do
   if [ "$(curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" || true)" = "LIVE" ]; then break; fi
   sleep 0.1
@@ -100,7 +145,7 @@ http {
   client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
   fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
   server {
-    listen 127.0.0.1:$NGINX_PORT ssl;
+    listen 127.0.0.1:$NGINX_PORT ssl backlog=4096;
     ssl_certificate $WORK/cert.pem;
     ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -109,28 +154,82 @@ http {
   }
 }
 EOF
-taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-sleep 0.5  # nginx has no readiness endpoint
+"${RT[@]}" taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
+  -g 'daemon off;' &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+for _ in $(seq 1 50); do
+  if curl -s -m 1 -k "https://127.0.0.1:$NGINX_PORT/" | grep -q ok; then break; fi
+  sleep 0.1
+done
 
-rate() {  # PORT VERSION-FLAG
-  taskset -c "$CLIENT_CPUS" "$BIN/meshgate-tls-handshakes" --target "127.0.0.1:$1" \
-    --seconds "$SECS" --connections "$CONNS" "$2" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
+run() {  # PORT SERVER_PID VERSION-FLAG [SECONDS]
+  "${RT[@]}" taskset -c "$CLIENT_CPUS" "$BIN/meshgate-tls-handshakes" --target "127.0.0.1:$1" \
+    --server-pid "$2" --seconds "${4:-$SECS}" --connections "$CONNS" \
+    --threads "$CLIENT_THREADS" "$3" || true
 }
-echo "TLS handshakes/s, one server core, ECDSA P-256, $CONNS client connections," \
-  "median of $ROUNDS alternating ${SECS}s runs"
+
+echo
+echo "== full handshakes, server pinned to CPU $SERVER_CPU, client ($CLIENT_THREADS thread(s)," \
+  "$CONNS connections in flight) on CPU $CLIENT_CPUS; median of $ROUNDS alternating ${SECS}s rounds"
 for version in --tls13 --tls12; do
-  proxy_rates=()
-  nginx_rates=()
+  : > "$WORK/proxy.txt"
+  : > "$WORK/nginx.txt"
   for _ in $(seq 1 "$ROUNDS"); do
-    proxy_rates+=("$(rate "$PROXY_PORT" "$version")")
-    nginx_rates+=("$(rate "$NGINX_PORT" "$version")")
+    run "$PROXY_PORT" "$PROXY_PID" "$version" >> "$WORK/proxy.txt"
+    run "$NGINX_PORT" "$NGINX_PID" "$version" >> "$WORK/nginx.txt"
   done
-  python3 - "${version#--}" "${proxy_rates[*]}" "${nginx_rates[*]}" <<'EOF'
+  python3 - "${version#--}" "$WORK/proxy.txt" "$WORK/nginx.txt" <<'EOF'
 import statistics, sys
-proxy = statistics.median(float(x) for x in sys.argv[2].split())
-nginx = statistics.median(float(x) for x in sys.argv[3].split())
-print(f"{sys.argv[1]}  meshgate-proxy {proxy:8.1f}  nginx {nginx:8.1f}  ratio {proxy / nginx:.2f}"
-      f"   (runs: proxy {sys.argv[2]} / nginx {sys.argv[3]})")
+
+def load(path):
+    runs = []
+    for line in open(path):
+        fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if "rate" in fields:
+            runs.append(fields)
+    return runs
+
+def median(runs, key):
+    values = [float(r[key].split("/")[0]) for r in runs if key in r]
+    return statistics.median(values) if values else float("nan")
+
+version = sys.argv[1]
+sides = {"meshgate-proxy": load(sys.argv[2]), "nginx": load(sys.argv[3])}
+summary = {}
+for name, runs in sides.items():
+    if not runs:
+        print(f"{version}  {name:14s} no result")
+        continue
+    s = {k: median(runs, k) for k in ("rate", "server_cpu", "rate_per_server_core", "client_cpu",
+                                      "client_cpus_busy", "tickets_per_handshake")}
+    failed = sum(int(r["failed"]) for r in runs)
+    resumed = sum(int(r["resumed"]) for r in runs)
+    summary[name] = s
+    print(f"{version}  {name:14s} rate {s['rate']:7.0f}/s  srv_cpu {s['server_cpu']:.2f}  "
+          f"per_core {s['rate_per_server_core']:7.0f}/s  cli_cpu {s['client_cpu']:.2f} "
+          f"(cpus busy {s['client_cpus_busy']:.2f})  tickets {s['tickets_per_handshake']:.2f}  "
+          f"failed {failed} resumed {resumed}   "
+          f"(rates: {' '.join(r['rate'] for r in runs)}; per core: "
+          f"{' '.join(r.get('rate_per_server_core', '-') for r in runs)})")
+if len(summary) == 2:
+    p, n = summary["meshgate-proxy"], summary["nginx"]
+    print(f"{version}  meshgate/nginx: rate {p['rate'] / n['rate']:.2f}  "
+          f"per core {p['rate_per_server_core'] / n['rate_per_server_core']:.2f}")
 EOF
 done
+
+if [[ ${PERF:-0} == 1 ]]; then
+  echo
+  echo "== perf profile of meshgate-proxy, TLS 1.3, ${SECS}s"
+  perf record -g -o "$WORK/perf.data" -p "$PROXY_PID" -- sleep "$((SECS + 1))" \
+    2>/dev/null >/dev/null &
+  PERF_PID=$!
+  run "$PROXY_PORT" "$PROXY_PID" --tls13 >/dev/null
+  wait "$PERF_PID" || true
+  perf report -i "$WORK/perf.data" --no-children --percent-limit 1 --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -40
+  echo "-- by shared object"
+  perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -10
+fi

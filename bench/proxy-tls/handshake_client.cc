@@ -34,6 +34,7 @@
 //
 // Independent of the proxy it measures: links OpenSSL only.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -303,21 +304,24 @@ std::pair<double, double> OwnCpu() {
   return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
 }
 
-// utime + stime of another process, in seconds; nullopt when unreadable.
+// CPU seconds used so far by all threads of another process, from the
+// scheduler's nanosecond accounting (/proc/PID/task/*/schedstat); nullopt
+// when unreadable.
 std::optional<double> ProcessCpu(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  size_t paren = line.rfind(')');  // the command name may hold spaces
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(line.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  struct CloseDir {
+    void operator()(DIR* d) const { ::closedir(d); }
+  };
+  std::unique_ptr<DIR, CloseDir> dir(::opendir(tasks.c_str()));
+  if (dir == nullptr) return std::nullopt;
+  unsigned long long total_ns = 0;
+  while (dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream in(tasks + "/" + entry->d_name + "/schedstat");
+    unsigned long long on_cpu_ns = 0;
+    if (in >> on_cpu_ns) total_ns += on_cpu_ns;
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return static_cast<double>(total_ns) / 1e9;
 }
 
 // Busy and total jiffies summed over the CPUs in `cpus` (from /proc/stat).

@@ -21,12 +21,20 @@
 //       [--connections 64] [--threads 1] [--tls13|--tls12] [--sni NAME]
 //       [--server-pid PID]
 //   meshgate-tls-handshakes --crypto
+//   meshgate-tls-handshakes --memory --cert CERT.pem --key KEY.pem [--tls12]
 //
 // --crypto times, on this thread, the public-key operations of one full
 // handshake with this library — X25519 key generation and derivation, ECDSA
 // P-256 sign and verify (SHA-256), P-256 ECDHE for comparison — and prints
 // the per-handshake cost of each side and the handshakes per second per core
 // that the crypto alone would allow (the ceiling no server can pass).
+//
+// --memory runs full handshakes between an OpenSSL client and server on this
+// thread over an in-memory BIO pair — no sockets, no event loop — with the
+// server set up as meshgate-proxy sets up its contexts (session cache off,
+// one ticket, released buffers), and prints the time each side spent per
+// handshake: the server's is what the TLS library costs, crypto included,
+// before the proxy adds anything.
 //
 // Output, one line of key=value: handshakes failed resumed seconds rate
 // tickets_per_handshake client_cpu client_user client_sys client_cpus_busy
@@ -46,6 +54,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -75,6 +84,9 @@ struct Options {
   std::string sni = "bench.example.com";
   int server_pid = 0;
   bool crypto = false;
+  bool memory = false;
+  std::string cert_file;
+  std::string key_file;
 };
 
 bool ParseArgs(int argc, char** argv, Options& o) {
@@ -84,6 +96,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     const char* v = nullptr;
     if (a == "--crypto") {
       o.crypto = true;
+    } else if (a == "--memory") {
+      o.memory = true;
     } else if (a == "--tls12") {
       o.version = TLS1_2_VERSION;
     } else if (a == "--tls13") {
@@ -106,6 +120,10 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.threads = std::atoi(v);
     } else if (a == "--sni") {
       o.sni = v;
+    } else if (a == "--cert") {
+      o.cert_file = v;
+    } else if (a == "--key") {
+      o.key_file = v;
     } else if (a == "--server-pid") {
       o.server_pid = std::atoi(v);
     } else {
@@ -113,6 +131,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     }
   }
   if (o.crypto) return true;
+  if (o.memory) return !o.cert_file.empty() && !o.key_file.empty();
   return o.port > 0 && o.seconds > 0 && o.warmup >= 0 && o.threads > 0 &&
          o.connections >= o.threads;
 }
@@ -448,6 +467,93 @@ int CryptoCeiling() {
   return 0;
 }
 
+// --- handshakes in memory ----------------------------------------------------
+
+int MemoryHandshakes(const Options& o) {
+  SSL_CTX* server_ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
+  if (SSL_CTX_use_certificate_chain_file(server_ctx, o.cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(server_ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::fprintf(stderr, "meshgate-tls-handshakes: cannot load %s / %s\n", o.cert_file.c_str(),
+                 o.key_file.c_str());
+    return 2;
+  }
+  for (SSL_CTX* ctx : {server_ctx, client_ctx}) {
+    SSL_CTX_set_min_proto_version(ctx, o.version);
+    SSL_CTX_set_max_proto_version(ctx, o.version);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  }
+  SSL_CTX_set_num_tickets(server_ctx, 1);
+  SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_cert_verify_callback(client_ctx, AcceptAnyChain, nullptr);
+  SSL_CTX_set1_groups_list(client_ctx, "X25519:P-256");
+
+  // Batches of handshakes; the median batch stands for the run, so that a
+  // preempted batch on a busy machine does not.
+  constexpr int kBatch = 100;
+  std::vector<double> server_us, client_us;
+  auto until = SteadyClock::now() + std::chrono::duration<double>(o.seconds);
+  while (SteadyClock::now() < until || server_us.size() < 5) {
+    SteadyClock::duration server{}, client{};
+    for (int i = 0; i < kBatch; ++i) {
+      auto t0 = SteadyClock::now();
+      SSL* s = SSL_new(server_ctx);
+      auto t1 = SteadyClock::now();
+      SSL* c = SSL_new(client_ctx);
+      BIO *client_end = nullptr, *server_end = nullptr;
+      BIO_new_bio_pair(&client_end, 0, &server_end, 0);
+      SSL_set_bio(c, client_end, client_end);
+      SSL_set_bio(s, server_end, server_end);
+      SSL_set_connect_state(c);
+      SSL_set_accept_state(s);
+      SSL_set_tlsext_host_name(c, o.sni.c_str());
+      auto t2 = SteadyClock::now();
+      server += t1 - t0;
+      client += t2 - t1;
+      bool client_done = false, server_done = false;
+      for (int round = 0; round < 10 && !(client_done && server_done); ++round) {
+        auto a = SteadyClock::now();
+        if (!client_done) client_done = SSL_do_handshake(c) == 1;
+        auto b = SteadyClock::now();
+        if (!server_done) server_done = SSL_do_handshake(s) == 1;
+        auto d = SteadyClock::now();
+        client += b - a;
+        server += d - b;
+      }
+      if (!client_done || !server_done || SSL_session_reused(c)) {
+        std::fprintf(stderr, "meshgate-tls-handshakes: in-memory handshake failed\n");
+        return 1;
+      }
+      auto a = SteadyClock::now();
+      char ticket[4096];
+      while (SSL_read(c, ticket, sizeof(ticket)) > 0) {
+      }
+      SSL_free(c);
+      auto b = SteadyClock::now();
+      SSL_free(s);
+      auto d = SteadyClock::now();
+      client += b - a;
+      server += d - b;
+      ERR_clear_error();
+    }
+    server_us.push_back(std::chrono::duration<double, std::micro>(server).count() / kBatch);
+    client_us.push_back(std::chrono::duration<double, std::micro>(client).count() / kBatch);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  double server = median(server_us), client = median(client_us);
+  std::printf(
+      "memory_handshakes=%zu memory_server_us=%.1f memory_server_ceiling=%.0f "
+      "memory_client_us=%.1f memory_client_ceiling=%.0f\n",
+      server_us.size() * kBatch, server, 1e6 / server, client, 1e6 / client);
+  SSL_CTX_free(server_ctx);
+  SSL_CTX_free(client_ctx);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -460,6 +566,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.crypto) return CryptoCeiling();
+  if (o.memory) return MemoryHandshakes(o);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(o.port));

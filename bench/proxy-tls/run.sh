@@ -9,13 +9,18 @@
 #
 #   bench/proxy-tls/run.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [ROUNDS]
 #
-# Environment: REALTIME=1 runs both servers and the client at SCHED_FIFO
-# priority 20 (chrt; root), as bench/proxy/run.sh does on a busy machine.
-# PERF=1 also records one extra TLS 1.3 run of meshgate-proxy with
-# `perf record -g` and prints the top of its profile.
+# Environment:
+#   BASELINE_PROXY=PATH  also measures another meshgate-proxy binary (e.g. the
+#                        one of the previous commit) as a third server, on its
+#                        own Gateway port, so a change is judged in one run
+#   PERF=1               records one extra TLS 1.3 run of meshgate-proxy with
+#                        `perf record --call-graph dwarf` and prints where its
+#                        CPU went (inclusive shares by stage)
 #
-# Prints first the crypto ceiling (openssl speed, and the same operations
-# timed through the EVP API the TLS library uses), then per TLS version and
+# Prints first the ceilings: the crypto alone (openssl speed, and the same
+# operations timed through the EVP API that libssl calls), then full
+# handshakes in memory between two OpenSSL endpoints on one thread (no
+# sockets: the TLS library's own cost per side). Then per TLS version and
 # server the medians over ROUNDS runs of:
 #   rate       handshakes/s the client completed
 #   srv_cpu    CPU the server process used (cores; 1.00 = its core was saturated)
@@ -41,9 +46,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RT=()
-if [[ ${REALTIME:-0} == 1 ]]; then RT=(chrt -f 20); fi
-
 pick_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -51,6 +53,10 @@ SERVER_CPU=0
 CLIENT_CPUS=0
 if [ "$(nproc)" -gt 1 ]; then CLIENT_CPUS=1-$(($(nproc) - 1)); fi
 CLIENT_THREADS=$(($(nproc) > 1 ? $(nproc) - 1 : 1))
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com \
+  -addext extendedKeyUsage=serverAuth -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 echo "== crypto ceiling (one core; per full handshake: ECDHE keygen + derive, and one ECDSA"
 echo "   P-256 sign on the server / verify on the client; the same for TLS 1.3 and 1.2)"
@@ -76,13 +82,17 @@ print(f"  P-256 ECDHE + ECDSA sign: server {server:.1f} us/handshake = ceiling {
 echo -n "through EVP (what libssl calls): "
 taskset -c "$SERVER_CPU" "$BIN/meshgate-tls-handshakes" --crypto | tr '\n' ' '
 echo
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com \
-  -addext extendedKeyUsage=serverAuth -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+echo "== TLS library ceiling: full handshakes in memory, both ends on CPU $SERVER_CPU"
+for version in --tls13 --tls12; do
+  echo -n "${version#--}  "
+  taskset -c "$SERVER_CPU" "$BIN/meshgate-tls-handshakes" --memory --cert "$WORK/cert.pem" \
+    --key "$WORK/key.pem" --seconds 2 "$version"
+done
 
 PROXY_PORT=$(pick_port)
 NGINX_PORT=$(pick_port)
+BASE_PORT=$(pick_port)
+BASE_ADMIN_PORT=$(pick_port)
 XDS_PORT=$(pick_port)
 ADMIN_PORT=$(pick_port)
 mkdir -p "$WORK/config" "$WORK/state" "$WORK/nginx"
@@ -99,11 +109,21 @@ spec:
     tls: {mode: SIMPLE, credentialName: bench-cred}
 ---
 apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench-baseline, namespace: bench}
+spec:
+  selector: {istio: baseline}
+  servers:
+  - port: {number: $BASE_PORT, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: bench-cred}
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: bench, namespace: bench}
 spec:
   hosts: [bench.example.com]
-  gateways: [bench]
+  gateways: [bench, bench-baseline]
   http:
   - directResponse: {status: 200, body: {string: "ok"}}
 ---
@@ -122,17 +142,35 @@ EOF
 "$BIN/meshgate-operator" --config-dir "$WORK/config" --state-dir "$WORK/state" \
   --xds-port "$XDS_PORT" --admin-port 0 --ca-port 0 --log-level warn &
 PIDS+=($!)
-"${RT[@]}" taskset -c "$SERVER_CPU" "$BIN/meshgate-proxy" --xds-address "127.0.0.1:$XDS_PORT" \
-  --node-id bench-gw --role gateway --namespace bench --labels istio=ingressgateway \
-  --admin-port "$ADMIN_PORT" --workers 1 --access-log off --log-level warn >/dev/null &
-PROXY_PID=$!
+start_proxy() {  # BINARY NODE LABEL ADMIN_PORT; prints its pid
+  taskset -c "$SERVER_CPU" "$1" --xds-address "127.0.0.1:$XDS_PORT" --node-id "$2" \
+    --role gateway --namespace bench --labels "istio=$3" --admin-port "$4" --workers 1 \
+    --access-log off --log-level warn >/dev/null 2>&1 &
+  echo $!
+}
+wait_proxy() {  # ADMIN_PORT GATEWAY_PORT
+  for _ in $(seq 1 300); do
+    if [ "$(curl -s -m 1 "http://127.0.0.1:$1/ready" || true)" = "LIVE" ]; then break; fi
+    sleep 0.1
+  done
+  for _ in $(seq 1 50); do  # ready means some config; the listener may follow
+    if curl -s -m 2 --cacert "$WORK/cert.pem" --resolve "bench.example.com:$2:127.0.0.1" \
+      "https://bench.example.com:$2/" | grep -q ok; then return 0; fi
+    sleep 0.1
+  done
+  echo "proxy on :$2 not serving TLS" >&2
+  exit 1
+}
+PROXY_PID=$(start_proxy "$BIN/meshgate-proxy" bench-gw ingressgateway "$ADMIN_PORT")
 PIDS+=("$PROXY_PID")
-for _ in $(seq 1 300); do
-  if [ "$(curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" || true)" = "LIVE" ]; then break; fi
-  sleep 0.1
-done
-curl -s -m 2 --cacert "$WORK/cert.pem" --resolve "bench.example.com:$PROXY_PORT:127.0.0.1" \
-  "https://bench.example.com:$PROXY_PORT/" | grep -q ok || { echo "proxy not serving TLS" >&2; exit 1; }
+SERVERS=("meshgate-proxy $PROXY_PORT $PROXY_PID")
+if [[ -n ${BASELINE_PROXY:-} ]]; then
+  BASE_PID=$(start_proxy "$BASELINE_PROXY" bench-base baseline "$BASE_ADMIN_PORT")
+  PIDS+=("$BASE_PID")
+  SERVERS+=("baseline-proxy $BASE_PORT $BASE_PID")
+fi
+wait_proxy "$ADMIN_PORT" "$PROXY_PORT"
+if [[ -n ${BASELINE_PROXY:-} ]]; then wait_proxy "$BASE_ADMIN_PORT" "$BASE_PORT"; fi
 
 cat > "$WORK/nginx/nginx.conf" <<EOF
 master_process off;
@@ -154,17 +192,18 @@ http {
   }
 }
 EOF
-"${RT[@]}" taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
+taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
   -g 'daemon off;' &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
+SERVERS+=("nginx $NGINX_PORT $NGINX_PID")
 for _ in $(seq 1 50); do
   if curl -s -m 1 -k "https://127.0.0.1:$NGINX_PORT/" | grep -q ok; then break; fi
   sleep 0.1
 done
 
 run() {  # PORT SERVER_PID VERSION-FLAG [SECONDS]
-  "${RT[@]}" taskset -c "$CLIENT_CPUS" "$BIN/meshgate-tls-handshakes" --target "127.0.0.1:$1" \
+  taskset -c "$CLIENT_CPUS" "$BIN/meshgate-tls-handshakes" --target "127.0.0.1:$1" \
     --server-pid "$2" --seconds "${4:-$SECS}" --connections "$CONNS" \
     --threads "$CLIENT_THREADS" "$3" || true
 }
@@ -173,14 +212,17 @@ echo
 echo "== full handshakes, server pinned to CPU $SERVER_CPU, client ($CLIENT_THREADS thread(s)," \
   "$CONNS connections in flight) on CPU $CLIENT_CPUS; median of $ROUNDS alternating ${SECS}s rounds"
 for version in --tls13 --tls12; do
-  : > "$WORK/proxy.txt"
-  : > "$WORK/nginx.txt"
+  for server in "${SERVERS[@]}"; do : > "$WORK/${server%% *}.txt"; done
   for _ in $(seq 1 "$ROUNDS"); do
-    run "$PROXY_PORT" "$PROXY_PID" "$version" >> "$WORK/proxy.txt"
-    run "$NGINX_PORT" "$NGINX_PID" "$version" >> "$WORK/nginx.txt"
+    for server in "${SERVERS[@]}"; do
+      read -r name port pid <<< "$server"
+      run "$port" "$pid" "$version" >> "$WORK/$name.txt"
+    done
   done
-  python3 - "${version#--}" "$WORK/proxy.txt" "$WORK/nginx.txt" <<'EOF'
-import statistics, sys
+  files=()
+  for server in "${SERVERS[@]}"; do files+=("$WORK/${server%% *}.txt"); done
+  python3 - "${version#--}" "${files[@]}" <<'EOF'
+import os, statistics, sys
 
 def load(path):
     runs = []
@@ -195,9 +237,10 @@ def median(runs, key):
     return statistics.median(values) if values else float("nan")
 
 version = sys.argv[1]
-sides = {"meshgate-proxy": load(sys.argv[2]), "nginx": load(sys.argv[3])}
 summary = {}
-for name, runs in sides.items():
+for path in sys.argv[2:]:
+    name = os.path.basename(path)[:-4]
+    runs = load(path)
     if not runs:
         print(f"{version}  {name:14s} no result")
         continue
@@ -206,30 +249,68 @@ for name, runs in sides.items():
     failed = sum(int(r["failed"]) for r in runs)
     resumed = sum(int(r["resumed"]) for r in runs)
     summary[name] = s
-    print(f"{version}  {name:14s} rate {s['rate']:7.0f}/s  srv_cpu {s['server_cpu']:.2f}  "
-          f"per_core {s['rate_per_server_core']:7.0f}/s  cli_cpu {s['client_cpu']:.2f} "
-          f"(cpus busy {s['client_cpus_busy']:.2f})  tickets {s['tickets_per_handshake']:.2f}  "
-          f"failed {failed} resumed {resumed}   "
-          f"(rates: {' '.join(r['rate'] for r in runs)}; per core: "
-          f"{' '.join(r.get('rate_per_server_core', '-') for r in runs)})")
-if len(summary) == 2:
-    p, n = summary["meshgate-proxy"], summary["nginx"]
-    print(f"{version}  meshgate/nginx: rate {p['rate'] / n['rate']:.2f}  "
-          f"per core {p['rate_per_server_core'] / n['rate_per_server_core']:.2f}")
+    print(f"{version}  {name:14s} rate {s['rate']:6.0f}/s  srv_cpu {s['server_cpu']:.2f}  "
+          f"per_core {s['rate_per_server_core']:6.0f}/s ({1e6 / s['rate_per_server_core']:.0f} us)  "
+          f"cli_cpu {s['client_cpu']:.2f} (cpus busy {s['client_cpus_busy']:.2f})  "
+          f"tickets {s['tickets_per_handshake']:.2f}  failed {failed} resumed {resumed}   "
+          f"(per core: {' '.join(r.get('rate_per_server_core', '-') for r in runs)})")
+p = summary.get("meshgate-proxy")
+for peer in ("nginx", "baseline-proxy"):
+    n = summary.get(peer)
+    if p and n:
+        print(f"{version}  meshgate/{peer}: rate {p['rate'] / n['rate']:.2f}  "
+              f"per core {p['rate_per_server_core'] / n['rate_per_server_core']:.2f}")
 EOF
 done
 
 if [[ ${PERF:-0} == 1 ]]; then
   echo
-  echo "== perf profile of meshgate-proxy, TLS 1.3, ${SECS}s"
-  perf record -g -o "$WORK/perf.data" -p "$PROXY_PID" -- sleep "$((SECS + 1))" \
-    2>/dev/null >/dev/null &
+  echo "== where meshgate-proxy's CPU went, TLS 1.3, ${SECS}s (perf, inclusive shares of the"
+  echo "   process's samples; libcrypto's assembly has no unwind info, so its callers' shares"
+  echo "   are lower bounds)"
+  perf record -F 999 --call-graph dwarf,8192 -o "$WORK/perf.data" -p "$PROXY_PID" \
+    -- sleep "$((SECS + 1))" >/dev/null 2>&1 &
   PERF_PID=$!
-  run "$PROXY_PORT" "$PROXY_PID" --tls13 >/dev/null
+  run "$PROXY_PORT" "$PROXY_PID" --tls13
   wait "$PERF_PID" || true
-  perf report -i "$WORK/perf.data" --no-children --percent-limit 1 --stdio 2>/dev/null |
-    grep -E '^ +[0-9]' | head -40
-  echo "-- by shared object"
-  perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-    grep -E '^ +[0-9]' | head -10
+  perf script -i "$WORK/perf.data" -F ip,sym 2>/dev/null | python3 -c '
+import re, sys
+stages = [
+    ("TLS handshake (SSL_do_handshake)", r"TlsTransportSocket::Handshake"),
+    ("  ECDHE key generation", r"EVP_PKEY_generate|EVP_PKEY_keygen"),
+    ("  ECDHE derivation", r"EVP_PKEY_derive"),
+    ("  ECDSA signature", r"EVP_DigestSign"),
+    ("  HMAC/HKDF key schedule", r"EVP_Q_mac|EVP_KDF|EVP_MAC|HMAC"),
+    ("  provider lookups (fetch, name map)",
+     r"_fetch$|OPENSSL_LH_doall_arg|OPENSSL_LH_retrieve|ossl_namemap|ossl_method_store"),
+    ("  locks (pthread_rwlock)", r"pthread_rwlock"),
+    ("  malloc/free", r"^(malloc|_int_malloc|_int_free|cfree@.*|free|__GI___libc_free|"
+                      r"__GI___libc_malloc|malloc_consolidate|unlink_chunk.*|CRYPTO_zalloc|"
+                      r"CRYPTO_malloc|CRYPTO_free)$"),
+    ("  OPENSSL_cleanse", r"^OPENSSL_cleanse$"),
+    ("  sending the flight and ticket (send)", r"BioWrite"),
+    ("  reading records (recv)", r"BioRead"),
+    ("TlsTransportSocket::DoRead (with handshakes it completes)", r"TlsTransportSocket::DoRead"),
+    ("accept, filter chain, ClientHello peek", r"TcpListener::OnReadable|Worker::OnAccept|TlsInspection"),
+    ("closing (close_notify, close)", r"Connection::CloseNow"),
+    ("SSL_new + SSL_free", r"^SSL_new$|^SSL_free$"),
+    ("epoll_wait", r"epoll_wait"),
+    ("kernel, any", r"^(entry_SYSCALL_64.*|do_syscall_64|asm_.*|irqentry_.*|__schedule|finish_task_switch.*)$"),
+]
+total = 0
+counts = [0] * len(stages)
+for sample in sys.stdin.read().split("\n\n"):
+    # "ADDRESS SYMBOL [(inlined)]" per frame
+    frames = [re.sub(r" \(inlined\)$", "", (f.split(None, 1) + [""])[1])
+              for f in sample.strip().splitlines() if f.strip()]
+    if not frames:
+        continue
+    total += 1
+    for i, (_, pattern) in enumerate(stages):
+        if any(re.search(pattern, f) for f in frames):
+            counts[i] += 1
+print(f"{total} samples")
+for (name, _), n in zip(stages, counts):
+    print(f"  {100.0 * n / max(total, 1):5.1f}%  {name}")
+'
 fi

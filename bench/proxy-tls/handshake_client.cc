@@ -22,6 +22,7 @@
 //       [--server-pid PID]
 //   meshgate-tls-handshakes --crypto
 //   meshgate-tls-handshakes --memory --cert CERT.pem --key KEY.pem [--tls12]
+//       [--tickets N]
 //
 // --crypto times, on this thread, the public-key operations of one full
 // handshake with this library — X25519 key generation and derivation, ECDSA
@@ -32,9 +33,9 @@
 // --memory runs full handshakes between an OpenSSL client and server on this
 // thread over an in-memory BIO pair — no sockets, no event loop — with the
 // server set up as meshgate-proxy sets up its contexts (session cache off,
-// one ticket, released buffers), and prints the time each side spent per
-// handshake: the server's is what the TLS library costs, crypto included,
-// before the proxy adds anything.
+// one ticket unless --tickets says otherwise, released buffers), and prints the time each side
+// spent per handshake: the server's is what the TLS library costs, crypto included, before the
+// proxy adds anything.
 //
 // Output, one line of key=value: handshakes failed resumed seconds rate
 // tickets_per_handshake client_cpu client_user client_sys client_cpus_busy
@@ -87,6 +88,7 @@ struct Options {
   bool memory = false;
   std::string cert_file;
   std::string key_file;
+  int tickets = 1;  // --memory: session tickets the server issues per handshake
 };
 
 bool ParseArgs(int argc, char** argv, Options& o) {
@@ -120,6 +122,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.threads = std::atoi(v);
     } else if (a == "--sni") {
       o.sni = v;
+    } else if (a == "--tickets") {
+      o.tickets = std::atoi(v);
     } else if (a == "--cert") {
       o.cert_file = v;
     } else if (a == "--key") {
@@ -484,7 +488,7 @@ int MemoryHandshakes(const Options& o) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   }
-  SSL_CTX_set_num_tickets(server_ctx, 1);
+  SSL_CTX_set_num_tickets(server_ctx, static_cast<size_t>(o.tickets));
   SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, nullptr);
   SSL_CTX_set_cert_verify_callback(client_ctx, AcceptAnyChain, nullptr);
   SSL_CTX_set1_groups_list(client_ctx, "X25519:P-256");
@@ -546,9 +550,9 @@ int MemoryHandshakes(const Options& o) {
   };
   double server = median(server_us), client = median(client_us);
   std::printf(
-      "memory_handshakes=%zu memory_server_us=%.1f memory_server_ceiling=%.0f "
+      "memory_handshakes=%zu tickets=%d memory_server_us=%.1f memory_server_ceiling=%.0f "
       "memory_client_us=%.1f memory_client_ceiling=%.0f\n",
-      server_us.size() * kBatch, server, 1e6 / server, client, 1e6 / client);
+      server_us.size() * kBatch, o.tickets, server, 1e6 / server, client, 1e6 / client);
   SSL_CTX_free(server_ctx);
   SSL_CTX_free(client_ctx);
   return 0;

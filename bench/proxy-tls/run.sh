@@ -83,10 +83,12 @@ echo -n "through EVP (what libssl calls): "
 taskset -c "$SERVER_CPU" "$BIN/meshgate-tls-handshakes" --crypto | tr '\n' ' '
 echo
 echo "== TLS library ceiling: full handshakes in memory, both ends on CPU $SERVER_CPU"
-for version in --tls13 --tls12; do
+echo "   (tickets: session tickets per handshake; the proxy issues 1, OpenSSL's default is 2)"
+for case in "--tls13 0" "--tls13 1" "--tls13 2" "--tls12 1"; do
+  read -r version tickets <<< "$case"
   echo -n "${version#--}  "
   taskset -c "$SERVER_CPU" "$BIN/meshgate-tls-handshakes" --memory --cert "$WORK/cert.pem" \
-    --key "$WORK/key.pem" --seconds 2 "$version"
+    --key "$WORK/key.pem" --seconds 2 --tickets "$tickets" "$version"
 done
 
 PROXY_PORT=$(pick_port)

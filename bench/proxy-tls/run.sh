@@ -29,7 +29,12 @@
 #              bound (client_cpu near 1.00 per client core)
 #   cli_cpu    the client's own CPU (cores) and how busy its CPUs were in all
 #   tickets    session tickets the server sent per handshake
-# and the ratios meshgate/nginx of rate and per_core.
+# and the ratios meshgate/peer of rate and per_core. Peers: `nginx` as
+# configured before (ssl_session_tickets off — its TLS 1.3 tickets are then
+# stateful ones it cannot resume, cheap to make), and `nginx-tickets` (on:
+# stateless tickets like the proxy's; OpenSSL's two per TLS 1.3 handshake
+# against the proxy's one, one each in TLS 1.2). The in-memory lines show
+# what a ticket costs.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -93,6 +98,7 @@ done
 
 PROXY_PORT=$(pick_port)
 NGINX_PORT=$(pick_port)
+NGINX_TICKETS_PORT=$(pick_port)
 BASE_PORT=$(pick_port)
 BASE_ADMIN_PORT=$(pick_port)
 XDS_PORT=$(pick_port)
@@ -192,13 +198,21 @@ http {
     ssl_session_tickets off;
     location / { return 200 "ok"; }
   }
+  server {
+    listen 127.0.0.1:$NGINX_TICKETS_PORT ssl backlog=4096;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
+    location / { return 200 "ok"; }
+  }
 }
 EOF
 taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
   -g 'daemon off;' &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-SERVERS+=("nginx $NGINX_PORT $NGINX_PID")
+SERVERS+=("nginx $NGINX_PORT $NGINX_PID" "nginx-tickets $NGINX_TICKETS_PORT $NGINX_PID")
 for _ in $(seq 1 50); do
   if curl -s -m 1 -k "https://127.0.0.1:$NGINX_PORT/" | grep -q ok; then break; fi
   sleep 0.1
@@ -257,7 +271,7 @@ for path in sys.argv[2:]:
           f"tickets {s['tickets_per_handshake']:.2f}  failed {failed} resumed {resumed}   "
           f"(per core: {' '.join(r.get('rate_per_server_core', '-') for r in runs)})")
 p = summary.get("meshgate-proxy")
-for peer in ("nginx", "baseline-proxy"):
+for peer in ("nginx", "nginx-tickets", "baseline-proxy"):
     n = summary.get(peer)
     if p and n:
         print(f"{version}  meshgate/{peer}: rate {p['rate'] / n['rate']:.2f}  "

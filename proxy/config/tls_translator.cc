@@ -371,6 +371,7 @@ absl::StatusOr<network::TlsContextOptions> DownstreamTlsOptions(
     return FieldError("require_sni", "not supported");
   }
   out.require_client_certificate = tls.require_client_certificate().value();
+  out.session_tickets = !tls.disable_stateless_session_resumption();
   if (out.require_client_certificate && !out.validation) {
     return FieldError("require_client_certificate", "needs a validation context");
   }

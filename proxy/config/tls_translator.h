@@ -11,7 +11,8 @@
 // honoured fails with INVALID_ARGUMENT naming the field.
 //
 // The minimum TLS version is never below 1.2: lower configured minimums are
-// raised to 1.2.
+// raised to 1.2. A listener's disable_stateless_session_resumption turns its
+// session tickets off.
 //
 // Thread-safety: pure functions; results are immutable and shareable.
 #pragma once

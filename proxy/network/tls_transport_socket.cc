@@ -107,10 +107,21 @@ std::string HexLower(const unsigned char* data, size_t len) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(data), len));
 }
 
+// SHA-256 fetched from the provider once: EVP_sha256() makes OpenSSL 3 look
+// the implementation up again (name map, method store, locks) at every use,
+// and a peer certificate is hashed on every mutual-TLS handshake.
+const EVP_MD* Sha256() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
 std::string CertificateSha256(X509* cert) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), digest, &len) != 1) return {};
+  if (X509_digest(cert, Sha256(), digest, &len) != 1) return {};
   return HexLower(digest, len);
 }
 
@@ -120,7 +131,7 @@ std::string SpkiSha256Base64(X509* cert) {
   if (der_len <= 0) return {};
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  bool ok = EVP_Digest(der, static_cast<size_t>(der_len), digest, &len, EVP_sha256(), nullptr) == 1;
+  bool ok = EVP_Digest(der, static_cast<size_t>(der_len), digest, &len, Sha256(), nullptr) == 1;
   OPENSSL_free(der);
   if (!ok) return {};
   return absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(digest), len));
@@ -207,8 +218,9 @@ absl::Status TlsContext::Init() {
   SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                              SSL_MODE_RELEASE_BUFFERS);
   // Read ahead: one recv(2) takes whatever the socket holds, up to a full
-  // buffer, instead of a 5-byte record header and then its body — a syscall
-  // less per record on the mesh's keep-alive connections.
+  // buffer, instead of each record's 5-byte header and then its body — a
+  // syscall less per record on keep-alive connections, and half the recv
+  // calls of a handshake, whose flights are several records.
   SSL_CTX_set_read_ahead(ctx_, 1);
   // A peer closing without close_notify ends the stream like a FIN does;
   // HTTP framing, not TLS, decides whether a message was complete.
@@ -283,7 +295,16 @@ absl::Status TlsContext::Init() {
   // Resumption is by ticket only: no server-side session store to grow and
   // lock, and a ticket decrypts only under the context that issued it.
   SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
-  if (is_server()) SSL_CTX_set_num_tickets(ctx_, 1);
+  if (is_server()) {
+    if (options_.session_tickets) {
+      SSL_CTX_set_num_tickets(ctx_, 1);
+    } else {
+      // With the cache off, a TLS 1.3 ticket without SSL_OP_NO_TICKET would
+      // name a session nobody stored: send none at all.
+      SSL_CTX_set_num_tickets(ctx_, 0);
+      SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
+    }
+  }
 
   for (const std::string& protocol : options_.alpn_protocols) {
     if (protocol.empty() || protocol.size() > 255) {

@@ -7,7 +7,10 @@
 // connections keep the context they started with. Each context has its own
 // generation number, session-id context and random ticket keys, so a session
 // resumed under one context can never be accepted by another: after a trust
-// change every peer is verified again (Envoy CVE-2022-21654).
+// change every peer is verified again (Envoy CVE-2022-21654). A server issues
+// one TLS 1.3 session ticket per full handshake (OpenSSL's default is two):
+// enough for a client to resume its next connection, at half the ticket cost
+// of a handshake; `session_tickets = false` issues none.
 //
 // Verification (when a validation config is present) replaces OpenSSL's
 // default: the chain must reach a trusted root at the clock's time, the leaf
@@ -86,6 +89,9 @@ struct TlsContextOptions {
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   std::vector<std::string> cipher_suites;  // TLS 1.2 suites (OpenSSL names); empty: defaults
+  // Server only: issue session tickets so clients can resume (Envoy's
+  // !disable_stateless_session_resumption). Off, every handshake is a full one.
+  bool session_tickets = true;
   // Time for certificate validity; null: the system clock. Must outlive the
   // context.
   const Clock* clock = nullptr;

@@ -14,6 +14,7 @@
 #include "ca/storage.h"
 #include "gtest/gtest.h"
 #include "proxy/config/config_snapshot.h"
+#include "proxy/config/tls_translator.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/listener.h"
@@ -257,6 +258,20 @@ TEST_F(TlsConfigTest, UnsupportedTlsSettingsNameTheirField) {
   absl::Status s = store_.SetListeners({listener});
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.message(), "default_validation_context.crl")) << s;
+}
+
+TEST(DownstreamTlsOptionsTest, DisableStatelessSessionResumptionTurnsTicketsOff) {
+  tls::DownstreamTlsContext tls_context;
+  tls::TlsCertificate* cert = tls_context.mutable_common_tls_context()->add_tls_certificates();
+  cert->mutable_certificate_chain()->set_inline_string("chain");
+  cert->mutable_private_key()->set_inline_string("key");
+  auto with_tickets = DownstreamTlsOptions(tls_context, {"http/1.1"}, nullptr);
+  ASSERT_TRUE(with_tickets.ok()) << with_tickets.status();
+  EXPECT_TRUE(with_tickets->session_tickets);
+  tls_context.set_disable_stateless_session_resumption(true);
+  auto without = DownstreamTlsOptions(tls_context, {"http/1.1"}, nullptr);
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_FALSE(without->session_tickets);
 }
 
 TEST_F(TlsConfigTest, FileMountedCredentialsAreReadByTheProxy) {

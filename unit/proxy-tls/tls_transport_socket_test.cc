@@ -547,6 +547,122 @@ TEST_F(TlsTest, ResumedSessionsDoNotCrossContexts) {
   EXPECT_FALSE(absl::StrContains(after, "Reused,")) << after;
 }
 
+// TLS 1.3 session tickets as `openssl s_client` sees them: how many arrived
+// after the handshake, and whether the saved session then resumes.
+struct TicketOutcome {
+  int tickets = 0;
+  bool resumed = false;
+};
+
+TEST_F(TlsTest, ServerIssuesOneTicketPerHandshakeOrNoneWhenDisabled) {
+  TlsContextOptions o;
+  o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
+  std::string ca = WriteFile("ca5.pem", mesh_ca_.cert_pem);
+  auto probe = [&](const TlsContextOptions& options, const std::string& version,
+                   const std::string& name) {
+    TlsEchoServer server(*dispatcher_, MustCreate(options), /*close_after_echo=*/true);
+    std::string session = WriteFile(name, "");
+    std::string base = absl::StrCat(
+        "printf 'x\\n' | timeout 10 openssl s_client -connect 127.0.0.1:", server.port(),
+        " -CAfile ", ca, " -ign_eof ", version, " ");
+    std::string first = RunWhileServing(base + "-sess_out " + session);
+    EXPECT_TRUE(absl::StrContains(first, "New,")) << first;
+    TicketOutcome out;
+    for (size_t at = 0; (at = first.find("New Session Ticket arrived", at)) != std::string::npos;
+         ++at) {
+      ++out.tickets;
+    }
+    // s_client saves a session only when it got something to resume with.
+    if (std::filesystem::file_size(session) > 0) {
+      std::string again = RunWhileServing(base + "-sess_in " + session);
+      out.resumed = absl::StrContains(again, "Reused,");
+      EXPECT_TRUE(out.resumed || absl::StrContains(again, "New,")) << again;
+    }
+    return out;
+  };
+  TicketOutcome with_tickets = probe(o, "-tls1_3", "sess5a.pem");
+  EXPECT_EQ(with_tickets.tickets, 1);
+  EXPECT_TRUE(with_tickets.resumed);
+  EXPECT_TRUE(probe(o, "-tls1_2", "sess5b.pem").resumed);
+
+  o.session_tickets = false;
+  TicketOutcome without = probe(o, "-tls1_3", "sess5c.pem");
+  EXPECT_EQ(without.tickets, 0);
+  EXPECT_FALSE(without.resumed);
+  EXPECT_FALSE(probe(o, "-tls1_2", "sess5d.pem").resumed);
+}
+
+TEST_F(TlsTest, DataSentWithTheClientFinishedReachesTheServerSession) {
+  // The server reads ahead: the client's Finished and its first request
+  // arriving in one segment come out of one recv, and the request must still
+  // reach the connection although no further edge will announce it.
+  TlsEchoServer server(*dispatcher_, MustCreate([&] {
+    TlsContextOptions o;
+    o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
+    return o;
+  }()));
+  std::string echoed;
+  std::string error;
+  std::thread client([&] {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    SSL* ssl = SSL_new(ctx);
+    BIO* from_server = BIO_new(BIO_s_mem());
+    BIO* to_server = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, from_server, to_server);
+    SSL_set_connect_state(ssl);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(server.port());
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto flush = [&] {  // everything pending, in one send
+      char* data = nullptr;
+      long len = BIO_get_mem_data(to_server, &data);
+      bool ok = len <= 0 || ::send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL) == len;
+      (void)BIO_reset(to_server);
+      return ok;
+    };
+    auto receive = [&] {
+      char buffer[16384];
+      ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+      if (n > 0) BIO_write(from_server, buffer, static_cast<int>(n));
+      return n > 0;
+    };
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) {
+      error = "connect failed";
+    }
+    while (error.empty()) {
+      int rc = SSL_do_handshake(ssl);
+      if (rc == 1) break;  // the Finished waits in to_server for the request
+      if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ || !flush() || !receive()) {
+        error = "handshake failed";
+      }
+    }
+    if (error.empty() && (SSL_write(ssl, "ping", 4) != 4 || !flush())) error = "write failed";
+    while (error.empty() && echoed.size() < 4) {
+      char buffer[64];
+      int n = SSL_read(ssl, buffer, sizeof(buffer));
+      if (n > 0) {
+        echoed.append(buffer, static_cast<size_t>(n));
+      } else if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ || !receive()) {
+        error = "no echo";
+      }
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ::close(fd);
+    dispatcher_->Post([this] { dispatcher_->Exit(); });
+  });
+  dispatcher_->Run();
+  client.join();
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(echoed, "ping");
+}
+
 TEST_F(TlsTest, OurClientSendsSniAndVerifiesOpensslServer) {
   // s_server presents the right identity only to clients that send the SNI
   // name; everyone else gets a certificate for another workload.

@@ -44,12 +44,13 @@ function(_meshgate_find_archives out)
   set(${out} "${paths}" PARENT_SCOPE)
 endfunction()
 
-# meshgate_proxy_binary(NAME SOURCES... LIBRARIES...)
+# meshgate_proxy_binary(NAME SOURCES... STATIC_SOURCES... LIBRARIES...)
 # The proxy executable. LIBRARIES are our own static libraries in dependency
 # order. Statically linked when MESHGATE_STATIC_PROXY is on and the archives
-# are found; otherwise exactly meshgate_binary().
+# are found, with STATIC_SOURCES added (code that replaces parts of the
+# archives); otherwise exactly meshgate_binary() of SOURCES.
 function(meshgate_proxy_binary name)
-  cmake_parse_arguments(M "" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(M "" "" "SOURCES;STATIC_SOURCES;LIBRARIES" ${ARGN})
   set(archives "")
   if(MESHGATE_STATIC_PROXY)
     _meshgate_find_archives(archives
@@ -117,7 +118,7 @@ template std::shared_ptr<spdlog::logger> spdlog::stderr_color_mt<spdlog::synchro
   # The sources compile with the libraries' usage requirements (include
   # directories, definitions); the link names the libraries by file, so CMake
   # does not append the shared libraries behind the imported targets.
-  add_library(${name}_objects OBJECT ${M_SOURCES})
+  add_library(${name}_objects OBJECT ${M_SOURCES} ${M_STATIC_SOURCES})
   target_compile_options(${name}_objects PRIVATE ${MESHGATE_WARNINGS})
   target_link_libraries(${name}_objects PRIVATE ${M_LIBRARIES})
   add_executable(${name} $<TARGET_OBJECTS:${name}_objects>)

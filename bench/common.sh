@@ -143,6 +143,22 @@ rss_kb() {
   echo "$total"
 }
 
+# mem_kb FIELD PID...: the sum of FIELD (a /proc/PID/smaps_rollup line, e.g. Pss, or Private for
+# Private_Clean + Private_Dirty) over the pids. VmRSS counts every mapped page of the shared
+# libraries and of the binary; PSS divides shared pages among their users and Private is what
+# this process alone holds.
+mem_kb() {
+  local field=$1 total=0 pid
+  shift
+  for pid in "$@"; do
+    total=$((total + $(awk -v f="$field" '
+      f == "Private" && /^Private_(Clean|Dirty):/ {n += $2}
+      $1 == f ":" {n += $2}
+      END {print n + 0}' "/proc/$pid/smaps_rollup")))
+  done
+  echo "$total"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Results: rows "peer<TAB>metric<TAB>value" in $RESULTS, turned into a table by a report.py.
 

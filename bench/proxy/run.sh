@@ -337,11 +337,17 @@ stop_peer() {
 # Measurements. Each writes rows "peer metric value" to $RESULTS.
 
 measure_memory() {
-  local peer=$1 pids before after held_pid port
+  local peer=$1 pids before after held_pid port idle_pss idle_private idle_anon
   mapfile -t pids < <(tree_pids "$PEER_PID")
   sleep 1
   before=$(rss_kb "${pids[@]}")
   record "$peer" idle_rss_kb "$before"
+  idle_pss=$(mem_kb Pss "${pids[@]}")
+  idle_private=$(mem_kb Private "${pids[@]}")
+  idle_anon=$(mem_kb Anonymous "${pids[@]}")
+  record "$peer" idle_pss_kb "$idle_pss"
+  record "$peer" idle_private_kb "$idle_private"
+  record "$peer" idle_anonymous_kb "$idle_anon"
   port=${PEER_URL#http://127.0.0.1:}
   port=${port%%/*}
   start hold "$CLIENT_CORE" python3 "$HOLD_CONNECTIONS" --host 127.0.0.1 --port "$port" \
@@ -359,7 +365,8 @@ measure_memory() {
   after=$(rss_kb "${pids[@]}")
   stop_started "$held_pid"
   record "$peer" conn_rss_bytes $(((after - before) * 1024 / IDLE_CONNECTIONS))
-  log "$peer: idle RSS ${before} KiB; +$((after - before)) KiB for $IDLE_CONNECTIONS idle connections"
+  log "$peer: idle RSS ${before} KiB (PSS $idle_pss KiB, private $idle_private KiB," \
+    "anonymous $idle_anon KiB); +$((after - before)) KiB for $IDLE_CONNECTIONS idle connections"
 }
 
 measure_cpu() {

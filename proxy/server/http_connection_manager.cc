@@ -224,6 +224,9 @@ void HttpConnectionManager::OnWriteBufferWatermark(bool above_high) {
   // serializing more frames) until it catches up.
   write_blocked_ = above_high;
   connection_->ReadDisable(above_high);
+  // Every response in progress stops (resumes) reading its upstream, so a
+  // slow reader costs one buffer limit, not whole responses.
+  for (auto& [id, stream] : streams_) stream->OnDownstreamWatermark(above_high);
   if (!above_high && http2_ && !dispatching_) FlushCodec();
 }
 
@@ -231,6 +234,7 @@ void HttpConnectionManager::OnHeaders(http::StreamId stream, http::RequestHeader
                                       bool end_stream) {
   if (FindStream(stream) != nullptr) return;
   auto [it, inserted] = streams_.emplace(stream, std::make_unique<ActiveStream>(*this, stream));
+  if (write_blocked_) it->second->OnDownstreamWatermark(true);
   // DecodeHeaders may complete (and release) the stream before it returns.
   it->second->DecodeHeaders(std::move(headers), end_stream);
 }
@@ -241,6 +245,10 @@ void HttpConnectionManager::OnData(http::StreamId stream, std::string_view data,
 
 void HttpConnectionManager::OnTrailers(http::StreamId stream, http::TrailerMap trailers) {
   if (ActiveStream* s = FindStream(stream)) s->DecodeTrailers(std::move(trailers));
+}
+
+void HttpConnectionManager::OnStreamWatermark(http::StreamId stream, bool above_high) {
+  if (ActiveStream* s = FindStream(stream)) s->OnDownstreamWatermark(above_high);
 }
 
 void HttpConnectionManager::OnStreamReset(http::StreamId stream, http::StreamResetReason) {

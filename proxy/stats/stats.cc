@@ -158,6 +158,10 @@ std::string StatsStore::RenderPrometheus() const {
                  [](auto& s) { return s.upstream_rq_per_try_timeout.Value(); });
   cluster_metric("upstream_rq_pending_overflow", "counter",
                  [](auto& s) { return s.upstream_rq_pending_overflow.Value(); });
+  cluster_metric("upstream_cx_overflow", "counter",
+                 [](auto& s) { return s.upstream_cx_overflow.Value(); });
+  cluster_metric("upstream_rq_retry_overflow", "counter",
+                 [](auto& s) { return s.upstream_rq_retry_overflow.Value(); });
   cluster_metric("upstream_rq_rx_reset", "counter",
                  [](auto& s) { return s.upstream_rq_rx_reset.Value(); });
 

@@ -83,6 +83,10 @@ struct ClusterStats {
   Counter upstream_rq_timeout;
   Counter upstream_rq_per_try_timeout;
   Counter upstream_rq_pending_overflow;
+  // Circuit breaking: connections not opened over max_connections, retries
+  // not made over max_retries.
+  Counter upstream_cx_overflow;
+  Counter upstream_rq_retry_overflow;
   Counter upstream_cx_destroy_remote;
   Counter upstream_rq_rx_reset;
   Histogram upstream_rq_time;

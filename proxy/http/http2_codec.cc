@@ -1161,6 +1161,21 @@ uint32_t Http2ClientConnection::PeerMaxConcurrentStreams() const {
 }
 const Http2CodecStats& Http2ClientConnection::stats() const { return session_->stats(); }
 
+void RecordHttp2CodecStats(const Http2CodecStats& codec, stats::Http2Stats& out) {
+  out.rx_reset.Inc(codec.resets_received);
+  out.tx_reset.Inc(codec.resets_sent);
+  out.goaway_sent.Inc(codec.goaway_sent);
+  out.header_overflow.Inc(codec.header_list_too_large);
+  out.too_many_header_frames.Inc(codec.continuation_flood);
+  out.outbound_control_flood.Inc(codec.control_frame_flood);
+  out.outbound_flood.Inc(codec.outbound_flood);
+  out.inbound_empty_frames_flood.Inc(codec.empty_frame_flood);
+  out.rapid_reset_flood.Inc(codec.rapid_reset_flood);
+  out.reset_flood.Inc(codec.reset_flood);
+  out.streams_refused.Inc(codec.streams_refused);
+  out.connection_errors.Inc(codec.protocol_errors);
+}
+
 PrefaceMatch MatchHttp2Preface(std::string_view first_bytes) {
   const size_t n = std::min(first_bytes.size(), kHttp2ConnectionPreface.size());
   if (first_bytes.substr(0, n) != kHttp2ConnectionPreface.substr(0, n)) {

@@ -73,6 +73,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proxy/http/codec.h"
+#include "proxy/stats/stats.h"
 
 namespace meshgate::proxy::http {
 
@@ -131,6 +132,10 @@ struct Http2CodecStats {
   uint64_t empty_frame_flood = 0;
   uint64_t protocol_errors = 0;  // every connection-ending error, floods included
 };
+
+// Adds one connection's counters to the worker's Prometheus counters (see
+// stats::Http2Stats for the names).
+void RecordHttp2CodecStats(const Http2CodecStats& codec, stats::Http2Stats& out);
 
 class Http2Session;
 

@@ -37,6 +37,11 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
 HttpConnectionManager::~HttpConnectionManager() {
   flush_timer_.reset();
   streams_.clear();
+  if (http2_ && codec_) {
+    // The codec counted what this connection's peer did; the worker exports it.
+    http::RecordHttp2CodecStats(static_cast<const http::Http2ServerConnection&>(*codec_).stats(),
+                                worker_.stats().Http2());
+  }
   stats_.downstream_cx_active.Dec();
 }
 

@@ -674,6 +674,8 @@ void ActiveStream::UpdateUploadPause() {
   upload_paused_ = pause;
   if (hcm_.http2()) {
     hcm_.codec().ReadDisableStream(id_, pause);
+    // Resuming queued the WINDOW_UPDATE the peer waits for.
+    if (!pause) hcm_.ScheduleFlush();
   } else {
     hcm_.connection().ReadDisable(pause);
   }

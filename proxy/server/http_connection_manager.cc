@@ -232,7 +232,9 @@ void HttpConnectionManager::OnWriteBufferWatermark(bool above_high) {
   // Every response in progress stops (resumes) reading its upstream, so a
   // slow reader costs one buffer limit, not whole responses.
   for (auto& [id, stream] : streams_) stream->OnDownstreamWatermark(above_high);
-  if (!above_high && http2_ && !dispatching_) FlushCodec();
+  // What the codec serialized while blocked (HTTP/1 too: a response whose
+  // upstream paused may have nothing more coming to push it out) goes now.
+  if (!above_high && !dispatching_) FlushCodec();
 }
 
 void HttpConnectionManager::OnHeaders(http::StreamId stream, http::RequestHeaders headers,

@@ -4,8 +4,10 @@
 Usage: h2_attack.py HOST PORT ATTACK [AUTHORITY]
 ATTACK: rapid_reset | continuation | ping_flood | settings_flood |
         oversized_headers | empty_data
-Also: "normal" (five well-behaved GETs on one connection) and "drain" (one
-slow request that must survive the server's graceful GOAWAY).
+Also: "normal" (five well-behaved GETs on one connection), "drain" (one
+slow request that must survive the server's graceful GOAWAY) and
+"slow_reader PATH SECONDS" (a GET whose response it never makes room for:
+initial stream window 1 byte and no WINDOW_UPDATE, held open SECONDS).
 
 Sends the attack on one connection (h2 for the ordinary parts, hand-built
 frames where h2 would refuse to misbehave) while reading what the server
@@ -231,8 +233,55 @@ def drain_witness(host, port, authority):
     print(json.dumps(result), flush=True)
 
 
+def slow_reader(host, port, authority, path, seconds):
+    """Asks for `path` and never opens its window: the server may send one
+    byte of the body. Prints "sent", then, after `seconds`, what it got."""
+    enc = hpack.Encoder()
+    sock = socket.create_connection((host, port), timeout=DEADLINE_SECONDS)
+    # SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 1; the connection window stays at
+    # its initial 65535 and is never replenished either.
+    settings = frame(0x4, 0, 0, struct.pack(">HI", 0x4, 1))
+    block = enc.encode([(":method", "GET"), (":scheme", "http"), (":path", path),
+                        (":authority", authority)])
+    sock.sendall(PREFACE + settings + frame(0x1, 0x5, 1, block))
+    print("sent", flush=True)
+    received, goaway, closed = 0, None, False
+    buf = b""
+    sock.settimeout(0.2)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            closed = True
+            break
+        buf += data
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[0:3], "big")
+            if len(buf) < 9 + length:
+                break
+            ftype, flags = buf[3], buf[4]
+            payload = buf[9:9 + length]
+            buf = buf[9 + length:]
+            if ftype == 0x4 and not flags & 0x1:
+                sock.sendall(frame(0x4, 0x1, 0))  # SETTINGS ACK, nothing else
+            elif ftype == 0x0:
+                received += length
+            elif ftype == 0x7:
+                goaway = struct.unpack(">I", payload[4:8])[0]
+    print(json.dumps({"received": received, "goaway": goaway, "closed": closed}), flush=True)
+    sock.close()
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[3] == "normal":
+    if len(sys.argv) > 5 and sys.argv[3] == "slow_reader":
+        slow_reader(sys.argv[1], int(sys.argv[2]), "demo.example.com", sys.argv[4],
+                    float(sys.argv[5]))
+    elif len(sys.argv) > 3 and sys.argv[3] == "normal":
         well_behaved(sys.argv[1], int(sys.argv[2]),
                      sys.argv[4] if len(sys.argv) > 4 else "demo.example.com", 5)
     elif len(sys.argv) > 3 and sys.argv[3] == "drain":

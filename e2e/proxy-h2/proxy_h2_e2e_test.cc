@@ -5,7 +5,10 @@
 // script h2_attack.py (rapid reset, CONTINUATION / PING / SETTINGS / empty
 // frame floods, oversized headers). After each attack the proxy must have
 // closed that connection (with GOAWAY ENHANCE_YOUR_CALM when the client got
-// to read it), still serve a normal request, and not have grown its RSS.
+// to read it), still serve a normal request, and not have grown its RSS; each
+// attack moves its counter in /stats/prometheus (envoy_http2_*). A client
+// that never opens its flow-control window on a 1 GiB response leaves the
+// proxy's RSS where it was while others are served.
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "e2e/support/mesh_yaml.h"
@@ -56,14 +60,18 @@ long RssKib(pid_t pid) {
   return 0;
 }
 
-// `slow_port`: a backend that takes its time, routed at /slow.
-std::string Config(int echo_port, int gateway_port, int slow_port) {
+// `slow_port`: a backend that takes its time, routed at /slow; `big_port`:
+// one that streams large bodies, routed at /big.
+std::string Config(int echo_port, int gateway_port, int slow_port, int big_port) {
   std::string y = ServiceYaml("demo", "echo", "http", 8080) +
                   PodYaml("demo", "echo-v1", "echo", {{"version", "v1"}}) +
                   EndpointSliceYaml("demo", "echo-v1", "echo", "echo-v1", "http", echo_port) +
                   ServiceYaml("demo", "slow", "http", 8080) +
                   PodYaml("demo", "slow-1", "slow", {{"version", "v1"}}) +
-                  EndpointSliceYaml("demo", "slow-1", "slow", "slow-1", "http", slow_port);
+                  EndpointSliceYaml("demo", "slow-1", "slow", "slow-1", "http", slow_port) +
+                  ServiceYaml("demo", "big", "http", 8080) +
+                  PodYaml("demo", "big-1", "big", {{"version", "v1"}}) +
+                  EndpointSliceYaml("demo", "big-1", "big", "big-1", "http", big_port);
   y += R"(---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -85,6 +93,9 @@ spec:
   - name: slow
     match: [{uri: {prefix: /slow}}]
     route: [{destination: {host: slow.demo.svc.cluster.local}}]
+  - name: big
+    match: [{uri: {prefix: /big}}]
+    route: [{destination: {host: big.demo.svc.cluster.local}}]
   - name: all
     headers:
       response:
@@ -104,13 +115,17 @@ class ProxyH2Test : public ::testing::Test {
     admin_port_ = PickFreePort();
     const int xds_port = PickFreePort();
     const int slow_port = PickFreePort();
+    const int big_port = PickFreePort();
     echo_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-echo", "--port",
                             std::to_string(echo_port), "--version", "v1"});
     slow_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-echo", "--port",
                             std::to_string(slow_port), "--version", "slow", "--delay-ms", "1500"});
     ASSERT_TRUE(echo_->WaitForSubstring("listening", 10s)) << echo_->Output();
     ASSERT_TRUE(slow_->WaitForSubstring("listening", 10s)) << slow_->Output();
-    config_->WriteFile("mesh.yaml", Config(echo_port, gateway_port_, slow_port));
+    big_ = new Subprocess({"/usr/bin/python3", MESHGATE_SOURCE_DIR "/e2e/proxy-h2/big_backend.py",
+                           std::to_string(big_port)});
+    ASSERT_TRUE(big_->WaitForSubstring("listening", 10s)) << big_->Output();
+    config_->WriteFile("mesh.yaml", Config(echo_port, gateway_port_, slow_port, big_port));
     op_ = new Subprocess({MESHGATE_BINARY_DIR "/bin/meshgate-operator", "--config-dir",
                           config_->path(), "--state-dir", state_->path(), "--xds-port",
                           std::to_string(xds_port), "--admin-port", std::to_string(PickFreePort()),
@@ -141,6 +156,7 @@ class ProxyH2Test : public ::testing::Test {
     delete op_;
     delete echo_;
     delete slow_;
+    delete big_;
     delete config_;
     delete state_;
   }
@@ -157,12 +173,30 @@ class ProxyH2Test : public ::testing::Test {
     return j;
   }
 
+  // The sum of the named samples in the proxy's /stats/prometheus.
+  static double Metrics(const std::vector<std::string>& names) {
+    const std::string text = RunCommand(
+        "curl -s -m 5 http://127.0.0.1:" + std::to_string(admin_port_) + "/stats/prometheus");
+    double sum = 0;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      for (const auto& name : names) {
+        if (line.rfind(name + " ", 0) == 0 || line.rfind(name + "{", 0) == 0) {
+          sum += std::stod(line.substr(line.rfind(' ') + 1));
+        }
+      }
+    }
+    return sum;
+  }
+
   static inline TempDir* config_ = nullptr;
   static inline TempDir* state_ = nullptr;
   static inline Subprocess* op_ = nullptr;
   static inline Subprocess* proxy_ = nullptr;
   static inline Subprocess* echo_ = nullptr;
   static inline Subprocess* slow_ = nullptr;
+  static inline Subprocess* big_ = nullptr;
   static inline int gateway_port_ = 0, admin_port_ = 0;
   static inline bool ready_ = false;
   static inline std::string access_log_;
@@ -272,6 +306,63 @@ TEST_F(ProxyH2Test, AttacksCloseTheConnectionAndTheProxyKeepsServing) {
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
   EXPECT_EQ(j["statuses"], nlohmann::json::array({200, 200, 200, 200, 200})) << out;
+}
+
+TEST_F(ProxyH2Test, AttacksMoveTheirCountersInPrometheus) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+      {"rapid_reset", {"meshgate_http2_rapid_reset_flood"}},
+      {"continuation", {"envoy_http2_too_many_header_frames", "envoy_http2_header_overflow"}},
+      {"ping_flood", {"envoy_http2_outbound_control_flood", "envoy_http2_outbound_flood"}},
+      {"settings_flood", {"envoy_http2_outbound_control_flood", "envoy_http2_outbound_flood"}},
+      {"oversized_headers", {"envoy_http2_header_overflow"}},
+      {"empty_data", {"envoy_http2_inbound_empty_frames_flood"}},
+  };
+  for (const auto& [attack, counters] : expected) {
+    SCOPED_TRACE(attack);
+    const double before = Metrics(counters);
+    const double goaways_before = Metrics({"envoy_http2_goaway_sent"});
+    const double errors_before = Metrics({"meshgate_http2_connection_errors"});
+    ASSERT_FALSE(Attack(attack).is_discarded());
+    // The connection's counters are exported once it is released, on the
+    // proxy's own schedule.
+    double after = before;
+    for (int i = 0; i < 50 && after <= before; ++i) {
+      std::this_thread::sleep_for(100ms);
+      after = Metrics(counters);
+    }
+    EXPECT_GT(after, before);
+    EXPECT_GT(Metrics({"envoy_http2_goaway_sent"}), goaways_before);
+    EXPECT_GT(Metrics({"meshgate_http2_connection_errors"}), errors_before);
+  }
+  EXPECT_GT(Metrics({"envoy_http2_rx_reset"}), 0) << "the rapid reset's RST_STREAMs";
+}
+
+TEST_F(ProxyH2Test, ClientThatNeverOpensItsWindowDoesNotGrowTheProxy) {
+  const long rss_before = RssKib(proxy_->pid());
+  ASSERT_GT(rss_before, 0);
+  // 1 GiB: buffered, it would show in the RSS within a second or two.
+  Subprocess reader({"/usr/bin/python3", MESHGATE_SOURCE_DIR "/e2e/proxy-h2/h2_attack.py",
+                     "127.0.0.1", std::to_string(gateway_port_), "slow_reader", "/big/1073741824",
+                     "6"});
+  ASSERT_TRUE(reader.WaitForSubstring("sent", 10s)) << reader.Output();
+  std::this_thread::sleep_for(4s);  // the backend streams as fast as it is read
+  const long rss_during = RssKib(proxy_->pid());
+  EXPECT_LT(rss_during, rss_before + 64 * 1024)
+      << "RSS " << rss_before << " -> " << rss_during << " KiB";
+  // Others are served meanwhile, also from the same backend.
+  EXPECT_EQ(CurlH2(gateway_port_, "/").status_line, "HTTP/2 200");
+  const HttpResult big = CurlH2(gateway_port_, "/big/100000");
+  EXPECT_EQ(big.status_line, "HTTP/2 200");
+  EXPECT_EQ(big.body.size(), 100000u);
+
+  ASSERT_TRUE(reader.WaitForSubstring("\"received\"", 15s)) << reader.Output();
+  nlohmann::json result;
+  for (const std::string& line : reader.Lines()) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object()) result = j;
+  }
+  ASSERT_TRUE(result.is_object()) << reader.Output();
+  EXPECT_LE(result["received"].get<int64_t>(), 65535) << result.dump();
 }
 
 // Runs last in this suite: it drains the shared proxy.

@@ -367,6 +367,12 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       }
     }
   }
+  out->circuit_breaker = std::make_shared<upstream::CircuitBreaker>(upstream::CircuitBreakerLimits{
+      .max_connections = out->circuit_breakers.max_connections,
+      .max_pending_requests = out->circuit_breakers.max_pending_requests,
+      .max_requests = out->circuit_breakers.max_requests,
+      .max_retries = out->circuit_breakers.max_retries,
+  });
   if (c.has_outlier_detection()) {
     const auto& od = c.outlier_detection();
     OutlierDetectionConfig config;

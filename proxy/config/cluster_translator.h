@@ -27,6 +27,7 @@
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/lb_policy.h"
 
@@ -70,6 +71,11 @@ struct ClusterConfig {
   LbPolicyConfig lb;
   std::optional<uint32_t> healthy_panic_threshold_percent;
   CircuitBreakerThresholds circuit_breakers;
+  // The runtime side of `circuit_breakers`: counts shared by every worker's
+  // pools and requests for this version of the cluster (never null once
+  // translated). The config stays immutable; the breaker is the one mutable
+  // object it points to, as Envoy's ClusterInfo owns its ResourceManager.
+  std::shared_ptr<upstream::CircuitBreaker> circuit_breaker;
   std::optional<OutlierDetectionConfig> outlier_detection;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   // HTTP/2 upstreams: our cap on streams per connection

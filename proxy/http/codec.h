@@ -74,6 +74,12 @@ class ConnectionCallbacks {
   // The connection is unusable; Dispatch() returns an error from now on and
   // the owner must close the connection (server: after writing the answer).
   virtual void OnProtocolError(const ProtocolError& error) = 0;
+  // Body the owner encoded on `stream` and the peer has not taken yet (flow
+  // control) crossed the codec's buffer limit (true), or fell back below half
+  // of it (false): stop / resume producing more. Codecs that hand all their
+  // output to the owner at once (HTTP/1) never call it; the owner watches its
+  // socket's write buffer instead.
+  virtual void OnStreamWatermark(StreamId /*stream*/, bool /*above_high*/) {}
 };
 
 using ServerCallbacks = ConnectionCallbacks<RequestHeaders>;
@@ -123,6 +129,11 @@ class Connection {
   // Streams opened and not yet finished in both directions (HTTP/1: the owner
   // knows; the default says 0).
   virtual size_t ActiveStreams() const { return 0; }
+  // Stops (true) or resumes (false) granting the peer flow-control credit for
+  // `stream`'s body, so that a slow consumer downstream of the owner holds the
+  // peer back; calls nest. HTTP/1 has no per-stream flow control (the owner
+  // stops reading the socket), so the default does nothing.
+  virtual void ReadDisableStream(StreamId /*stream*/, bool /*disable*/) {}
 };
 
 // Downstream side.

@@ -215,6 +215,12 @@ class Http2Session {
   void ResetStream(StreamId stream);
   void GoAway();
   size_t ActiveStreams() const { return streams_.size(); }
+  void ReadDisableStream(StreamId stream, bool disable);
+  size_t BufferedBodyBytes(StreamId stream) const {
+    auto it = streams_.find(H2IdOf(stream));
+    return it == streams_.end() ? 0 : it->second.buffered();
+  }
+  size_t BufferedBodyBytes() const { return buffered_total_; }
 
   StreamId NewStream() { return next_handle_++; }
   absl::Status EncodeHeaders(StreamId stream, const HeaderMap& headers, bool end_stream);
@@ -241,6 +247,12 @@ class Http2Session {
     size_t body_offset = 0;
     std::optional<TrailerMap> trailers;
     std::optional<InboundBlock> block;
+    // Back-pressure (see the header).
+    bool above_watermark = false;  // the owner was told to stop producing
+    uint32_t read_disabled = 0;    // nesting count of ReadDisableStream(true)
+    size_t unconsumed = 0;         // received while read-disabled: credit owed
+
+    size_t buffered() const { return body.size() - body_offset; }
   };
 
   // nghttp2 callbacks (static trampolines below).
@@ -274,6 +286,14 @@ class Http2Session {
   }
   absl::Status Fail();
   void Pump(bool ignore_limit = false);
+  // Re-evaluates the watermarks after buffered body changed on `changed` (or
+  // on the connection as a whole); the owner hears of it from
+  // DeliverWatermarkEvents(), outside nghttp2's callbacks.
+  void UpdateWatermarks(Stream* changed);
+  void EvaluateWatermark(Stream& s);
+  void DeliverWatermarkEvents();
+  // `s` leaves streams_: its buffered body no longer counts.
+  void ForgetBuffered(const Stream& s) { buffered_total_ -= s.buffered(); }
   std::vector<nghttp2_nv> ToNv(const HeaderMap& headers, bool request, bool trailers);
   absl::Status Submit(int32_t h2_id, Stream& s, const HeaderMap& headers, bool end_stream);
 
@@ -310,6 +330,10 @@ class Http2Session {
   uint64_t data_frames_sent_ = 0;
   uint32_t window_streams_ = 0;
   uint32_t window_resets_ = 0;
+  size_t buffered_total_ = 0;       // body encoded, not yet framed, all streams
+  bool connection_over_ = false;    // buffered_total_ went above the connection limit
+  bool delivering_events_ = false;  // inside DeliverWatermarkEvents()
+  std::vector<std::pair<StreamId, bool>> watermark_events_;
 };
 
 namespace {
@@ -490,6 +514,75 @@ void Http2Session::Pump(bool ignore_limit) {
     if (ignore_limit && stats_.goaway_sent > goaways_before) break;
   }
   in_callback_ = false;
+  if (!failed_ && !fatal_) DeliverWatermarkEvents();
+}
+
+void Http2Session::UpdateWatermarks(Stream* changed) {
+  const size_t limit = settings_.connection_buffer_limit_bytes;
+  bool connection_changed = false;
+  if (limit > 0) {
+    if (!connection_over_ && buffered_total_ > limit) {
+      connection_over_ = connection_changed = true;
+    } else if (connection_over_ && buffered_total_ <= limit / 2) {
+      connection_over_ = false;
+      connection_changed = true;
+    }
+  }
+  if (connection_changed) {
+    for (auto& [h2_id, s] : streams_) EvaluateWatermark(s);
+  } else if (changed != nullptr) {
+    EvaluateWatermark(*changed);
+  }
+}
+
+void Http2Session::EvaluateWatermark(Stream& s) {
+  if (!s.announced || s.reset_by_owner) return;
+  const size_t limit = settings_.stream_buffer_limit_bytes;
+  const size_t buffered = s.buffered();
+  if (!s.above_watermark) {
+    // A congested connection stops every stream that adds to it.
+    if ((limit > 0 && buffered > limit) || (connection_over_ && buffered > 0)) {
+      s.above_watermark = true;
+      watermark_events_.emplace_back(s.id, true);
+    }
+  } else if ((limit == 0 || buffered <= limit / 2) && !connection_over_) {
+    s.above_watermark = false;
+    watermark_events_.emplace_back(s.id, false);
+  }
+}
+
+void Http2Session::DeliverWatermarkEvents() {
+  if (in_callback_ || delivering_events_) return;
+  delivering_events_ = true;
+  while (!watermark_events_.empty()) {
+    std::vector<std::pair<StreamId, bool>> events;
+    events.swap(watermark_events_);
+    for (const auto& [id, above] : events) {
+      if (server_) {
+        server_callbacks_->OnStreamWatermark(id, above);
+      } else {
+        client_callbacks_->OnStreamWatermark(id, above);
+      }
+    }
+  }
+  delivering_events_ = false;
+}
+
+void Http2Session::ReadDisableStream(StreamId stream, bool disable) {
+  const int32_t h2_id = H2IdOf(stream);
+  Stream* s = h2_id > 0 ? FindByH2(h2_id) : nullptr;
+  if (s == nullptr) return;
+  if (disable) {
+    ++s->read_disabled;
+    return;
+  }
+  if (s->read_disabled == 0 || --s->read_disabled > 0) return;
+  if (s->unconsumed > 0 && !failed_) {
+    // The owner took the bytes long ago; only the credit was held back.
+    nghttp2_session_consume_stream(session_, h2_id, s->unconsumed);
+    s->unconsumed = 0;
+    Pump();
+  }
 }
 
 void Http2Session::DrainOutput(size_t bytes) {
@@ -519,6 +612,8 @@ void Http2Session::DispatchEof() {
   }
   streams_.clear();
   handle_to_h2_.clear();
+  buffered_total_ = 0;
+  watermark_events_.clear();
   if (failed_) return;
   for (auto& [id, unused] : cut) {
     if (server_) {
@@ -682,11 +777,13 @@ absl::Status Http2Session::EncodeData(StreamId stream, std::string_view data, bo
     s->body_offset = 0;
   }
   s->body.append(data);
+  buffered_total_ += data.size();
   s->local_ended = end_stream;
   if (s->deferred) {
     s->deferred = false;
     nghttp2_session_resume_data(session_, h2_id);
   }
+  UpdateWatermarks(s);
   Pump();
   return absl::OkStatus();
 }
@@ -717,6 +814,8 @@ ssize_t Http2Session::ReadBody(int32_t h2_id, uint8_t* buf, size_t length, uint3
   const size_t n = std::min(length, s->body.size() - s->body_offset);
   std::memcpy(buf, s->body.data() + s->body_offset, n);
   s->body_offset += n;
+  buffered_total_ -= n;
+  if (n > 0) UpdateWatermarks(s);
   if (s->body_offset == s->body.size()) {
     s->body.clear();
     s->body_offset = 0;
@@ -907,8 +1006,15 @@ int Http2Session::OnDataChunk(int32_t h2_id, std::string_view data) {
       client_callbacks_->OnData(s->id, data, false);
     }
   }
-  // The owner took the bytes (or nobody wants them): open the window again.
-  nghttp2_session_consume(session_, h2_id, data.size());
+  // The owner took the bytes (or nobody wants them): open the window again,
+  // for the stream only once its owner can take more.
+  s = FindByH2(h2_id);
+  if (s != nullptr && s->read_disabled > 0 && !s->reset_by_owner) {
+    nghttp2_session_consume_connection(session_, data.size());
+    s->unconsumed += data.size();
+  } else {
+    nghttp2_session_consume(session_, h2_id, data.size());
+  }
   return fatal_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
@@ -917,6 +1023,8 @@ int Http2Session::OnStreamClose(int32_t h2_id, uint32_t error_code) {
   if (it == streams_.end()) return 0;
   Stream s = std::move(it->second);
   streams_.erase(it);
+  ForgetBuffered(s);
+  UpdateWatermarks(nullptr);
   if (!server_) handle_to_h2_.erase(s.id);
   bool finished = s.remote_ended && s.local_ended && s.body_done;
   // A server may stop our upload with RST_STREAM(NO_ERROR) once its
@@ -995,6 +1103,13 @@ bool Http2ServerConnection::ShouldClose() const { return session_->ShouldClose()
 void Http2ServerConnection::ResetStream(StreamId stream) { session_->ResetStream(stream); }
 void Http2ServerConnection::GoAway() { session_->GoAway(); }
 size_t Http2ServerConnection::ActiveStreams() const { return session_->ActiveStreams(); }
+void Http2ServerConnection::ReadDisableStream(StreamId stream, bool disable) {
+  session_->ReadDisableStream(stream, disable);
+}
+size_t Http2ServerConnection::BufferedBodyBytes(StreamId stream) const {
+  return session_->BufferedBodyBytes(stream);
+}
+size_t Http2ServerConnection::BufferedBodyBytes() const { return session_->BufferedBodyBytes(); }
 absl::Status Http2ServerConnection::EncodeHeaders(StreamId stream, const ResponseHeaders& headers,
                                                   bool end_stream) {
   return session_->EncodeHeaders(stream, headers, end_stream);
@@ -1021,6 +1136,13 @@ bool Http2ClientConnection::ShouldClose() const { return session_->ShouldClose()
 void Http2ClientConnection::ResetStream(StreamId stream) { session_->ResetStream(stream); }
 void Http2ClientConnection::GoAway() { session_->GoAway(); }
 size_t Http2ClientConnection::ActiveStreams() const { return session_->ActiveStreams(); }
+void Http2ClientConnection::ReadDisableStream(StreamId stream, bool disable) {
+  session_->ReadDisableStream(stream, disable);
+}
+size_t Http2ClientConnection::BufferedBodyBytes(StreamId stream) const {
+  return session_->BufferedBodyBytes(stream);
+}
+size_t Http2ClientConnection::BufferedBodyBytes() const { return session_->BufferedBodyBytes(); }
 StreamId Http2ClientConnection::NewStream() { return session_->NewStream(); }
 absl::Status Http2ClientConnection::EncodeHeaders(StreamId stream, const RequestHeaders& headers,
                                                   bool end_stream) {
@@ -1038,6 +1160,21 @@ uint32_t Http2ClientConnection::PeerMaxConcurrentStreams() const {
   return session_->PeerMaxConcurrentStreams();
 }
 const Http2CodecStats& Http2ClientConnection::stats() const { return session_->stats(); }
+
+void RecordHttp2CodecStats(const Http2CodecStats& codec, stats::Http2Stats& out) {
+  out.rx_reset.Inc(codec.resets_received);
+  out.tx_reset.Inc(codec.resets_sent);
+  out.goaway_sent.Inc(codec.goaway_sent);
+  out.header_overflow.Inc(codec.header_list_too_large);
+  out.too_many_header_frames.Inc(codec.continuation_flood);
+  out.outbound_control_flood.Inc(codec.control_frame_flood);
+  out.outbound_flood.Inc(codec.outbound_flood);
+  out.inbound_empty_frames_flood.Inc(codec.empty_frame_flood);
+  out.rapid_reset_flood.Inc(codec.rapid_reset_flood);
+  out.reset_flood.Inc(codec.reset_flood);
+  out.streams_refused.Inc(codec.streams_refused);
+  out.connection_errors.Inc(codec.protocol_errors);
+}
 
 PrefaceMatch MatchHttp2Preface(std::string_view first_bytes) {
   const size_t n = std::min(first_bytes.size(), kHttp2ConnectionPreface.size());

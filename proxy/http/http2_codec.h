@@ -22,6 +22,15 @@
 // wait inside nghttp2 while the owner cannot write, and nghttp2's queue of
 // acknowledgements is bounded (see the flood limits).
 //
+// Back-pressure: body the owner encodes waits in the codec until the peer's
+// window lets it out. Above stream_buffer_limit_bytes on one stream, or
+// connection_buffer_limit_bytes over all of them, the owner is told to stop
+// producing (OnStreamWatermark(stream, true)); at half the limit it may go on.
+// In the other direction, ReadDisableStream() withholds the stream's
+// WINDOW_UPDATEs (the connection's window is still replenished, so other
+// streams go on) until the owner resumes it: a peer can then send at most
+// one stream window more.
+//
 // Protection against abusive peers (each limit counted in Http2CodecStats and
 // each ending the connection with GOAWAY, ENHANCE_YOUR_CALM for floods, and a
 // ProtocolError naming the limit). Windows are counted in frames and streams,
@@ -64,6 +73,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proxy/http/codec.h"
+#include "proxy/stats/stats.h"
 
 namespace meshgate::proxy::http {
 
@@ -95,6 +105,10 @@ struct Http2Settings {
   uint32_t max_outbound_control_frames = 1000;
   uint32_t max_outbound_frames = 10000;
   uint32_t max_consecutive_empty_frames = 1;
+  // Back-pressure thresholds on body waiting for the peer's window (0: none).
+  // Envoy's per_connection_buffer_limit_bytes defaults to 1 MiB.
+  size_t stream_buffer_limit_bytes = 1 << 20;
+  size_t connection_buffer_limit_bytes = 4 << 20;
   // Serialized bytes held in PendingOutput() before nghttp2 is asked for more.
   size_t max_pending_output_bytes = 64 * 1024;
   // Client side: :scheme for requests that carry none.
@@ -119,6 +133,10 @@ struct Http2CodecStats {
   uint64_t protocol_errors = 0;  // every connection-ending error, floods included
 };
 
+// Adds one connection's counters to the worker's Prometheus counters (see
+// stats::Http2Stats for the names).
+void RecordHttp2CodecStats(const Http2CodecStats& codec, stats::Http2Stats& out);
+
 class Http2Session;
 
 class Http2ServerConnection final : public ServerConnection {
@@ -135,6 +153,10 @@ class Http2ServerConnection final : public ServerConnection {
   void ResetStream(StreamId stream) override;
   void GoAway() override;
   size_t ActiveStreams() const override;
+  void ReadDisableStream(StreamId stream, bool disable) override;
+  // Body encoded and not yet handed to nghttp2's frames, per stream and in all.
+  size_t BufferedBodyBytes(StreamId stream) const;
+  size_t BufferedBodyBytes() const;
 
   absl::Status EncodeHeaders(StreamId stream, const ResponseHeaders& headers,
                              bool end_stream) override;
@@ -162,6 +184,10 @@ class Http2ClientConnection final : public ClientConnection {
   void ResetStream(StreamId stream) override;
   void GoAway() override;
   size_t ActiveStreams() const override;
+  void ReadDisableStream(StreamId stream, bool disable) override;
+  // Body encoded and not yet handed to nghttp2's frames, per stream and in all.
+  size_t BufferedBodyBytes(StreamId stream) const;
+  size_t BufferedBodyBytes() const;
 
   // Stream ids handed out here are the owner's handles (1, 2, 3...); the
   // HTTP/2 stream id is assigned when the headers are encoded.

@@ -117,6 +117,12 @@ void Connection::DoRead() {
   if (result.bytes > 0 || end_stream) {
     if (callbacks_ != nullptr) callbacks_->OnData(read_buffer_, end_stream);
   }
+  if (result.more_available && state_ == State::kOpen) {
+    // The transport stopped at its per-read cap: the rest is read from the
+    // loop (or on re-enable, if the owner pushed back meanwhile).
+    read_pending_ = true;
+    if (read_disable_count_ == 0) ScheduleResumeRead();
+  }
   // An idle keep-alive connection should not hold a read buffer's worth of
   // memory; the next read allocates again.
   if (read_buffer_.empty()) read_buffer_.ShrinkIfIdle();
@@ -193,21 +199,23 @@ void Connection::ReadDisable(bool disable) {
   if (--read_disable_count_ > 0 || state_ != State::kOpen) return;
   // Bytes may already be buffered (pipelined requests) or waiting in the
   // socket with no new edge to come: deliver them now, from the loop.
-  if (!read_buffer_.empty() || read_pending_) {
-    if (!resume_timer_) {
-      resume_timer_ = dispatcher_.CreateTimer([this] {
-        if (state_ != State::kOpen || read_disable_count_ > 0) return;
-        bool pending = read_pending_;
-        read_pending_ = false;
-        if (pending) {
-          DoRead();
-        } else if (callbacks_ != nullptr && !read_buffer_.empty()) {
-          callbacks_->OnData(read_buffer_, false);
-        }
-      });
-    }
-    resume_timer_->Enable(std::chrono::milliseconds(0));
+  if (!read_buffer_.empty() || read_pending_) ScheduleResumeRead();
+}
+
+void Connection::ScheduleResumeRead() {
+  if (!resume_timer_) {
+    resume_timer_ = dispatcher_.CreateTimer([this] {
+      if (state_ != State::kOpen || read_disable_count_ > 0) return;
+      bool pending = read_pending_;
+      read_pending_ = false;
+      if (pending) {
+        DoRead();
+      } else if (callbacks_ != nullptr && !read_buffer_.empty()) {
+        callbacks_->OnData(read_buffer_, false);
+      }
+    });
   }
+  resume_timer_->Enable(std::chrono::milliseconds(0));
 }
 
 void Connection::Close(CloseType type) {

@@ -83,6 +83,8 @@ class Connection : public event::DeferredDeletable {
   void DoRead();
   void DoWrite();
   void CloseNow(ConnectionEvent event);
+  // Reads (or re-delivers buffered bytes) from the next loop iteration.
+  void ScheduleResumeRead();
 
   event::Dispatcher& dispatcher_;
   int fd_;

@@ -25,6 +25,10 @@ IoResult PlaintextTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain
       out.Append(std::string_view(scratch, static_cast<size_t>(n)));
       result.bytes += static_cast<size_t>(n);
       if (!until_eagain && static_cast<size_t>(n) < kReadChunk) break;
+      if (result.bytes >= kMaxReadBytesPerCall) {
+        result.more_available = true;
+        break;
+      }
       continue;
     }
     if (n == 0) {

@@ -18,7 +18,16 @@ struct IoResult {
   Action action = Action::kKeepOpen;
   size_t bytes = 0;
   bool end_stream = false;  // the peer closed its sending side (read) / we sent FIN (write)
+  // Read: stopped at kMaxReadBytesPerCall with more possibly waiting; no new
+  // epoll edge will announce it, so the caller reads again soon.
+  bool more_available = false;
 };
+
+// How much one DoRead takes at most (plaintext): a fast peer can then never
+// make one read hold more than this in memory before the owner had a chance
+// to push back (disable reading), and one busy connection does not keep a
+// worker from its others.
+inline constexpr size_t kMaxReadBytesPerCall = 256 * 1024;
 
 class TransportSocket {
  public:

@@ -17,6 +17,10 @@ using std::chrono::milliseconds;
 // them; larger ones are streamed and not retried (as Envoy's buffer limit).
 constexpr size_t kRetryBufferLimit = 64 * 1024;
 
+// Body held here or in a codec per stream before the other side is paused
+// (Envoy's per_connection_buffer_limit_bytes default).
+constexpr size_t kStreamBufferLimit = 1024 * 1024;
+
 milliseconds ToMillis(absl::Duration d) { return milliseconds(absl::ToInt64Milliseconds(d)); }
 
 // grpc-message is a header value: no line breaks.
@@ -143,6 +147,7 @@ class ShadowRequest : public event::DeferredDeletable, public upstream::Upstream
   }
   void OnUpstreamTrailers(http::TrailerMap) override { Finish(); }
   void OnUpstreamReset(UpstreamReset) override { Finish(); }
+  void OnUpstreamWatermark(bool) override {}  // the body is sent whole, from memory
 
  private:
   explicit ShadowRequest(WorkerContext& worker) : worker_(worker) {
@@ -181,6 +186,11 @@ ActiveStream::~ActiveStream() {
 
 void ActiveStream::EndAttempt(bool abandon) {
   per_try_timer_.reset();
+  if (upload_paused_by_upstream_) {
+    // The next attempt (or nobody) reads the rest of the body.
+    upload_paused_by_upstream_ = false;
+    UpdateUploadPause();
+  }
   if (upstream_) {
     // HTTP/1 cannot abandon one message: resetting closes its connection.
     if (abandon && upstream_request_active_) upstream_->Reset();
@@ -198,6 +208,7 @@ void ActiveStream::EndAttempt(bool abandon) {
 void ActiveStream::CleanupUpstream() {
   global_timer_.reset();
   backoff_timer_.reset();
+  retry_slot_.Release();
   fault_delay_timer_.reset();
   EndAttempt(/*abandon=*/true);
 }
@@ -468,12 +479,18 @@ void ActiveStream::StartAttempt() {
   held_response_headers_.reset();
   attempt_start_ = std::chrono::steady_clock::now();
   upstream_ = pool->NewStream(*this);
+  if (downstream_pressure_ > 0) upstream_->ReadDisable(true);
   bool headers_only = request_complete_ && request_body_.empty() && !request_trailers_;
   upstream_->EncodeHeaders(request_headers_, headers_only);
   if (!request_body_.empty() || (request_complete_ && !headers_only && !request_trailers_)) {
     upstream_->EncodeData(request_body_, request_complete_ && !request_trailers_);
   }
   if (request_complete_ && request_trailers_) upstream_->EncodeTrailers(*request_trailers_);
+  if (upload_paused_while_held_) {
+    // What was held is the upstream's now (its own watermark takes over).
+    upload_paused_while_held_ = false;
+    UpdateUploadPause();
+  }
   if (retry_ && retry_->policy().per_try_timeout > absl::ZeroDuration()) {
     per_try_timer_ = hcm_.worker().dispatcher().CreateTimer([this] { OnPerTryTimeout(); });
     per_try_timer_->Enable(ToMillis(retry_->policy().per_try_timeout));
@@ -500,6 +517,12 @@ void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
   // sends what is held).
   if (!streaming || !body_too_large_to_retry_) request_body_.append(data);
   if (streaming) upstream_->EncodeData(data, end_stream);
+  if (!streaming && !end_stream && request_body_.size() > kStreamBufferLimit &&
+      !upload_paused_while_held_) {
+    // No attempt to hand the body to yet (fault delay, retry backoff).
+    upload_paused_while_held_ = true;
+    UpdateUploadPause();
+  }
   if (end_stream && routed_) SendMirrors();
 }
 
@@ -536,11 +559,11 @@ void ActiveStream::OnUpstreamHeaders(http::ResponseHeaders headers, bool end_str
   outcome.grpc_status = GrpcStatusOf(headers);
   if (retry_ && !upstream_headers_sent_downstream_ && retry_->IsRetriable(outcome)) {
     auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
-    if (decision.retry && !body_too_large_to_retry_ && request_complete_) {
+    if (decision.retry && !body_too_large_to_retry_ && request_complete_ && AcquireRetrySlot()) {
       ScheduleRetry(decision.backoff);
       return;
     }
-    response_flags_ = "URX";
+    response_flags_ = retry_overflow_ ? "UO" : "URX";
   }
   per_try_timer_.reset();
   auto& cs = cluster_->stats();
@@ -595,12 +618,12 @@ void ActiveStream::OnUpstreamTrailers(http::TrailerMap trailers) {
     outcome.grpc_status = GrpcStatusOf(trailers);
     if (retry_->IsRetriable(outcome)) {
       auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
-      if (decision.retry) {
+      if (decision.retry && AcquireRetrySlot()) {
         held_response_headers_.reset();
         ScheduleRetry(decision.backoff);
         return;
       }
-      response_flags_ = "URX";
+      response_flags_ = retry_overflow_ ? "UO" : "URX";
     }
     ReleaseHeldResponseHeaders();
   }
@@ -636,21 +659,66 @@ void ActiveStream::OnUpstreamReset(UpstreamReset reason) {
   }
   if (retry_) {
     auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
-    if (decision.retry && !body_too_large_to_retry_ && request_complete_) {
+    if (decision.retry && !body_too_large_to_retry_ && request_complete_ && AcquireRetrySlot()) {
       ScheduleRetry(decision.backoff);
       return;
     }
-    if (retry_->attempts() > 1) flag = "URX";
+    if (retry_overflow_) {
+      flag = "UO";
+    } else if (retry_->attempts() > 1) {
+      flag = "URX";
+    }
   }
   SendLocalReply(status, message, flag);
 }
 
+bool ActiveStream::AcquireRetrySlot() {
+  const auto& breaker = cluster_->config().circuit_breaker;
+  if (breaker == nullptr) return true;
+  retry_slot_ = breaker->TryAcquire(upstream::CircuitBreaker::Resource::kRetries);
+  if (retry_slot_.held()) return true;
+  // As Envoy: the attempt's own outcome is the answer, flagged UO.
+  cluster_->stats().upstream_rq_retry_overflow.Inc();
+  retry_overflow_ = true;
+  return false;
+}
+
+void ActiveStream::UpdateUploadPause() {
+  const bool pause = upload_paused_by_upstream_ || upload_paused_while_held_;
+  if (pause == upload_paused_) return;
+  upload_paused_ = pause;
+  if (hcm_.http2()) {
+    hcm_.codec().ReadDisableStream(id_, pause);
+    // Resuming queued the WINDOW_UPDATE the peer waits for.
+    if (!pause) hcm_.ScheduleFlush();
+  } else {
+    hcm_.connection().ReadDisable(pause);
+  }
+}
+
+void ActiveStream::OnUpstreamWatermark(bool above_high) {
+  if (above_high == upload_paused_by_upstream_) return;
+  upload_paused_by_upstream_ = above_high;
+  UpdateUploadPause();
+}
+
+void ActiveStream::OnDownstreamWatermark(bool above_high) {
+  if (above_high) {
+    if (downstream_pressure_++ == 0 && upstream_) upstream_->ReadDisable(true);
+    return;
+  }
+  if (downstream_pressure_ == 0 || --downstream_pressure_ > 0) return;
+  if (upstream_) upstream_->ReadDisable(false);
+}
+
 void ActiveStream::ScheduleRetry(absl::Duration backoff) {
-  // REQUIRES: the retry decision said yes. Abandon the attempt, wait out the
-  // backoff, try again (on another host if the policy says so).
+  // REQUIRES: the retry decision said yes and AcquireRetrySlot() succeeded.
+  // Abandon the attempt, wait out the backoff, try again (on another host
+  // if the policy says so).
   EndAttempt(/*abandon=*/true);
   cluster_->stats().upstream_rq_retry.Inc();
   backoff_timer_ = hcm_.worker().dispatcher().CreateTimer([this] {
+    retry_slot_.Release();  // Envoy counts retries waiting out their backoff
     cluster_ = hcm_.worker().FindCluster(*cluster_name_);
     if (cluster_ == nullptr) {
       SendLocalReply(503, "", "NC");
@@ -667,7 +735,7 @@ void ActiveStream::OnPerTryTimeout() {
   outcome.reset = UpstreamReset::kPerTryTimeout;
   EndAttempt(/*abandon=*/true);
   auto decision = retry_->OnAttemptComplete(outcome, upstream_host_);
-  if (decision.retry && !body_too_large_to_retry_ && request_complete_) {
+  if (decision.retry && !body_too_large_to_retry_ && request_complete_ && AcquireRetrySlot()) {
     ScheduleRetry(decision.backoff);
     return;
   }

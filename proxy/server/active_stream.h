@@ -2,6 +2,16 @@
 // headers to the end of its response — routing, per-route filters, and the
 // upstream attempts (with retries and timeouts) that answer it.
 //
+// Flow control, both ways, so a slow peer on one side makes the proxy hold
+// at most about one buffer limit (1 MiB, Envoy's default
+// per_connection_buffer_limit_bytes) per stream instead of the whole body:
+//  - response: when the downstream cannot take more (OnDownstreamWatermark:
+//    the HTTP/2 codec's stream buffer, or the connection's write buffer) the
+//    upstream stream stops being read until it drains;
+//  - request: when the upstream cannot take more (OnUpstreamWatermark), or
+//    a body waits here for an attempt to start, the downstream stops being
+//    read (HTTP/2: no WINDOW_UPDATE for this stream; HTTP/1: the socket).
+//
 // Thread-safety: single worker thread.
 #pragma once
 
@@ -37,12 +47,17 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   void DecodeTrailers(http::TrailerMap trailers);
   // The downstream went away (connection closed or stream reset).
   void OnDownstreamReset();
+  // The downstream cannot take more of the response (true) / can again
+  // (false). Calls nest: the codec's stream buffer and the connection's write
+  // buffer report separately.
+  void OnDownstreamWatermark(bool above_high);
 
   // upstream::UpstreamStreamCallbacks
   void OnUpstreamHeaders(http::ResponseHeaders headers, bool end_stream) override;
   void OnUpstreamData(std::string_view data, bool end_stream) override;
   void OnUpstreamTrailers(http::TrailerMap trailers) override;
   void OnUpstreamReset(UpstreamReset reason) override;
+  void OnUpstreamWatermark(bool above_high) override;
 
  private:
   // Routing and filters, once the request headers are known.
@@ -60,6 +75,11 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   void OnPerTryTimeout();
   void OnGlobalTimeout();
   void ScheduleRetry(absl::Duration backoff);
+  // The cluster's max_retries: false (and counted) when the breaker is open.
+  bool AcquireRetrySlot();
+  // Stops or resumes reading the request body from the downstream, as
+  // upload_paused_by_upstream_ / upload_paused_while_held_ ask.
+  void UpdateUploadPause();
   void SendMirrors();
 
   // Responses.
@@ -119,6 +139,14 @@ class ActiveStream : public event::DeferredDeletable, public upstream::UpstreamS
   bool grpc_request_ = false;
   std::optional<http::ResponseHeaders> held_response_headers_;
   bool upstream_request_active_ = false;
+  upstream::CircuitBreaker::Slot retry_slot_;  // held while a retry waits out its backoff
+  bool retry_overflow_ = false;                // a retry was refused by max_retries
+
+  // Flow control (see the top of the file).
+  uint32_t downstream_pressure_ = 0;  // nesting of OnDownstreamWatermark(true)
+  bool upload_paused_by_upstream_ = false;
+  bool upload_paused_while_held_ = false;  // request_body_ over the limit, no attempt yet
+  bool upload_paused_ = false;             // what the downstream was told
 
   // Outcome, for stats and the access log.
   int response_code_ = 0;

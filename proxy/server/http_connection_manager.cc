@@ -39,6 +39,11 @@ HttpConnectionManager::HttpConnectionManager(WorkerContext& worker,
 HttpConnectionManager::~HttpConnectionManager() {
   flush_timer_.reset();
   streams_.clear();
+  if (http2_ && codec_) {
+    // The codec counted what this connection's peer did; the worker exports it.
+    http::RecordHttp2CodecStats(static_cast<const http::Http2ServerConnection&>(*codec_).stats(),
+                                worker_.stats().Http2());
+  }
   stats_.downstream_cx_active.Dec();
 }
 
@@ -243,13 +248,19 @@ void HttpConnectionManager::OnWriteBufferWatermark(bool above_high) {
   // serializing more frames) until it catches up.
   write_blocked_ = above_high;
   connection_->ReadDisable(above_high);
-  if (!above_high && http2_ && !dispatching_) FlushCodec();
+  // Every response in progress stops (resumes) reading its upstream, so a
+  // slow reader costs one buffer limit, not whole responses.
+  for (auto& [id, stream] : streams_) stream->OnDownstreamWatermark(above_high);
+  // What the codec serialized while blocked (HTTP/1 too: a response whose
+  // upstream paused may have nothing more coming to push it out) goes now.
+  if (!above_high && !dispatching_) FlushCodec();
 }
 
 void HttpConnectionManager::OnHeaders(http::StreamId stream, http::RequestHeaders headers,
                                       bool end_stream) {
   if (FindStream(stream) != nullptr) return;
   auto [it, inserted] = streams_.emplace(stream, std::make_unique<ActiveStream>(*this, stream));
+  if (write_blocked_) it->second->OnDownstreamWatermark(true);
   // DecodeHeaders may complete (and release) the stream before it returns.
   it->second->DecodeHeaders(std::move(headers), end_stream);
 }
@@ -260,6 +271,10 @@ void HttpConnectionManager::OnData(http::StreamId stream, std::string_view data,
 
 void HttpConnectionManager::OnTrailers(http::StreamId stream, http::TrailerMap trailers) {
   if (ActiveStream* s = FindStream(stream)) s->DecodeTrailers(std::move(trailers));
+}
+
+void HttpConnectionManager::OnStreamWatermark(http::StreamId stream, bool above_high) {
+  if (ActiveStream* s = FindStream(stream)) s->OnDownstreamWatermark(above_high);
 }
 
 void HttpConnectionManager::OnStreamReset(http::StreamId stream, http::StreamResetReason) {

@@ -59,6 +59,9 @@ class HttpConnectionManager : public event::DeferredDeletable,
   void OnTrailers(http::StreamId stream, http::TrailerMap trailers) override;
   void OnStreamReset(http::StreamId stream, http::StreamResetReason reason) override;
   void OnProtocolError(const http::ProtocolError& error) override;
+  // The HTTP/2 codec holds more of `stream`'s response than the peer's window
+  // lets out (or drained again): that stream's upstream pauses (resumes).
+  void OnStreamWatermark(http::StreamId stream, bool above_high) override;
 
   // For ActiveStream.
   WorkerContext& worker() { return worker_; }

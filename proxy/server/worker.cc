@@ -32,6 +32,7 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   }
   s.max_connections = cluster.circuit_breakers.max_connections;
   s.max_pending = cluster.circuit_breakers.max_pending_requests;
+  s.circuit_breaker = cluster.circuit_breaker;
   if (cluster.http2_max_concurrent_streams) {
     s.max_concurrent_streams = *cluster.http2_max_concurrent_streams;
   }

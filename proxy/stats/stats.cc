@@ -158,6 +158,10 @@ std::string StatsStore::RenderPrometheus() const {
                  [](auto& s) { return s.upstream_rq_per_try_timeout.Value(); });
   cluster_metric("upstream_rq_pending_overflow", "counter",
                  [](auto& s) { return s.upstream_rq_pending_overflow.Value(); });
+  cluster_metric("upstream_cx_overflow", "counter",
+                 [](auto& s) { return s.upstream_cx_overflow.Value(); });
+  cluster_metric("upstream_rq_retry_overflow", "counter",
+                 [](auto& s) { return s.upstream_rq_retry_overflow.Value(); });
   cluster_metric("upstream_rq_rx_reset", "counter",
                  [](auto& s) { return s.upstream_rq_rx_reset.Value(); });
 
@@ -228,6 +232,31 @@ std::string StatsStore::RenderPrometheus() const {
     w.Histo("envoy_http_downstream_rq_time",
             "envoy_http_conn_manager_prefix=\"" + PrometheusLabelValue(prefix) + "\"", h);
   }
+
+  using Http2Of = std::function<double(const Http2Stats&)>;
+  auto http2_metric = [&](const std::string& name, const Http2Of& get) {
+    w.Type(name, "counter");
+    double sum = 0;
+    for (const auto& worker : workers_) sum += get(worker->http2_);
+    w.Sample(name, "", sum);
+  };
+  http2_metric("envoy_http2_rx_reset", [](auto& s) { return s.rx_reset.Value(); });
+  http2_metric("envoy_http2_tx_reset", [](auto& s) { return s.tx_reset.Value(); });
+  http2_metric("envoy_http2_goaway_sent", [](auto& s) { return s.goaway_sent.Value(); });
+  http2_metric("envoy_http2_header_overflow", [](auto& s) { return s.header_overflow.Value(); });
+  http2_metric("envoy_http2_too_many_header_frames",
+               [](auto& s) { return s.too_many_header_frames.Value(); });
+  http2_metric("envoy_http2_outbound_control_flood",
+               [](auto& s) { return s.outbound_control_flood.Value(); });
+  http2_metric("envoy_http2_outbound_flood", [](auto& s) { return s.outbound_flood.Value(); });
+  http2_metric("envoy_http2_inbound_empty_frames_flood",
+               [](auto& s) { return s.inbound_empty_frames_flood.Value(); });
+  http2_metric("meshgate_http2_rapid_reset_flood",
+               [](auto& s) { return s.rapid_reset_flood.Value(); });
+  http2_metric("meshgate_http2_reset_flood", [](auto& s) { return s.reset_flood.Value(); });
+  http2_metric("meshgate_http2_streams_refused", [](auto& s) { return s.streams_refused.Value(); });
+  http2_metric("meshgate_http2_connection_errors",
+               [](auto& s) { return s.connection_errors.Value(); });
 
   using TcpOf = std::function<double(const TcpStats&)>;
   auto tcp_metric = [&](const std::string& metric, const char* type, const TcpOf& get) {

@@ -83,6 +83,10 @@ struct ClusterStats {
   Counter upstream_rq_timeout;
   Counter upstream_rq_per_try_timeout;
   Counter upstream_rq_pending_overflow;
+  // Circuit breaking: connections not opened over max_connections, retries
+  // not made over max_retries.
+  Counter upstream_cx_overflow;
+  Counter upstream_rq_retry_overflow;
   Counter upstream_cx_destroy_remote;
   Counter upstream_rq_rx_reset;
   Histogram upstream_rq_time;
@@ -119,12 +123,31 @@ struct TcpStats {
   Counter max_downstream_connection_duration;
 };
 
+// The downstream HTTP/2 codecs' protection counters, summed over connections
+// as each one closes. Rendered with Envoy's names where Envoy has the stat
+// (`envoy_http2_*`), else as `meshgate_http2_*`.
+struct Http2Stats {
+  Counter rx_reset;  // RST_STREAM received
+  Counter tx_reset;  // RST_STREAM sent
+  Counter goaway_sent;
+  Counter header_overflow;             // header list over its size or field-count limit
+  Counter too_many_header_frames;      // CONTINUATION flood
+  Counter outbound_control_flood;      // PING / SETTINGS / ... flood (each asks an answer)
+  Counter outbound_flood;              // frames queued for a peer that does not read
+  Counter inbound_empty_frames_flood;  // DATA / HEADERS without payload in a row
+  Counter rapid_reset_flood;           // CVE-2023-44487
+  Counter reset_flood;                 // streams we had to reset because of the peer
+  Counter streams_refused;             // over max_concurrent_streams or after GOAWAY
+  Counter connection_errors;           // connections ended by a protocol error
+};
+
 class WorkerStats {
  public:
   // REQUIRES: called on the owning worker.
   ClusterStats& Cluster(const std::string& name);
   HttpStats& Http(const std::string& stat_prefix);
   TcpStats& Tcp(const std::string& stat_prefix);
+  Http2Stats& Http2() { return http2_; }
 
  private:
   friend class StatsStore;
@@ -132,6 +155,7 @@ class WorkerStats {
   std::map<std::string, std::unique_ptr<ClusterStats>> clusters_;
   std::map<std::string, std::unique_ptr<HttpStats>> http_;
   std::map<std::string, std::unique_ptr<TcpStats>> tcp_;
+  Http2Stats http2_;
 };
 
 class StatsStore {

@@ -9,6 +9,21 @@
 // destroyed. The callbacks object must outlive the stream, or until Reset() /
 // OnUpstreamReset().
 //
+// Flow control: both directions are bounded by `buffer_limit_bytes` (Envoy's
+// per_connection_buffer_limit_bytes). Request body the pool or its codec
+// holds beyond the limit raises OnUpstreamWatermark(true) — the owner stops
+// reading its downstream — and falling to half of it lowers it again.
+// ReadDisable() is the other direction: the owner's downstream cannot take
+// more response, so the pool stops reading this stream's response (HTTP/1:
+// the connection's socket; HTTP/2: no WINDOW_UPDATE for the stream).
+//
+// Circuit breaking: with a CircuitBreaker in the settings, connections,
+// queued streams and streams in flight count against the cluster's limits;
+// a stream over max_requests or max_pending_requests fails with kOverflow
+// (counted in upstream_rq_pending_overflow), a connection over
+// max_connections is not opened (upstream_cx_overflow) unless the pool has
+// none at all.
+//
 // Thread-safety: single worker thread, like everything on a Dispatcher.
 #pragma once
 
@@ -22,6 +37,7 @@
 #include "proxy/network/address.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/router/retry_state.h"
+#include "proxy/upstream/circuit_breaker.h"
 
 namespace meshgate::proxy::upstream {
 
@@ -34,6 +50,9 @@ class UpstreamStreamCallbacks {
   // The stream failed before its response ended; `reason` says how (connect
   // failure, reset, refused, overflow). No further callbacks follow.
   virtual void OnUpstreamReset(UpstreamReset reason) = 0;
+  // The request body waiting to reach the upstream crossed buffer_limit_bytes
+  // (true) or fell back to half of it (false): stop / resume feeding it.
+  virtual void OnUpstreamWatermark(bool /*above_high*/) {}
 };
 
 class UpstreamStream {
@@ -46,6 +65,10 @@ class UpstreamStream {
   // HTTP/1 closes the connection (it cannot abort one message); HTTP/2 sends
   // RST_STREAM for this stream only.
   virtual void Reset() = 0;
+  // Stops (true) or resumes (false) reading this stream's response; calls
+  // nest. Bytes already in flight may still arrive (at most one read, or one
+  // HTTP/2 stream window).
+  virtual void ReadDisable(bool disable) = 0;
 };
 
 enum class PoolProtocol { kHttp1, kHttp2 };
@@ -60,6 +83,12 @@ struct PoolSettings {
   // HTTP/2: our own cap on streams per connection (the peer's SETTINGS may
   // lower it further); 0 takes the peer's value alone.
   uint32_t max_concurrent_streams = 0;
+  // Request body held per stream before the owner is told to stop sending
+  // (OnUpstreamWatermark); the HTTP/2 codec's per-stream output limit.
+  size_t buffer_limit_bytes = 1024 * 1024;
+  // The cluster's limits, shared with its other pools (and workers); none
+  // when unset.
+  std::shared_ptr<CircuitBreaker> circuit_breaker;
   // Makes each new connection's transport (TLS to the upstream); plaintext
   // when unset.
   std::function<std::unique_ptr<network::TransportSocket>()> transport_factory;

@@ -13,8 +13,9 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
                                           public network::ConnectionCallbacks,
                                           public http::ClientCallbacks {
  public:
-  explicit ActiveClient(Http1ConnectionPool& pool)
+  ActiveClient(Http1ConnectionPool& pool, CircuitBreaker::Slot connection_slot)
       : pool_(pool),
+        connection_slot_(std::move(connection_slot)),
         connection_(network::Connection::Connect(
             pool.dispatcher_, pool.address_,
             pool.settings_.transport_factory
@@ -23,6 +24,7 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
             pool.settings_.connect_timeout)),
         codec_(http::NewHttp1ClientConnection(*this)) {
     connection_->SetCallbacks(this);
+    connection_->SetWriteBufferLimits(pool.settings_.buffer_limit_bytes);
     idle_timer_ = pool.dispatcher_.CreateTimer([this] { OnIdleTimer(); });
     pool_.stats_.upstream_cx_total.Inc();
     pool_.stats_.upstream_cx_active.Inc();
@@ -83,6 +85,9 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
     if (!closing_) Flush();
   }
   void OnEvent(network::ConnectionEvent event) override;
+  // The upstream does not take the request body as fast as it comes.
+  void OnWriteBufferWatermark(bool above_high) override;
+  network::Connection& connection() { return *connection_; }
 
   // http::ClientCallbacks
   void OnHeaders(http::StreamId, http::ResponseHeaders headers, bool end_stream) override;
@@ -101,6 +106,7 @@ class Http1ConnectionPool::ActiveClient : public event::DeferredDeletable,
   void FinishResponse();
 
   Http1ConnectionPool& pool_;
+  CircuitBreaker::Slot connection_slot_;  // max_connections; given back on close
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::ClientConnection> codec_;
   std::unique_ptr<event::Timer> idle_timer_;
@@ -141,6 +147,7 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
     body_.append(data);
     has_body_ = true;
     request_complete_ = request_complete_ || end_stream;
+    if (body_.size() > pool_.settings_.buffer_limit_bytes) SetAboveWatermark(true);
   }
   void EncodeTrailers(const http::TrailerMap& trailers) override {
     if (client_ != nullptr) {
@@ -155,17 +162,52 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   void Reset() override {
     if (done_) return;
     done_ = true;
+    ReleaseSlots();
     if (client_ != nullptr) {
       client_->Detach(*this, /*response_complete=*/false);
     } else {
       pool_.RemovePending(this);
     }
   }
+  void ReadDisable(bool disable) override {
+    if (disable) {
+      if (read_disabled_++ == 0 && client_ != nullptr) client_->connection().ReadDisable(true);
+      return;
+    }
+    if (read_disabled_ == 0 || --read_disabled_ > 0) return;
+    if (client_ != nullptr) client_->connection().ReadDisable(false);
+  }
+
+  // Circuit breaking: the stream counts as a request from NewStream() to its
+  // end, and as pending while it waits for a connection.
+  bool AcquireRequestSlot(CircuitBreaker& breaker) {
+    request_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kRequests);
+    return request_slot_.held();
+  }
+  bool AcquirePendingSlot(CircuitBreaker& breaker) {
+    pending_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kPendingRequests);
+    return pending_slot_.held();
+  }
+  void ReleaseSlots() {
+    request_slot_.Release();
+    pending_slot_.Release();
+  }
+  // Tells the owner when the body waiting for the upstream crosses the limit
+  // (or falls back), once per change.
+  void SetAboveWatermark(bool above) {
+    if (above == above_watermark_ || done_) return;
+    above_watermark_ = above;
+    callbacks_.OnUpstreamWatermark(above);
+  }
 
   // Called by the pool when bound: replays what was encoded so far.
   void BindTo(ActiveClient& client) {
     client_ = &client;
     stream_id_ = client.codec().NewStream();
+    pending_slot_.Release();
+    if (read_disabled_ > 0) client.connection().ReadDisable(true);
+    // From here on the connection's write buffer is what holds the body.
+    SetAboveWatermark(false);
     if (!headers_) return;
     bool headers_only = headers_end_stream_;
     (void)client.codec().EncodeHeaders(stream_id_, *headers_, headers_only);
@@ -180,16 +222,24 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   }
 
   UpstreamStreamCallbacks& callbacks() { return callbacks_; }
-  void MarkDone() { done_ = true; }
+  void MarkDone() {
+    done_ = true;
+    ReleaseSlots();
+  }
   // Reports `reason` from the event loop, never from inside NewStream(). The
   // timer dies with the stream, so a caller that gives up first is safe.
   void FailSoon(UpstreamReset reason) {
     done_ = true;
+    ReleaseSlots();
     failure_timer_ =
         pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
     failure_timer_->Enable(std::chrono::milliseconds(0));
   }
-  void Unbind() { client_ = nullptr; }
+  void Unbind() {
+    // The connection may serve another request: it reads again.
+    if (client_ != nullptr && read_disabled_ > 0) client_->connection().ReadDisable(false);
+    client_ = nullptr;
+  }
 
  private:
   Http1ConnectionPool& pool_;
@@ -204,7 +254,15 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   std::optional<http::TrailerMap> trailers_;
   bool request_complete_ = false;
   std::unique_ptr<event::Timer> failure_timer_;
+  CircuitBreaker::Slot request_slot_;
+  CircuitBreaker::Slot pending_slot_;
+  uint32_t read_disabled_ = 0;
+  bool above_watermark_ = false;
 };
+
+void Http1ConnectionPool::ActiveClient::OnWriteBufferWatermark(bool above_high) {
+  if (stream_ != nullptr) stream_->SetAboveWatermark(above_high);
+}
 
 void Http1ConnectionPool::ActiveClient::Attach(PendingStream& stream) {
   stream_ = &stream;
@@ -316,6 +374,12 @@ size_t Http1ConnectionPool::idle_count() const { return idle_.size(); }
 
 std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<PendingStream>(*this, callbacks);
+  CircuitBreaker* breaker = settings_.circuit_breaker.get();
+  if (breaker != nullptr && !stream->AcquireRequestSlot(*breaker)) {
+    stats_.upstream_rq_pending_overflow.Inc();
+    stream->FailSoon(UpstreamReset::kOverflow);
+    return stream;
+  }
   // Most recently used first: its connection is the least likely to have
   // been closed by the upstream's own idle timeout.
   while (!idle_.empty()) {
@@ -325,20 +389,38 @@ std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCal
     client->Attach(*stream);
     return stream;
   }
-  if (pending_.size() >= settings_.max_pending) {
+  if (pending_.size() >= settings_.max_pending ||
+      (breaker != nullptr && !stream->AcquirePendingSlot(*breaker))) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
   }
   pending_.push_back(stream.get());
   // One connection per waiting request, up to the limit.
-  if (connecting_ < pending_.size() && clients_.size() < settings_.max_connections) ConnectOne();
+  if (connecting_ < pending_.size() && UnderConnectionLimit()) ConnectOne();
   return stream;
 }
 
-void Http1ConnectionPool::ConnectOne() {
+bool Http1ConnectionPool::UnderConnectionLimit() const {
+  // The cluster's breaker decides (and counts the overflow) when there is one.
+  return settings_.circuit_breaker != nullptr || clients_.size() < settings_.max_connections;
+}
+
+bool Http1ConnectionPool::ConnectOne() {
+  CircuitBreaker::Slot slot;
+  if (settings_.circuit_breaker != nullptr) {
+    slot = settings_.circuit_breaker->TryAcquire(CircuitBreaker::Resource::kConnections);
+    if (!slot.held()) {
+      stats_.upstream_cx_overflow.Inc();
+      // Waiters here would have no way forward without a connection of
+      // this pool: Envoy opens one regardless.
+      if (!clients_.empty()) return false;
+      slot = settings_.circuit_breaker->AcquireAnyway(CircuitBreaker::Resource::kConnections);
+    }
+  }
   ++connecting_;
-  clients_.push_back(std::make_unique<ActiveClient>(*this));
+  clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(slot)));
+  return true;
 }
 
 void Http1ConnectionPool::OnClientReady(ActiveClient& client) {
@@ -353,6 +435,7 @@ void Http1ConnectionPool::OnClientReady(ActiveClient& client) {
 }
 
 void Http1ConnectionPool::OnClientClosed(ActiveClient& client) {
+  client.connection_slot_.Release();
   std::erase(idle_, &client);
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     if (it->get() == &client) {
@@ -369,7 +452,7 @@ void Http1ConnectionPool::OnClientClosed(ActiveClient& client) {
     failed->MarkDone();
     failed->callbacks().OnUpstreamReset(UpstreamReset::kConnectFailure);
   }
-  if (connecting_ < pending_.size() && clients_.size() < settings_.max_connections) ConnectOne();
+  if (connecting_ < pending_.size() && UnderConnectionLimit()) ConnectOne();
 }
 
 void Http1ConnectionPool::RemovePending(PendingStream* stream) {

@@ -61,7 +61,9 @@ class Http1ConnectionPool final : public ConnectionPool {
   void OnClientReady(ActiveClient& client);
   void OnClientClosed(ActiveClient& client);
   void Bind(PendingStream& stream, ActiveClient& client);
-  void ConnectOne();
+  // False when the circuit breaker refused a connection.
+  bool ConnectOne();
+  bool UnderConnectionLimit() const;
   void RemovePending(PendingStream* stream);
 
   event::Dispatcher& dispatcher_;

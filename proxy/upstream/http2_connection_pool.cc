@@ -74,8 +74,9 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
                                           public network::ConnectionCallbacks,
                                           public http::ClientCallbacks {
  public:
-  explicit ActiveClient(Http2ConnectionPool& pool)
+  ActiveClient(Http2ConnectionPool& pool, CircuitBreaker::Slot connection_slot)
       : pool_(pool),
+        connection_slot_(std::move(connection_slot)),
         stats_(pool.stats_),
         connection_(network::Connection::Connect(
             pool.dispatcher_, pool.address_,
@@ -171,6 +172,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
     FailAll(UpstreamReset::kRemoteReset);
     Close();
   }
+  void OnStreamWatermark(http::StreamId id, bool above_high) override;
 
  private:
   friend class Http2ConnectionPool;
@@ -183,6 +185,7 @@ class Http2ConnectionPool::ActiveClient : public event::DeferredDeletable,
   void AfterStreamEnded();
 
   Http2ConnectionPool& pool_;
+  CircuitBreaker::Slot connection_slot_;  // max_connections; given back on close
   stats::ClusterStats& stats_;
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::ClientConnection> codec_;
@@ -224,6 +227,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
     body_.append(data);
     has_body_ = true;
     body_end_stream_ = end_stream;
+    if (body_.size() > pool_.settings_.buffer_limit_bytes) SetAboveWatermark(true);
   }
   void EncodeTrailers(const http::TrailerMap& trailers) override {
     if (client_ != nullptr) {
@@ -235,6 +239,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   void Reset() override {
     if (done_) return;
     done_ = true;
+    ReleaseSlots();
     if (client_ != nullptr) {
       ActiveClient* client = client_;
       client_ = nullptr;
@@ -243,16 +248,53 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
       pool_.RemovePending(this);
     }
   }
+  void ReadDisable(bool disable) override {
+    if (disable) {
+      if (read_disabled_++ == 0 && client_ != nullptr) {
+        client_->codec().ReadDisableStream(id_, true);
+      }
+      return;
+    }
+    if (read_disabled_ == 0 || --read_disabled_ > 0 || client_ == nullptr) return;
+    client_->codec().ReadDisableStream(id_, false);
+    client_->ScheduleFlush();  // the WINDOW_UPDATE it owed
+  }
+
+  // Circuit breaking: the stream counts as a request from NewStream() to its
+  // end, and as pending while it waits for a connection.
+  bool AcquireRequestSlot(CircuitBreaker& breaker) {
+    request_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kRequests);
+    return request_slot_.held();
+  }
+  bool AcquirePendingSlot(CircuitBreaker& breaker) {
+    pending_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kPendingRequests);
+    return pending_slot_.held();
+  }
+  void ReleaseSlots() {
+    request_slot_.Release();
+    pending_slot_.Release();
+  }
+  // Tells the owner when the body waiting for the upstream crosses the limit
+  // (or falls back), once per change.
+  void SetAboveWatermark(bool above) {
+    if (above == above_watermark_ || done_) return;
+    above_watermark_ = above;
+    callbacks_.OnUpstreamWatermark(above);
+  }
 
   // Called by the connection when bound: replays what was encoded so far.
   http::StreamId BindTo(ActiveClient& client) {
     client_ = &client;
     id_ = client.codec().NewStream();
+    pending_slot_.Release();
     return id_;
   }
   void Replay() {
+    // From here on the codec watches the body it holds, starting afresh.
+    SetAboveWatermark(false);
     if (!headers_) return;
     absl::Status status = client_->codec().EncodeHeaders(id_, *headers_, headers_end_stream_);
+    if (status.ok() && read_disabled_ > 0) client_->codec().ReadDisableStream(id_, true);
     if (status.ok() && has_body_) {
       status = client_->codec().EncodeData(id_, body_, body_end_stream_ && !trailers_);
     }
@@ -268,11 +310,13 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   void MarkDone() {
     done_ = true;
     client_ = nullptr;
+    ReleaseSlots();
   }
   // Reports `reason` from the event loop, never from inside the caller's own
   // call. The timer dies with the stream, so a caller that gives up first is safe.
   void FailSoon(UpstreamReset reason) {
     done_ = true;
+    ReleaseSlots();
     failure_timer_ =
         pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
     failure_timer_->Enable(std::chrono::milliseconds(0));
@@ -308,7 +352,16 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   bool body_end_stream_ = false;
   std::optional<http::TrailerMap> trailers_;
   std::unique_ptr<event::Timer> failure_timer_;
+  CircuitBreaker::Slot request_slot_;
+  CircuitBreaker::Slot pending_slot_;
+  uint32_t read_disabled_ = 0;
+  bool above_watermark_ = false;
 };
+
+void Http2ConnectionPool::ActiveClient::OnStreamWatermark(http::StreamId id, bool above_high) {
+  auto it = streams_.find(id);
+  if (it != streams_.end()) it->second->SetAboveWatermark(above_high);
+}
 
 void Http2ConnectionPool::ActiveClient::Attach(Stream& stream) {
   idle_timer_->Disable();
@@ -494,6 +547,12 @@ uint32_t Http2ConnectionPool::AssumedCapacity() const {
 
 std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<Stream>(*this, callbacks);
+  CircuitBreaker* breaker = settings_.circuit_breaker.get();
+  if (breaker != nullptr && !stream->AcquireRequestSlot(*breaker)) {
+    stats_.upstream_rq_pending_overflow.Inc();
+    stream->FailSoon(UpstreamReset::kOverflow);
+    return stream;
+  }
   if (pending_.empty()) {
     for (auto& client : clients_) {
       if (client->Capacity() > 0) {
@@ -502,7 +561,8 @@ std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCal
       }
     }
   }
-  if (pending_.size() >= settings_.max_pending) {
+  if (pending_.size() >= settings_.max_pending ||
+      (breaker != nullptr && !stream->AcquirePendingSlot(*breaker))) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -534,18 +594,36 @@ void Http2ConnectionPool::Assign() {
   for (const auto& client : clients_) {
     if (client->connecting()) expected += AssumedCapacity();
   }
-  while (pending_.size() > expected && clients_.size() < settings_.max_connections) {
-    ConnectOne();
+  while (pending_.size() > expected && UnderConnectionLimit()) {
+    if (!ConnectOne()) break;
     expected += AssumedCapacity();
   }
   assigning_ = false;
 }
 
-void Http2ConnectionPool::ConnectOne() {
-  clients_.push_back(std::make_unique<ActiveClient>(*this));
+bool Http2ConnectionPool::UnderConnectionLimit() const {
+  // The cluster's breaker decides (and counts the overflow) when there is one.
+  return settings_.circuit_breaker != nullptr || clients_.size() < settings_.max_connections;
+}
+
+bool Http2ConnectionPool::ConnectOne() {
+  CircuitBreaker::Slot slot;
+  if (settings_.circuit_breaker != nullptr) {
+    slot = settings_.circuit_breaker->TryAcquire(CircuitBreaker::Resource::kConnections);
+    if (!slot.held()) {
+      stats_.upstream_cx_overflow.Inc();
+      // Waiters here would have no way forward without a connection of
+      // this pool: Envoy opens one regardless.
+      if (!clients_.empty()) return false;
+      slot = settings_.circuit_breaker->AcquireAnyway(CircuitBreaker::Resource::kConnections);
+    }
+  }
+  clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(slot)));
+  return true;
 }
 
 void Http2ConnectionPool::OnClientClosed(ActiveClient& client, bool never_ready) {
+  client.connection_slot_.Release();
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     if (it->get() == &client) {
       dispatcher_.DeferredDelete(std::move(*it));

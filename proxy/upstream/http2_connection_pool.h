@@ -110,7 +110,9 @@ class Http2ConnectionPool final : public ConnectionPool {
   // Binds waiting streams to connections with room, then opens connections
   // for those still waiting.
   void Assign();
-  void ConnectOne();
+  // False when the circuit breaker refused a connection.
+  bool ConnectOne();
+  bool UnderConnectionLimit() const;
   // `never_ready`: the connection failed before it could carry a stream, so
   // the waiters it was opened for fail with kConnectFailure.
   void OnClientClosed(ActiveClient& client, bool never_ready);

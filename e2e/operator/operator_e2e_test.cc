@@ -128,7 +128,7 @@ std::string Summary(int version, int objects, int virtual_services) {
   return "store version=" + std::to_string(version) + " objects=" + std::to_string(objects) +
          " VirtualService=" + std::to_string(virtual_services) +
          " DestinationRule=0 Gateway=0 ServiceEntry=0 APIProduct=0 Service=0 EndpointSlice=0 "
-         "Pod=0 Namespace=0 Secret=0 ConfigMap=0";
+         "Pod=0 Namespace=0 Secret=0 ConfigMap=0 PeerAuthentication=0 Sidecar=0";
 }
 
 std::string Vs(const std::string& name, const std::string& host, const std::string& weight = "") {

@@ -86,4 +86,29 @@ class CircuitBreaker : public std::enable_shared_from_this<CircuitBreaker> {
   std::array<std::atomic<uint64_t>, 4> in_use_{};
 };
 
+// What one upstream stream holds of its cluster's breaker, in either pool: a
+// request slot from NewStream() to its end, and a pending slot while it
+// waits for a connection. Single-threaded, like the stream that owns it.
+class StreamSlots {
+ public:
+  bool AcquireRequest(CircuitBreaker& breaker) {
+    request_ = breaker.TryAcquire(CircuitBreaker::Resource::kRequests);
+    return request_.held();
+  }
+  bool AcquirePending(CircuitBreaker& breaker) {
+    pending_ = breaker.TryAcquire(CircuitBreaker::Resource::kPendingRequests);
+    return pending_.held();
+  }
+  // The stream got its connection.
+  void ReleasePending() { pending_.Release(); }
+  void ReleaseAll() {
+    request_.Release();
+    pending_.Release();
+  }
+
+ private:
+  CircuitBreaker::Slot request_;
+  CircuitBreaker::Slot pending_;
+};
+
 }  // namespace meshgate::proxy::upstream

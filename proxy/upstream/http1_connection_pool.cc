@@ -162,7 +162,7 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   void Reset() override {
     if (done_) return;
     done_ = true;
-    ReleaseSlots();
+    slots_.ReleaseAll();
     if (client_ != nullptr) {
       client_->Detach(*this, /*response_complete=*/false);
     } else {
@@ -180,18 +180,7 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
 
   // Circuit breaking: the stream counts as a request from NewStream() to its
   // end, and as pending while it waits for a connection.
-  bool AcquireRequestSlot(CircuitBreaker& breaker) {
-    request_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kRequests);
-    return request_slot_.held();
-  }
-  bool AcquirePendingSlot(CircuitBreaker& breaker) {
-    pending_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kPendingRequests);
-    return pending_slot_.held();
-  }
-  void ReleaseSlots() {
-    request_slot_.Release();
-    pending_slot_.Release();
-  }
+  StreamSlots& slots() { return slots_; }
   // Tells the owner when the body waiting for the upstream crosses the limit
   // (or falls back), once per change.
   void SetAboveWatermark(bool above) {
@@ -204,7 +193,7 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   void BindTo(ActiveClient& client) {
     client_ = &client;
     stream_id_ = client.codec().NewStream();
-    pending_slot_.Release();
+    slots_.ReleasePending();
     if (read_disabled_ > 0) client.connection().ReadDisable(true);
     // From here on the connection's write buffer is what holds the body.
     SetAboveWatermark(false);
@@ -224,13 +213,13 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   UpstreamStreamCallbacks& callbacks() { return callbacks_; }
   void MarkDone() {
     done_ = true;
-    ReleaseSlots();
+    slots_.ReleaseAll();
   }
   // Reports `reason` from the event loop, never from inside NewStream(). The
   // timer dies with the stream, so a caller that gives up first is safe.
   void FailSoon(UpstreamReset reason) {
     done_ = true;
-    ReleaseSlots();
+    slots_.ReleaseAll();
     failure_timer_ =
         pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
     failure_timer_->Enable(std::chrono::milliseconds(0));
@@ -254,8 +243,7 @@ class Http1ConnectionPool::PendingStream : public UpstreamStream {
   std::optional<http::TrailerMap> trailers_;
   bool request_complete_ = false;
   std::unique_ptr<event::Timer> failure_timer_;
-  CircuitBreaker::Slot request_slot_;
-  CircuitBreaker::Slot pending_slot_;
+  StreamSlots slots_;
   uint32_t read_disabled_ = 0;
   bool above_watermark_ = false;
 };
@@ -375,7 +363,7 @@ size_t Http1ConnectionPool::idle_count() const { return idle_.size(); }
 std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<PendingStream>(*this, callbacks);
   CircuitBreaker* breaker = settings_.circuit_breaker.get();
-  if (breaker != nullptr && !stream->AcquireRequestSlot(*breaker)) {
+  if (breaker != nullptr && !stream->slots().AcquireRequest(*breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -390,7 +378,7 @@ std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCal
     return stream;
   }
   if (pending_.size() >= settings_.max_pending ||
-      (breaker != nullptr && !stream->AcquirePendingSlot(*breaker))) {
+      (breaker != nullptr && !stream->slots().AcquirePending(*breaker))) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;

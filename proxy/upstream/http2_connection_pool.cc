@@ -239,7 +239,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   void Reset() override {
     if (done_) return;
     done_ = true;
-    ReleaseSlots();
+    slots_.ReleaseAll();
     if (client_ != nullptr) {
       ActiveClient* client = client_;
       client_ = nullptr;
@@ -262,18 +262,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
 
   // Circuit breaking: the stream counts as a request from NewStream() to its
   // end, and as pending while it waits for a connection.
-  bool AcquireRequestSlot(CircuitBreaker& breaker) {
-    request_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kRequests);
-    return request_slot_.held();
-  }
-  bool AcquirePendingSlot(CircuitBreaker& breaker) {
-    pending_slot_ = breaker.TryAcquire(CircuitBreaker::Resource::kPendingRequests);
-    return pending_slot_.held();
-  }
-  void ReleaseSlots() {
-    request_slot_.Release();
-    pending_slot_.Release();
-  }
+  StreamSlots& slots() { return slots_; }
   // Tells the owner when the body waiting for the upstream crosses the limit
   // (or falls back), once per change.
   void SetAboveWatermark(bool above) {
@@ -286,7 +275,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   http::StreamId BindTo(ActiveClient& client) {
     client_ = &client;
     id_ = client.codec().NewStream();
-    pending_slot_.Release();
+    slots_.ReleasePending();
     return id_;
   }
   void Replay() {
@@ -310,13 +299,13 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   void MarkDone() {
     done_ = true;
     client_ = nullptr;
-    ReleaseSlots();
+    slots_.ReleaseAll();
   }
   // Reports `reason` from the event loop, never from inside the caller's own
   // call. The timer dies with the stream, so a caller that gives up first is safe.
   void FailSoon(UpstreamReset reason) {
     done_ = true;
-    ReleaseSlots();
+    slots_.ReleaseAll();
     failure_timer_ =
         pool_.dispatcher_.CreateTimer([this, reason] { callbacks_.OnUpstreamReset(reason); });
     failure_timer_->Enable(std::chrono::milliseconds(0));
@@ -352,8 +341,7 @@ class Http2ConnectionPool::Stream : public UpstreamStream {
   bool body_end_stream_ = false;
   std::optional<http::TrailerMap> trailers_;
   std::unique_ptr<event::Timer> failure_timer_;
-  CircuitBreaker::Slot request_slot_;
-  CircuitBreaker::Slot pending_slot_;
+  StreamSlots slots_;
   uint32_t read_disabled_ = 0;
   bool above_watermark_ = false;
 };
@@ -548,7 +536,7 @@ uint32_t Http2ConnectionPool::AssumedCapacity() const {
 std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<Stream>(*this, callbacks);
   CircuitBreaker* breaker = settings_.circuit_breaker.get();
-  if (breaker != nullptr && !stream->AcquireRequestSlot(*breaker)) {
+  if (breaker != nullptr && !stream->slots().AcquireRequest(*breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -562,7 +550,7 @@ std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCal
     }
   }
   if (pending_.size() >= settings_.max_pending ||
-      (breaker != nullptr && !stream->AcquirePendingSlot(*breaker))) {
+      (breaker != nullptr && !stream->slots().AcquirePending(*breaker))) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;

@@ -373,6 +373,12 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
       .max_requests = out->circuit_breakers.max_requests,
       .max_retries = out->circuit_breakers.max_retries,
   });
+  if (c.has_per_connection_buffer_limit_bytes()) {
+    if (c.per_connection_buffer_limit_bytes().value() == 0) {
+      return FieldError("per_connection_buffer_limit_bytes", "must be > 0");
+    }
+    out->per_connection_buffer_limit_bytes = c.per_connection_buffer_limit_bytes().value();
+  }
   if (c.has_outlier_detection()) {
     const auto& od = c.outlier_detection();
     OutlierDetectionConfig config;

@@ -76,6 +76,9 @@ struct ClusterConfig {
   // translated). The config stays immutable; the breaker is the one mutable
   // object it points to, as Envoy's ClusterInfo owns its ResourceManager.
   std::shared_ptr<upstream::CircuitBreaker> circuit_breaker;
+  // per_connection_buffer_limit_bytes: request body an upstream connection
+  // (or a stream waiting for one) holds before the downstream is paused.
+  std::optional<uint32_t> per_connection_buffer_limit_bytes;
   std::optional<OutlierDetectionConfig> outlier_detection;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   // HTTP/2 upstreams: our cap on streams per connection

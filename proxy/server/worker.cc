@@ -33,6 +33,9 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   s.max_connections = cluster.circuit_breakers.max_connections;
   s.max_pending = cluster.circuit_breakers.max_pending_requests;
   s.circuit_breaker = cluster.circuit_breaker;
+  if (cluster.per_connection_buffer_limit_bytes) {
+    s.buffer_limit_bytes = *cluster.per_connection_buffer_limit_bytes;
+  }
   if (cluster.http2_max_concurrent_streams) {
     s.max_concurrent_streams = *cluster.http2_max_concurrent_streams;
   }

@@ -18,6 +18,11 @@
 # packages still builds. After the link, a check fails the build if the
 # binary still needs a shared library other than glibc's.
 #
+# Measured with bench/proxy/run.sh (100 clusters, one worker): idle VmRSS
+# 22.5 MB shared, 14.8 MB static, 13.6 MB with proxy/grpc_core_plugins.cc.
+# What is left is mostly code the kernel maps 64 KB around each touched page
+# (fault-around), glibc (2.2 MB) and the heap. The link takes about 3 s.
+#
 # Only meshgate-proxy is linked this way: the tests link the same
 # meshgate_proxy library against the shared libraries (fast links on small
 # machines).

@@ -124,11 +124,15 @@ absl::StatusOr<std::string> RenderRoots(const nlohmann::json& bundle) {
     if (!root.is_object() || !root.contains("sha256") || !root["sha256"].is_string()) {
       return absl::InvalidArgumentError("a root without \"sha256\"");
     }
-    bool active = root.value("active", false);
+    // A staged root is trusted but signs nothing yet; calling it "retired"
+    // would tell an operator mid-rotation the opposite of what is happening.
+    const char* state = root.value("active", false)   ? "active"
+                        : root.value("staged", false) ? "staged"
+                                                      : "retired";
     std::string drop_after = root.contains("drop_after") && root["drop_after"].is_string()
                                  ? root["drop_after"].get<std::string>()
                                  : "-";
-    rows.push_back({root["sha256"].get<std::string>(), active ? "active" : "retired", drop_after});
+    rows.push_back({root["sha256"].get<std::string>(), state, drop_after});
   }
   return RenderTable({"ROOT SHA-256", "STATE", "TRUSTED UNTIL"}, rows);
 }
@@ -139,7 +143,8 @@ std::string CaUsage() {
   return "Usage: meshgatectl ca roots|rotate-root [--admin HOST:PORT] [-o table|json]\n"
          "\n"
          "The control plane's certificate authority:\n"
-         "  roots         the roots proxies trust (SDS ROOTCA), active first; a root retired\n"
+         "  roots         the roots proxies trust (SDS ROOTCA), active first; a staged root is\n"
+         "                trusted and signs once the rotation completes; a root retired\n"
          "                by a rotation stays trusted until every certificate it signed expired\n"
          "  rotate-root   make a new root the signer and push the grown trust bundle to every\n"
          "                proxy; proxies move to the new root at their next renewal. Accepted\n"

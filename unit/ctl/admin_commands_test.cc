@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "ctl/admin_client.h"
 #include "ctl/output.h"
 #include "ctl/proxy_config.h"
@@ -294,6 +295,26 @@ TEST(ProxyConfigCommandTest, UsageErrors) {
   CommandResult help = Config({"clusters", "-h"});
   EXPECT_EQ(help.exit_code, kExitOk);
   EXPECT_EQ(help.out, ProxyConfigUsage());
+}
+
+TEST(CaCommandTest, RootsTableNamesEachRootsState) {
+  // A bundle mid-rotation: the signer, the staged next root and a retired one
+  // still trusted until its certificates expire.
+  CannedServer server([](const std::string&) {
+    return Http(200, R"({"roots": [
+        {"sha256": "AA:01", "active": true},
+        {"sha256": "BB:02", "active": false, "staged": true},
+        {"sha256": "CC:03", "active": false, "drop_after": "2026-12-01T00:00:00Z"}]})");
+  });
+  std::ostringstream out, err;
+  int code = RunCa({"roots", "--admin", server.address()}, out, err);
+  ASSERT_EQ(code, kExitOk) << err.str();
+  EXPECT_THAT(server.requests(), ::testing::ElementsAre(StartsWith("GET /debug/ca/roots ")));
+  std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << out.str();
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("AA:01 +active +-"));
+  EXPECT_THAT(lines[2], ::testing::MatchesRegex("BB:02 +staged +-"));
+  EXPECT_THAT(lines[3], ::testing::MatchesRegex("CC:03 +retired +2026-12-01T00:00:00Z"));
 }
 
 }  // namespace

@@ -442,7 +442,7 @@ Cluster InboundCluster(uint32_t port, const InboundEndpoint& endpoint) {
   } else {
     auto* sa = address->mutable_socket_address();
     sa->set_address(endpoint.address);
-    sa->set_port_value(endpoint.port != 0 ? endpoint.port : port);
+    sa->set_port_value(endpoint.port);
   }
   return c;
 }

@@ -94,18 +94,6 @@ struct SharedRoutes {
       by_namespace;
 };
 
-// "outbound|PORT|SUBSET|HOST" -> (PORT, HOST); false for other names.
-bool ParseOutboundClusterName(absl::string_view name, uint32_t* port, absl::string_view* host) {
-  if (!absl::ConsumePrefix(&name, "outbound|")) return false;
-  const size_t port_end = name.find('|');
-  if (port_end == absl::string_view::npos) return false;
-  if (!absl::SimpleAtoi(name.substr(0, port_end), port)) return false;
-  const size_t subset_end = name.find('|', port_end + 1);
-  if (subset_end == absl::string_view::npos) return false;
-  *host = name.substr(subset_end + 1);
-  return true;
-}
-
 // Drops the outbound clusters (and their load assignments) of services the
 // proxy's Sidecar does not import, and adds BlackHoleCluster when its
 // outbound traffic policy is REGISTRY_ONLY.

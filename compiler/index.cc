@@ -69,6 +69,17 @@ std::string OutboundClusterName(uint32_t port, absl::string_view subset, absl::s
   return absl::StrCat("outbound|", port, "|", subset, "|", host);
 }
 
+bool ParseOutboundClusterName(absl::string_view name, uint32_t* port, absl::string_view* host) {
+  if (!absl::ConsumePrefix(&name, "outbound|")) return false;
+  const size_t port_end = name.find('|');
+  if (port_end == absl::string_view::npos) return false;
+  if (!absl::SimpleAtoi(name.substr(0, port_end), port)) return false;
+  const size_t subset_end = name.find('|', port_end + 1);
+  if (subset_end == absl::string_view::npos) return false;
+  *host = name.substr(subset_end + 1);
+  return true;
+}
+
 std::string InboundClusterName(uint32_t port) { return absl::StrCat("inbound|", port, "||"); }
 
 bool LabelsMatch(const api::Labels& selector, const api::Labels& labels) {
@@ -186,12 +197,7 @@ const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname) c
 
 const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
                                                    absl::string_view proxy_namespace) const {
-  auto it = mesh_virtual_services_.find(std::string(hostname));
-  if (it == mesh_virtual_services_.end()) return nullptr;
-  for (const api::Resource* vs : it->second) {
-    if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace)) return vs;
-  }
-  return nullptr;
+  return MeshVirtualService(hostname, proxy_namespace, /*sidecar=*/nullptr, /*port=*/0);
 }
 
 bool MeshIndex::ServiceVisible(const ServiceInfo& service, absl::string_view proxy_namespace,
@@ -206,12 +212,11 @@ const api::Resource* MeshIndex::MeshVirtualService(absl::string_view hostname,
                                                    absl::string_view proxy_namespace,
                                                    const SidecarScope* sidecar,
                                                    uint32_t port) const {
-  if (sidecar == nullptr) return MeshVirtualService(hostname, proxy_namespace);
   auto it = mesh_virtual_services_.find(std::string(hostname));
   if (it == mesh_virtual_services_.end()) return nullptr;
   for (const api::Resource* vs : it->second) {
     if (ExportedTo(*vs, vs->As<api::VirtualService>().export_to, proxy_namespace) &&
-        sidecar->Imports(NamespaceOf(*vs), hostname, port)) {
+        (sidecar == nullptr || sidecar->Imports(NamespaceOf(*vs), hostname, port))) {
       return vs;
     }
   }

@@ -241,6 +241,9 @@ class MeshIndex {
 
 // "outbound|PORT|SUBSET|HOST".
 std::string OutboundClusterName(uint32_t port, absl::string_view subset, absl::string_view host);
+// The inverse: (PORT, HOST) of an outbound cluster name; false for other names.
+// `host` points into `name`.
+bool ParseOutboundClusterName(absl::string_view name, uint32_t* port, absl::string_view* host);
 std::string InboundClusterName(uint32_t port);
 
 // Does `labels` contain every pair of `selector`?
@@ -343,8 +346,8 @@ void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, Compi
 // unless a Sidecar ingress listener's defaultEndpoint says otherwise.
 struct InboundEndpoint {
   std::string address = "127.0.0.1";
-  uint32_t port = 0;
-  std::string pipe;  // unix socket path; address and port unused when set
+  uint32_t port = 0;  // the workload's port; callers always set it
+  std::string pipe;   // unix socket path; address and port unused when set
 };
 // Cluster for an inbound port of the local workload (STATIC, one endpoint).
 Cluster InboundCluster(uint32_t port, const InboundEndpoint& endpoint);

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # sourced: the globals set here are used by the caller
 # Shell functions shared by the side-by-side proxy benchmarks (bench/proxy/run.sh,
-# bench/proxy-mtls/run.sh). Source it after `set -euo pipefail`; then call bench_init NAME, which
+# bench/proxy/compare.sh, bench/proxy-mtls/run.sh, bench/proxy-h2/run.sh). Source it after `set -euo pipefail`; then call bench_init NAME, which
 # makes the temp dir $TMP (removed on exit unless KEEP_TMP=1), installs the exit trap that stops
 # every process started with `start`, and sets the core layout and $RT.
 #
@@ -112,6 +112,28 @@ wait_http() {
     sleep 0.1
   done
   return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Peer configs.
+
+# The global and defaults sections every HAProxy peer runs with: one thread, keep-alive on both
+# sides with connection reuse, and timeouts longer than any run.
+haproxy_global_and_defaults() {
+  cat <<EOF
+global
+  nbthread 1
+  maxconn 8000
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+EOF
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -38,60 +38,19 @@ OPERATOR_XDS_PORT=$((PORT_BASE + 10))
 OPERATOR_ADMIN_PORT=$((PORT_BASE + 11))
 PROXY_ADMIN_PORT=$((PORT_BASE + 12))
 
-# Two cores: the proxy under test alone on core 1, origin and h2load on core 0.
-if (($(nproc) >= 2)); then
-  PROXY_CORE=1
-  CLIENT_CORE=0
-else
-  PROXY_CORE=0
-  CLIENT_CORE=0
-fi
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+# Temp dir, exit trap, and the core layout: the proxy under test alone on core 1, origin and
+# h2load on core 0.
+bench_init h2
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-  printf 'run.sh: error: %s\n' "$*" >&2
-  exit 1
-}
-
-for tool in nginx h2load curl taskset; do
-  command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"
-done
-
-TMP=$(mktemp -d /tmp/meshgate-bench-h2.XXXXXX)
-STARTED_PIDS=()
-
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local i
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[i]}"; done
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME CORE COMMAND...: COMMAND pinned to CORE in the background, output to $TMP/NAME.log.
-start() {
-  local name=$1 core=$2
-  shift 2
-  taskset -c "$core" "$@" >"$TMP/$name.log" 2>&1 &
-  LAST_PID=$!
-  STARTED_PIDS+=("$LAST_PID")
-}
-
-for port in $ORIGIN_PORT $NGINX_PORT $MESHGATE_PORT $OPERATOR_XDS_PORT $OPERATOR_ADMIN_PORT \
-  $PROXY_ADMIN_PORT; do
-  if ss -Htln "( sport = :$port )" | grep -q .; then die "port $port is busy; set PORT_BASE"; fi
-done
+for tool in nginx h2load curl taskset; do require_binary "$tool" "needed by the benchmark; scripts/deps.sh installs it"; done
+require_port_free "$ORIGIN_PORT" origin
+require_port_free "$NGINX_PORT" nginx
+require_port_free "$MESHGATE_PORT" meshgate
+require_port_free "$OPERATOR_XDS_PORT" "operator xDS"
+require_port_free "$OPERATOR_ADMIN_PORT" "operator admin"
+require_port_free "$PROXY_ADMIN_PORT" "proxy admin"
 
 # wait_h2 URL SECONDS: until an h2c request to URL answers 200 with a BODY_BYTES body.
 wait_h2() {
@@ -287,7 +246,7 @@ for peer in $PEERS; do
     nginx)
       start_nginx
       run_load nginx "$PEER_ADDRESS"
-      stop_pid "$LAST_PID"
+      stop_started "$LAST_PID"
       ;;
     meshgate)
       start_meshgate

@@ -9,66 +9,27 @@ Each two-proxy target has an edge and a sidecar process; their CPU is reported a
 the targets are per proxy.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import report_common  # noqa: E402
+from report_common import fmt, load, notes, table, times, verdict  # noqa: E402
 
 ORDER = ("direct", "nginx", "haproxy", "meshgate-baseline", "meshgate")
 COLUMNS = ("target", "max req/s", "edge vCPU", "sidecar vCPU", "p50 us", "p90 us", "p99 us",
            "+p50 ms", "+p90 ms", "+p99 ms", "errors")
-# When 1 % of the requests left the generator this late, the generator itself was descheduled:
-# the machine, not the proxies, made the p99.
-NOISY_SEND_LAG_US = 250
-ERROR_METRICS = ("max_rps_errors", "cpu_run_errors", "latency_errors")
 # The issue's targets, per proxy; Istio's sidecar needs 0.20 vCPU per 1k req/s.
 TARGET_VCPU_PER_PROXY = 0.10
 TARGET_ADDED_P50_MS = 0.2
 TARGET_ADDED_P99_MS = 1.0
 
 
-def load(path):
-    targets = {}
-    with open(path) as f:
-        for line in f:
-            target, metric, value = line.rstrip("\n").split("\t", 2)
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-            targets.setdefault(target, {})[metric] = value
-    return targets
-
-
-class Results:
-    def __init__(self, targets):
-        self.targets = targets
-
-    def get(self, target, metric):
-        value = self.targets.get(target, {}).get(metric)
-        return value if isinstance(value, float) else None
-
-    def skipped(self, target):
-        return self.targets.get(target, {}).get("skipped")
-
-    def added_ms(self, target, metric):
-        """The target's latency percentile minus the direct one, in milliseconds."""
-        value, direct = self.get(target, metric), self.get("direct", metric)
-        return None if value is None or direct is None else (value - direct) / 1000
-
+class Results(report_common.Results):
     def total_vcpu(self, target):
         edge, sidecar = (self.get(target, "edge_vcpu_per_1k_rps"),
                          self.get(target, "sidecar_vcpu_per_1k_rps"))
         return None if edge is None or sidecar is None else edge + sidecar
-
-    def ratio(self, a, b, value_of):
-        x, y = value_of(a), value_of(b)
-        return None if x is None or not y else x / y
-
-
-def fmt(value, spec):
-    return "n/a" if value is None else format(value, spec)
-
-
-def times(value):
-    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def table_rows(r, order):
@@ -78,7 +39,6 @@ def table_rows(r, order):
             rows.append((t, "skipped") + ("",) * (len(COLUMNS) - 2))
             continue
         proxied = t != "direct"
-        errors = sum(int(r.get(t, m) or 0) for m in ERROR_METRICS)
         rows.append((
             t,
             fmt(r.get(t, "max_rps"), ".0f"),
@@ -90,15 +50,9 @@ def table_rows(r, order):
             fmt(r.added_ms(t, "latency_p50_us"), "+.3f") if proxied else "",
             fmt(r.added_ms(t, "latency_p90_us"), "+.3f") if proxied else "",
             fmt(r.added_ms(t, "latency_p99_us"), "+.3f") if proxied else "",
-            str(errors),
+            str(r.errors(t)),
         ))
     return rows
-
-
-def verdict(value, op, target):
-    if value is None:
-        return "n/a"
-    return "ok" if ((value >= target) if op == ">=" else (value <= target)) else "MISSED"
 
 
 def main(argv):
@@ -108,11 +62,7 @@ def main(argv):
         header = f.read().rstrip()
     order = [t for t in ORDER if t in r.targets]
 
-    rows = table_rows(r, order)
-    widths = [max(len(str(row[i])) for row in rows + [COLUMNS]) for i in range(len(COLUMNS))]
-    lines = [header, ""]
-    for row in [COLUMNS] + rows:
-        lines.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths)))
+    lines = [header, ""] + table(COLUMNS, table_rows(r, order))
     origin_vcpu = r.get("direct", "origin_vcpu_per_1k_rps")
     lines.append("(vCPU: CPU-seconds per 1,000 requests = vCPU per 1k req/s, per proxy process, at "
                  "the fixed rate; +p50/+p90/+p99: added over direct at 1,000 req/s; the origin "
@@ -161,14 +111,7 @@ def main(argv):
     for name, value, op, target in targets:
         lines.append(f"  {name:28s} {fmt(value, '.3f'):>10s}   target {op} {target:<6}  "
                      f"{verdict(value, op, target)}")
-    for t in order:
-        if r.skipped(t):
-            lines.append(f"{t} skipped: {r.skipped(t)}")
-        lag = r.get(t, "loadgen_p99_send_lag_us")
-        if lag is not None and lag > NOISY_SEND_LAG_US:
-            lines.append(f"WARNING: {t}'s latency run was disturbed: 1 % of the requests left the "
-                         f"load generator {lag:.0f} us or more late, so its p99 measures the "
-                         "machine (try REALTIME=1, or a quieter machine)")
+    lines += notes(r, order)
     print("\n".join(lines))
 
     with open(json_path, "w") as f:

@@ -225,22 +225,7 @@ EOF
 write_haproxy_configs() {
   mkdir -p "$TMP/haproxy"
   local defaults
-  defaults=$(
-    cat <<EOF
-global
-  nbthread 1
-  maxconn 8000
-
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 300s
-  timeout server 300s
-  timeout http-keep-alive 300s
-EOF
-  )
+  defaults=$(haproxy_global_and_defaults)
   cat >"$TMP/haproxy/edge.cfg" <<EOF
 $defaults
 

@@ -22,21 +22,25 @@ MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 PORT_BASE=${PORT_BASE:-28180}
-PROXY_CORE=${PROXY_CORE:-1}
-CLIENT_CORE=${CLIENT_CORE:-0}
+BODY_BYTES=1024
 ORIGIN_PORT=$PORT_BASE
 NGINX_PORT=$((PORT_BASE + 1))
 MESHGATE_PORT=$((PORT_BASE + 3))
 XDS_PORT=$((PORT_BASE + 10))
 OPERATOR_ADMIN_PORT=$((PORT_BASE + 11))
 PROXY_ADMIN_PORT=$((PORT_BASE + 12))
-RT=()
-if [[ ${REALTIME:-1} == 1 ]]; then RT=(chrt -f 20); fi
 
-die() {
-  printf 'compare.sh: error: %s\n' "$*" >&2
-  exit 1
-}
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+# bench_init picks the core layout and the scheduling class; this script lets the caller pin
+# the cores and runs real-time unless told otherwise.
+requested_proxy_core=${PROXY_CORE-}
+requested_client_core=${CLIENT_CORE-}
+REALTIME=${REALTIME:-1}
+bench_init compare
+PROXY_CORE=${requested_proxy_core:-$PROXY_CORE}
+CLIENT_CORE=${requested_client_core:-$CLIENT_CORE}
+
 (($# > 0)) || die "usage: compare.sh LABEL=PROXY_BINARY... [nginx] [direct]"
 for target in "$@"; do
   case $target in
@@ -48,48 +52,9 @@ done
 [[ -x $LOADGEN ]] || die "$LOADGEN not found: cmake --build build --target meshgate-loadgen"
 [[ -x $MESHGATE_OPERATOR ]] || die "$MESHGATE_OPERATOR not found (set MESHGATE_OPERATOR)"
 
-TMP=$(mktemp -d /tmp/meshgate-bench-compare.XXXXXX)
-PIDS=()
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$1" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_200() {
-  local url=$1 pid=$2 deadline=$((SECONDS + 20))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-ticks() {
-  local total=0 pid
-  for pid in "$@"; do
-    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
-}
 idle_ticks() { awk -v c="cpu$1" '$1 == c {print $5 + $6}' /proc/stat; }
-tree() {
-  echo "$1"
-  pgrep -P "$1" || true
-}
 
-BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
+BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
 mkdir -p "$TMP/origin/logs" "$TMP/nginx/logs" "$TMP/state"
 cat >"$TMP/origin/nginx.conf" <<EOF
 worker_processes 1;
@@ -133,16 +98,12 @@ http {
   }
 }
 EOF
-taskset -c "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/" \
-  >"$TMP/origin.log" 2>&1 &
-ORIGIN_PID=$!
-PIDS+=("$ORIGIN_PID")
-wait_200 "http://127.0.0.1:$ORIGIN_PORT/" "$ORIGIN_PID" || die "the origin did not come up"
+start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
+ORIGIN_PID=$LAST_PID
+wait_http "http://127.0.0.1:$ORIGIN_PORT/" 20 "$ORIGIN_PID" || die "the origin did not come up"
 PORT_BASE=$PORT_BASE bash "$ROOT/bench/proxy/run.sh" --write-meshgate-config "$TMP/config"
-taskset -c "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" --state-dir "$TMP/state" \
-  --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn \
-  >"$TMP/operator.log" 2>&1 &
-PIDS+=($!)
+start operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" \
+  --state-dir "$TMP/state" --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn
 
 printf '%-8s %5s %9s %8s %10s %10s %12s %6s %6s\n' target round 'req/s' 'cpu%' \
   'core0 idle' 'core1 idle' 'vCPU/1k rps' p50us p99us
@@ -155,35 +116,32 @@ for round in $(seq "$ROUNDS"); do
         port=$ORIGIN_PORT
         ;;
       nginx)
-        taskset -c "$PROXY_CORE" "${RT[@]}" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx/" \
-          >"$TMP/nginx.log" 2>&1 &
-        pid=$!
+        start nginx "$PROXY_CORE" "${RT[@]}" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx/"
+        pid=$LAST_PID
         port=$NGINX_PORT
         ;;
       *)
-        taskset -c "$PROXY_CORE" "${RT[@]}" "${target#*=}" --xds-address "127.0.0.1:$XDS_PORT" \
+        start "$label" "$PROXY_CORE" "${RT[@]}" "${target#*=}" --xds-address "127.0.0.1:$XDS_PORT" \
           --node-id bench-gateway --role gateway --namespace bench --labels istio=ingressgateway \
-          --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off --log-level warn \
-          >"$TMP/$label.log" 2>&1 &
-        pid=$!
+          --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off --log-level warn
+        pid=$LAST_PID
         port=$MESHGATE_PORT
         ;;
     esac
-    [[ $target == direct ]] || PIDS+=("$pid")
     url="http://127.0.0.1:$port/"
-    wait_200 "$url" "$pid" || die "$label did not answer $url: $(tail -n 3 "$TMP/$label.log" 2>/dev/null)"
-    mapfile -t pids < <(tree "$pid")
-    t0=$(ticks "${pids[@]}")
+    wait_http "$url" 20 "$pid" || die "$label did not answer $url: $(tail -n 3 "$TMP/$label.log" 2>/dev/null)"
+    mapfile -t pids < <(tree_pids "$pid")
+    t0=$(cpu_ticks "${pids[@]}")
     i0=$(idle_ticks 0)
     i1=$(idle_ticks 1)
     rps=$(taskset -c "$CLIENT_CORE" "${RT[@]}" wrk -t1 -c50 -d"${DURATION}s" "$url" |
       awk '/^Requests\/sec:/ {print $2}')
-    t1=$(ticks "${pids[@]}")
+    t1=$(cpu_ticks "${pids[@]}")
     i0=$(($(idle_ticks 0) - i0))
     i1=$(($(idle_ticks 1) - i1))
     taskset -c "$CLIENT_CORE" "${RT[@]}" "$LOADGEN" --rate 2000 --duration "${DURATION}s" \
       --connections 8 --url "$url" --json >"$TMP/cpu.json" || true
-    t2=$(ticks "${pids[@]}")
+    t2=$(cpu_ticks "${pids[@]}")
     taskset -c "$CLIENT_CORE" "${RT[@]}" "$LOADGEN" --rate 1000 --duration "${DURATION}s" \
       --connections 8 --url "$url" --json >"$TMP/latency.json" || true
     read -r completed p50 p99 < <(python3 -c 'import json, sys
@@ -197,9 +155,6 @@ print(cpu["completed"], lat["latency_us"]["p50"], lat["latency_us"]["p99"])' "$T
         printf "%-8s %5d %9.0f %7.1f%% %9.1f%% %9.1f%% %12.4f %6d %6d\n", l, r, rps,
           100 * busy / hz / d, 100 * i0 / hz / d, 100 * i1 / hz / d,
           (n > 0 ? cpu / hz / n * 1000 : 0), p50, p99 }'
-    if [[ $target != direct ]]; then
-      stop_pid "$pid"
-      unset 'PIDS[${#PIDS[@]}-1]'
-    fi
+    [[ $target == direct ]] || stop_started "$pid"
   done
 done

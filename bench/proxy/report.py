@@ -7,57 +7,15 @@ RESULTS.tsv has one "peer<TAB>metric<TAB>value" row per measurement; HEADER.txt 
 description (machine, pinning), printed above the table and stored in the JSON.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from report_common import Results, fmt, load, notes, table, times, verdict  # noqa: E402
 
 PEER_ORDER = ("direct", "nginx", "haproxy", "meshgate")
 COLUMNS = ("peer", "max req/s", "vCPU/1k rps", "p50 us", "p99 us", "+p50 ms", "+p99 ms",
            "idle RSS MB", "B/conn", "errors")
-# When 1 % of the requests left the generator this late, the generator itself was descheduled:
-# the machine, not the proxy, made the p99.
-NOISY_SEND_LAG_US = 250
-ERROR_METRICS = ("max_rps_errors", "cpu_run_errors", "latency_errors")
-
-
-def load(path):
-    peers = {}
-    with open(path) as f:
-        for line in f:
-            peer, metric, value = line.rstrip("\n").split("\t", 2)
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-            peers.setdefault(peer, {})[metric] = value
-    return peers
-
-
-class Results:
-    def __init__(self, peers):
-        self.peers = peers
-
-    def get(self, peer, metric):
-        value = self.peers.get(peer, {}).get(metric)
-        return value if isinstance(value, float) else None
-
-    def skipped(self, peer):
-        return self.peers.get(peer, {}).get("skipped")
-
-    def added_ms(self, peer, metric):
-        """The peer's latency percentile minus the direct one, in milliseconds."""
-        value, direct = self.get(peer, metric), self.get("direct", metric)
-        return None if value is None or direct is None else (value - direct) / 1000
-
-    def ratio(self, metric, a, b):
-        x, y = self.get(a, metric), self.get(b, metric)
-        return None if x is None or not y else x / y
-
-
-def fmt(value, spec):
-    return "n/a" if value is None else format(value, spec)
-
-
-def times(value):
-    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def table_rows(r, order):
@@ -68,7 +26,6 @@ def table_rows(r, order):
             continue
         proxy = p != "direct"
         idle_kb = r.get(p, "idle_rss_kb")
-        errors = sum(int(r.get(p, m) or 0) for m in ERROR_METRICS)
         rows.append((
             p,
             fmt(r.get(p, "max_rps"), ".0f"),
@@ -79,7 +36,7 @@ def table_rows(r, order):
             fmt(r.added_ms(p, "latency_p99_us"), "+.3f") if proxy else "",
             fmt(None if idle_kb is None else idle_kb / 1024, ".1f") if proxy else "",
             fmt(r.get(p, "conn_rss_bytes"), ".0f") if proxy else "",
-            str(errors),
+            str(r.errors(p)),
         ))
     return rows
 
@@ -89,22 +46,18 @@ def main(argv):
     r = Results(load(results_path))
     with open(header_path) as f:
         header = f.read().rstrip()
-    order = [p for p in PEER_ORDER if p in r.peers]
+    order = [p for p in PEER_ORDER if p in r.targets]
 
-    rows = table_rows(r, order)
-    widths = [max(len(str(row[i])) for row in rows + [COLUMNS]) for i in range(len(COLUMNS))]
-    lines = [header, ""]
-    for row in [COLUMNS] + rows:
-        lines.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths)))
+    lines = [header, ""] + table(COLUMNS, table_rows(r, order))
     lines.append("(direct: the origin alone, its vCPU is the origin's; +p50/+p99: added over "
                  "direct; RSS summed over the peer's processes)")
 
     ratios = {
-        "throughput_meshgate_over_haproxy": r.ratio("max_rps", "meshgate", "haproxy"),
-        "throughput_meshgate_over_nginx": r.ratio("max_rps", "meshgate", "nginx"),
-        "throughput_haproxy_over_nginx": r.ratio("max_rps", "haproxy", "nginx"),
-        "cpu_meshgate_over_haproxy": r.ratio("vcpu_per_1k_rps", "meshgate", "haproxy"),
-        "cpu_meshgate_over_nginx": r.ratio("vcpu_per_1k_rps", "meshgate", "nginx"),
+        "throughput_meshgate_over_haproxy": r.ratio("meshgate", "haproxy", "max_rps"),
+        "throughput_meshgate_over_nginx": r.ratio("meshgate", "nginx", "max_rps"),
+        "throughput_haproxy_over_nginx": r.ratio("haproxy", "nginx", "max_rps"),
+        "cpu_meshgate_over_haproxy": r.ratio("meshgate", "haproxy", "vcpu_per_1k_rps"),
+        "cpu_meshgate_over_nginx": r.ratio("meshgate", "nginx", "vcpu_per_1k_rps"),
     }
     lines.append("")
     lines.append(
@@ -130,27 +83,15 @@ def main(argv):
     lines.append("")
     lines.append("meshgate against its targets:")
     for name, value, op, target in targets:
-        if value is None:
-            verdict = "n/a"
-        elif (value >= target) if op == ">=" else (value <= target):
-            verdict = "ok"
-        else:
-            verdict = "MISSED"
-        lines.append(f"  {name:28s} {fmt(value, '.3f'):>10s}   target {op} {target:<6}  {verdict}")
-    for p in order:
-        if r.skipped(p):
-            lines.append(f"{p} skipped: {r.skipped(p)}")
-        lag = r.get(p, "loadgen_p99_send_lag_us")
-        if lag is not None and lag > NOISY_SEND_LAG_US:
-            lines.append(f"WARNING: {p}'s latency run was disturbed: 1 % of the requests left the "
-                         f"load generator {lag:.0f} us or more late, so its p99 measures the "
-                         "machine (try REALTIME=1, or a quieter machine)")
+        lines.append(f"  {name:28s} {fmt(value, '.3f'):>10s}   target {op} {target:<6}  "
+                     f"{verdict(value, op, target)}")
+    lines += notes(r, order)
     print("\n".join(lines))
 
     with open(json_path, "w") as f:
         json.dump({
             "header": header.splitlines(),
-            "peers": r.peers,
+            "peers": r.targets,
             "ratios": ratios,
             "targets": [{"name": n, "value": v, "op": o, "target": t} for n, v, o, t in targets],
         }, f, indent=2)

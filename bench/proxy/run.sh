@@ -117,19 +117,8 @@ write_haproxy_config() {
   local i
   mkdir -p "$TMP/haproxy"
   {
+    haproxy_global_and_defaults
     cat <<EOF
-global
-  nbthread 1
-  maxconn 8000
-
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 300s
-  timeout server 300s
-  timeout http-keep-alive 300s
 
 frontend bench
   bind 127.0.0.1:$HAPROXY_PORT

@@ -117,6 +117,94 @@ wait_http() {
 # ---------------------------------------------------------------------------------------------
 # Peer configs.
 
+# nginx_main NAME: the part of $TMP/NAME/nginx.conf every nginx here shares: one worker, in the
+# foreground, its pid and error log under $TMP/NAME.
+nginx_main() {
+  cat <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/$1/nginx.pid;
+error_log $TMP/$1/logs/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+EOF
+}
+
+# write_origin_config [LISTEN_OPTIONS [SERVER_LINES]]: $TMP/origin/nginx.conf, an nginx answering
+# every path on ORIGIN_PORT with 200 and BODY_BYTES of 'x' from memory. LISTEN_OPTIONS go on the
+# listen line (e.g. "http2" for h2c); SERVER_LINES are added inside its server block.
+write_origin_config() {
+  local listen_options=${1:-} server_lines=${2:-} body
+  body=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
+  mkdir -p "$TMP/origin/logs"
+  {
+    nginx_main origin
+    cat <<EOF
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$ORIGIN_PORT ${listen_options:+$listen_options }backlog=4096;
+    location / {
+      default_type text/plain;
+      return 200 "$body";
+    }
+$server_lines
+  }
+}
+EOF
+  } >"$TMP/origin/nginx.conf"
+}
+
+# start_origin [LISTEN_OPTIONS [SERVER_LINES]]: writes the origin config and starts it on the
+# client core; sets ORIGIN_URL and ORIGIN_PID. Waits for an HTTP/1.1 answer, so an h2c-only
+# origin ("http2") is for the caller to wait for.
+start_origin() {
+  ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT/"
+  write_origin_config "$@"
+  start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
+  ORIGIN_PID=$LAST_PID
+  [[ ${1:-} == http2 ]] && return 0
+  wait_http "$ORIGIN_URL" 10 "$ORIGIN_PID" ||
+    die "origin nginx did not serve $ORIGIN_URL; log: $(tail -n 5 "$TMP/origin.log" "$TMP/origin/logs/error.log" 2>/dev/null)"
+}
+
+# write_nginx_config: $TMP/nginx/nginx.conf, nginx as the HTTP/1.1 keep-alive proxy peer on
+# NGINX_PORT in front of the origin, with CLUSTERS upstreams (one used) like meshgate's config.
+write_nginx_config() {
+  local i upstreams=""
+  mkdir -p "$TMP/nginx/logs"
+  for ((i = 1; i < ${CLUSTERS:-1}; i++)); do
+    upstreams+="  upstream extra_$i { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }"$'\n'
+  done
+  {
+    nginx_main nginx
+    cat <<EOF
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  upstream origin {
+    server 127.0.0.1:$ORIGIN_PORT;
+    keepalive 64;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+  }
+$upstreams
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } >"$TMP/nginx/nginx.conf"
+}
+
 # The global and defaults sections every HAProxy peer runs with: one thread, keep-alive on both
 # sides with connection reuse, and timeouts longer than any run.
 haproxy_global_and_defaults() {

@@ -65,8 +65,6 @@ wait_h2() {
   return 1
 }
 
-BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
-
 # gRPC: every request is one unary meshgate.demo.Echo/Say call, the same
 # length-prefixed EchoRequest (message = 100 x "x") posted with gRPC's headers.
 # h2load counts HTTP statuses only, so a real gRPC client checks each target
@@ -103,29 +101,9 @@ if [[ $WORKLOAD == grpc ]]; then
   start origin "$CLIENT_CORE" "$GRPC_ECHO" --port "$ORIGIN_PORT" --address 127.0.0.1 --version bench
   wait_grpc "127.0.0.1:$ORIGIN_PORT" 10 || die "origin did not answer gRPC: $(tail -5 "$TMP/origin.log")"
 else
-# The origin: nginx, one worker, h2c on its port, a 1 KiB body from memory.
-mkdir -p "$TMP/origin/logs"
-cat >"$TMP/origin/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT http2 backlog=4096;
-    location / {
-      default_type text/plain;
-      return 200 "$BODY";
-    }
-  }
-}
-EOF
-start origin "$CLIENT_CORE" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
-wait_h2 "http://127.0.0.1:$ORIGIN_PORT/" 10 || die "origin did not serve h2c: $(tail -5 "$TMP/origin/logs/error.log")"
+  # The origin: nginx, one worker, h2c on its port, a 1 KiB body from memory.
+  start_origin http2
+  wait_h2 "http://127.0.0.1:$ORIGIN_PORT/" 10 || die "origin did not serve h2c: $(tail -5 "$TMP/origin/logs/error.log")"
 fi
 
 # nginx as an HTTP/2 proxy: h2c in, HTTP/2 to the origin over a kept-alive grpc_pass upstream.

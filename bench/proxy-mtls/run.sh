@@ -117,45 +117,6 @@ mint_peer_certificates() {
 # origin's /xfcc answers with the x-forwarded-client-cert header its caller sent: the proof that
 # the sidecar saw a verified client certificate.
 
-BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
-
-# nginx_main NAME: the part of nginx.conf every nginx here shares.
-nginx_main() {
-  cat <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/$1/nginx.pid;
-error_log $TMP/$1/logs/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 8192; }
-EOF
-}
-
-write_origin_config() {
-  mkdir -p "$TMP/origin/logs"
-  {
-    nginx_main origin
-    cat <<EOF
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
-    location / {
-      default_type text/plain;
-      return 200 "$BODY";
-    }
-    location = /xfcc {
-      default_type text/plain;
-      return 200 "\$http_x_forwarded_client_cert";
-    }
-  }
-}
-EOF
-  } >"$TMP/origin/nginx.conf"
-}
-
 write_nginx_configs() {
   mkdir -p "$TMP/nginx-edge/logs" "$TMP/nginx-sidecar/logs"
   {
@@ -376,16 +337,6 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Targets. start_<target> sets PEER_URL, EDGE_PID and SIDECAR_PID (the process trees whose CPU
 # counts; for direct both are the origin), or returns non-zero with SKIP_REASON set.
-
-ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT/"
-
-start_origin() {
-  write_origin_config
-  start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
-  ORIGIN_PID=$LAST_PID
-  wait_http "$ORIGIN_URL" 10 "$ORIGIN_PID" ||
-    die "origin nginx did not serve $ORIGIN_URL; log: $(tail -n 5 "$TMP/origin.log" "$TMP/origin/logs/error.log" 2>/dev/null)"
-}
 
 start_direct() {
   PEER_URL=$ORIGIN_URL
@@ -651,7 +602,12 @@ START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 } | tee "$TMP/header.txt" >&2
 
 mint_peer_certificates
-start_origin
+# The origin also echoes the x-forwarded-client-cert it got, to check what the sidecar sends.
+# shellcheck disable=SC2016  # $http_x_forwarded_client_cert is nginx's variable
+start_origin "" '    location = /xfcc {
+      default_type text/plain;
+      return 200 "$http_x_forwarded_client_cert";
+    }'
 for peer in $PEERS; do
   case $peer in
     direct | nginx | haproxy | meshgate | meshgate-baseline) ;;

@@ -54,53 +54,11 @@ done
 
 idle_ticks() { awk -v c="cpu$1" '$1 == c {print $5 + $6}' /proc/stat; }
 
-BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
-mkdir -p "$TMP/origin/logs" "$TMP/nginx/logs" "$TMP/state"
-cat >"$TMP/origin/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
-    location / { default_type text/plain; return 200 "$BODY"; }
-  }
-}
-EOF
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  upstream origin {
-    server 127.0.0.1:$ORIGIN_PORT;
-    keepalive 64;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-  }
-  server {
-    listen 127.0.0.1:$NGINX_PORT backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
-ORIGIN_PID=$LAST_PID
-wait_http "http://127.0.0.1:$ORIGIN_PORT/" 20 "$ORIGIN_PID" || die "the origin did not come up"
+mkdir -p "$TMP/state"
+CLUSTERS=100 # as many upstreams in nginx as run.sh's meshgate config has clusters
+write_nginx_config
+# shellcheck disable=SC2119  # the plain HTTP/1.1 origin
+start_origin
 PORT_BASE=$PORT_BASE bash "$ROOT/bench/proxy/run.sh" --write-meshgate-config "$TMP/config"
 start operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" \
   --state-dir "$TMP/state" --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" --log-level warn

@@ -51,68 +51,6 @@ bench_init proxy
 # ---------------------------------------------------------------------------------------------
 # Configs. Every peer keeps connections alive on both sides and logs nothing.
 
-BODY=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
-
-write_origin_config() {
-  mkdir -p "$TMP/origin/logs"
-  cat >"$TMP/origin/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/logs/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
-    location / {
-      default_type text/plain;
-      return 200 "$BODY";
-    }
-  }
-}
-EOF
-}
-
-write_nginx_config() {
-  local i upstreams=""
-  mkdir -p "$TMP/nginx/logs"
-  for ((i = 1; i < CLUSTERS; i++)); do
-    upstreams+="  upstream extra_$i { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }"$'\n'
-  done
-  cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  upstream origin {
-    server 127.0.0.1:$ORIGIN_PORT;
-    keepalive 64;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-  }
-$upstreams
-  server {
-    listen 127.0.0.1:$NGINX_PORT backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-}
-
 write_haproxy_config() {
   local i
   mkdir -p "$TMP/haproxy"
@@ -223,16 +161,6 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Peers. start_<peer> sets PEER_URL and PEER_PID (the process tree whose CPU and memory count),
 # or returns non-zero with SKIP_REASON set.
-
-ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT/"
-
-start_origin() {
-  write_origin_config
-  start origin "$CLIENT_CORE" "${RT[@]}" nginx -c "$TMP/origin/nginx.conf" -p "$TMP/origin/"
-  ORIGIN_PID=$LAST_PID
-  wait_http "$ORIGIN_URL" 10 "$ORIGIN_PID" ||
-    die "origin nginx did not serve $ORIGIN_URL; log: $(tail -n 5 "$TMP/origin.log" "$TMP/origin/logs/error.log" 2>/dev/null)"
-}
 
 start_direct() {
   PEER_URL=$ORIGIN_URL
@@ -413,6 +341,7 @@ START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     "${DURATION}s at $LATENCY_RATE req/s (latency), $IDLE_CONNECTIONS idle connections (memory)"
 } | tee "$TMP/header.txt" >&2
 
+# shellcheck disable=SC2119  # the plain HTTP/1.1 origin
 start_origin
 SKIPPED=""
 for peer in $PEERS; do

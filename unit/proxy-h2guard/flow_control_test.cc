@@ -8,7 +8,6 @@
 //  - the same for an HTTP/1.1 client that does not read its socket;
 //  - an upload to an upstream that does not read stalls the client, with
 //    the same memory bound, and completes once the upstream reads.
-#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -17,34 +16,8 @@
 namespace meshgate::proxy::h2guard_test {
 namespace {
 
-// The largest buffer the kernel may give a TCP socket in `sysctl` (the
-// third field of net.ipv4.tcp_rmem / tcp_wmem).
-uint64_t KernelBufferMax(const char* sysctl) {
-  std::ifstream in(sysctl);
-  uint64_t min = 0, initial = 0, max = 0;
-  in >> min >> initial >> max;
-  return max > 0 ? max : (6ull << 20);
-}
-
-// Larger than what the kernel's buffers on both sockets of both hops can
-// hold (loopback autotunes them up to these maxima), so that a proxy
-// without back-pressure would have to hold much of it in memory.
-uint64_t Large() {
-  return 2 * KernelBufferMax("/proc/sys/net/ipv4/tcp_rmem") +
-         2 * KernelBufferMax("/proc/sys/net/ipv4/tcp_wmem") + (64ull << 20);
-}
-
-// The resident memory of this process (the proxy's worker, the clients and
-// the upstream; only the proxy buffers bodies). CTest runs each case in a
-// process of its own.
-uint64_t ResidentBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
+// More than the kernel buffers of the client and upstream hops may hold.
+uint64_t Large() { return LargerThanKernelBuffers(2); }
 
 // What the proxy may add while a peer is stalled: a buffer limit (1 MiB) in
 // each of a few places, and slack for the allocator.

@@ -1,35 +1,31 @@
 // Test support for the flow-control and circuit-breaker tests: a real Worker
 // programmed through a real ConfigStore, a blocking HTTP/1.1 upstream on
-// loopback with a thread per connection, and blocking client helpers
-// (HTTP/1.1 by hand, HTTP/2 through the proxy's own client codec).
+// loopback with a thread per connection, and blocking clients (HTTP/1.1 by
+// hand with unit/proxy-support/loopback.h, HTTP/2 through the proxy's own
+// client codec).
 //
 // The upstream counts what it managed to send and notices when the proxy
 // stops reading (a send blocked for kStallTimeout): that is how the tests see
 // back-pressure without looking at the clock.
 #pragma once
 
-#include <arpa/inet.h>
-#include <google/protobuf/text_format.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "gtest/gtest.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/http/http2_codec.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/stats.h"
+#include "unit/proxy-support/loopback.h"
 
 namespace meshgate::proxy::h2guard_test {
 
@@ -38,62 +34,39 @@ using namespace std::chrono_literals;
 // A send that makes no progress for this long means the peer stopped reading.
 inline constexpr auto kStallTimeout = 1500ms;
 
-inline int ConnectTo(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{20, 0};  // a broken proxy fails the test instead of hanging it
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
+using loopback::BodyOf;
+using loopback::ConnectTo;
+using loopback::ReadResponse;
+using loopback::SendAll;
+
+// The largest buffer the kernel may give a TCP socket in `sysctl` (the
+// third field of net.ipv4.tcp_rmem / tcp_wmem).
+inline uint64_t KernelBufferMax(const char* sysctl) {
+  std::ifstream in(sysctl);
+  uint64_t min = 0, initial = 0, max = 0;
+  in >> min >> initial >> max;
+  return max > 0 ? max : (6ull << 20);
 }
 
-// Sends everything; false when the peer stopped taking bytes for
-// `stall` (if given) or the connection failed.
-inline bool SendAll(int fd, std::string_view bytes, std::chrono::milliseconds stall = 0ms,
-                    std::atomic<uint64_t>* counter = nullptr) {
-  if (stall.count() > 0) {
-    timeval tv{static_cast<time_t>(stall.count() / 1000),
-               static_cast<suseconds_t>((stall.count() % 1000) * 1000)};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  }
-  while (!bytes.empty()) {
-    ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    if (counter != nullptr) *counter += static_cast<uint64_t>(n);
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
+// A body larger than `n` receive-plus-send buffer pairs at the kernel's
+// maxima (loopback autotunes up to them) and 64 MiB more, so that a proxy
+// without back-pressure would have to hold much of it in memory.
+inline uint64_t LargerThanKernelBuffers(int n) {
+  return n * (KernelBufferMax("/proc/sys/net/ipv4/tcp_rmem") +
+              KernelBufferMax("/proc/sys/net/ipv4/tcp_wmem")) +
+         (64ull << 20);
 }
 
-// Reads one HTTP/1.1 response (head + content-length body), or until EOF.
-inline std::string ReadResponse(int fd) {
-  std::string buf;
-  char chunk[65536];
-  while (true) {
-    size_t head_end = buf.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      size_t length = 0;
-      std::string head = buf.substr(0, head_end);
-      for (auto& c : head) c = static_cast<char>(std::tolower(c));
-      size_t cl = head.find("content-length: ");
-      if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
-      if (buf.size() >= head_end + 4 + length) return buf.substr(0, head_end + 4 + length);
-    }
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return buf;
-    buf.append(chunk, static_cast<size_t>(n));
+// The resident memory of this process (the proxy's worker, the clients and
+// the upstream; only the proxy buffers bodies). CTest runs each case in a
+// process of its own.
+inline uint64_t ResidentBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   }
-}
-
-inline std::string BodyOf(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? std::string() : response.substr(end + 4);
+  return 0;
 }
 
 // The blocking upstream. Paths:
@@ -105,38 +78,10 @@ inline std::string BodyOf(const std::string& response) {
 //   anything    200 "hello"
 class SlowUpstream {
  public:
-  SlowUpstream() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    listen(listen_fd_, 128);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { Accept(); });
-  }
-  ~SlowUpstream() {
-    Release();
-    shutdown(listen_fd_, SHUT_RDWR);
-    close(listen_fd_);
-    acceptor_.join();
-    {
-      std::lock_guard lock(mu_);
-      for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-    }
-    for (auto& t : threads_) t.join();
-  }
-  uint16_t port() const { return port_; }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-  int connections() const { return connections_; }
+  ~SlowUpstream() { Release(); }
+  uint16_t port() const { return server_.port(); }
+  void Release() { gate_.Release(); }
+  int connections() const { return server_.connections(); }
   int holds_seen() const { return holds_seen_; }
   uint64_t body_bytes_sent() const { return body_bytes_sent_; }
   bool send_stalled() const { return send_stalled_; }
@@ -147,16 +92,6 @@ class SlowUpstream {
   }
 
  private:
-  void Accept() {
-    while (true) {
-      int fd = accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      ++connections_;
-      std::lock_guard lock(mu_);
-      fds_.push_back(fd);
-      threads_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
   void Serve(int fd) {
     std::string buf;
     char chunk[65536];
@@ -178,14 +113,10 @@ class SlowUpstream {
       }
       if (path == "/hold" || path == "/upload") {
         ++holds_seen_;
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return released_; });
+        gate_.Wait();
       }
       if (path == "/upload") {
-        std::string lower = head;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(c));
-        size_t cl = lower.find("content-length: ");
-        uint64_t want = cl == std::string::npos ? 0 : std::stoull(lower.substr(cl + 16));
+        uint64_t want = loopback::ContentLengthOf(head);
         uint64_t got = std::min<uint64_t>(want, buf.size());
         buf.erase(0, got);
         while (got < want) {
@@ -204,7 +135,6 @@ class SlowUpstream {
       }
       SendAll(fd, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
     }
-    close(fd);
   }
   void SendBig(int fd, uint64_t size) {
     SendAll(fd, "HTTP/1.1 200 OK\r\ncontent-length: " + std::to_string(size) + "\r\n\r\n");
@@ -226,26 +156,18 @@ class SlowUpstream {
     big_done_ = true;
   }
 
-  int listen_fd_;
-  uint16_t port_;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  std::atomic<int> connections_{0};
+  loopback::Gate gate_;
   std::atomic<int> holds_seen_{0};
   std::atomic<uint64_t> body_bytes_sent_{0};
   std::atomic<bool> send_stalled_{false};
   std::atomic<bool> big_done_{false};
-  std::vector<int> fds_;
-  std::vector<std::thread> threads_;
+  // Last: destroyed first, joining the connection threads that use the rest.
+  loopback::ThreadPerConnectionServer server_{[this](int fd) { Serve(fd); }};
 };
 
 template <typename T>
 T Parse(const std::string& text) {
-  T message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
-  return message;
+  return loopback::ParseText<T>(text);
 }
 
 // A listener on an ephemeral port routing everything to cluster "c";

@@ -9,7 +9,6 @@
 //    the front's stream, the front's HTTP/2 client codec fills, the front
 //    stops reading the client, whose send stalls; then everything goes
 //    through once the upstream reads.
-#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -18,27 +17,8 @@
 namespace meshgate::proxy::h2guard_test {
 namespace {
 
-uint64_t KernelBufferMax(const char* sysctl) {
-  std::ifstream in(sysctl);
-  uint64_t min = 0, initial = 0, max = 0;
-  in >> min >> initial >> max;
-  return max > 0 ? max : (6ull << 20);
-}
-
-// Beyond what the kernel buffers of both hops' sockets may hold.
-uint64_t Large() {
-  return 4 * KernelBufferMax("/proc/sys/net/ipv4/tcp_rmem") +
-         4 * KernelBufferMax("/proc/sys/net/ipv4/tcp_wmem") + (64ull << 20);
-}
-
-uint64_t ResidentBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
+// More than the kernel buffers of all three hops may hold.
+uint64_t Large() { return LargerThanKernelBuffers(4); }
 
 // Two proxies' worth of buffer limits, and allocator slack.
 constexpr uint64_t kGrowthBound = 32ull << 20;

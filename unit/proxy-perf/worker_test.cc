@@ -10,89 +10,32 @@
 //  - the local rate limit answers 429 with the x-ratelimit-* headers.
 #include "proxy/server/worker.h"
 
-#include <arpa/inet.h>
-#include <google/protobuf/text_format.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "gtest/gtest.h"
 #include "proxy/config/config_snapshot.h"
 #include "proxy/stats/stats.h"
+#include "unit/proxy-support/loopback.h"
 
 namespace meshgate::proxy::server {
 namespace {
 
 using namespace std::chrono_literals;
 
-// --- sockets --------------------------------------------------------------
+using loopback::PeerClosed;
+using loopback::ReadResponse;
+using loopback::SendAll;
 
-int ConnectTo(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{10, 0};  // a broken proxy fails the test instead of hanging it
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
-}
-
-void SendAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-// Reads one HTTP/1.1 response (head + content-length body) or until EOF.
-// `eof` reports whether the peer closed right after it.
-std::string ReadResponse(int fd, std::string* pending = nullptr) {
-  std::string buf = pending ? *pending : std::string();
-  char chunk[4096];
-  while (true) {
-    size_t head_end = buf.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      size_t length = 0;
-      std::string head = buf.substr(0, head_end);
-      for (auto& c : head) c = static_cast<char>(std::tolower(c));
-      size_t cl = head.find("content-length: ");
-      if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
-      if (buf.size() >= head_end + 4 + length) {
-        if (pending) *pending = buf.substr(head_end + 4 + length);
-        return buf.substr(0, head_end + 4 + length);
-      }
-    }
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return buf;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-}
-
-// True when the peer closed the connection (EOF or reset) within `timeout`.
-bool PeerClosed(int fd, std::chrono::milliseconds timeout) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  char c;
-  return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
-}
+int ConnectTo(uint16_t port) { return loopback::ConnectTo(port, /*receive_timeout=*/10s); }
 
 std::string Get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nhost: test\r\n" + extra + "\r\n";
@@ -148,47 +91,12 @@ bool TakeFrame(std::string& buf, uint8_t* opcode, std::string* payload) {
 // 200 "hello".
 class TestUpstream {
  public:
-  TestUpstream() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    listen(listen_fd_, 64);
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { Accept(); });
-  }
-  ~TestUpstream() {
-    Release();
-    shutdown(listen_fd_, SHUT_RDWR);
-    close(listen_fd_);
-    acceptor_.join();
-    std::lock_guard lock(mu_);
-    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-    for (auto& t : threads_) t.detach();  // each exits on its closed socket
-  }
-  uint16_t port() const { return port_; }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  ~TestUpstream() { Release(); }
+  uint16_t port() const { return server_.port(); }
+  void Release() { gate_.Release(); }
   int holds_seen() const { return holds_seen_; }
 
  private:
-  void Accept() {
-    while (true) {
-      int fd = accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::lock_guard lock(mu_);
-      fds_.push_back(fd);
-      threads_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
   void Serve(int fd) {
     std::string buf;
     char chunk[4096];
@@ -216,12 +124,10 @@ class TestUpstream {
       }
       if (head.rfind("GET /hold", 0) == 0) {
         ++holds_seen_;
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return released_; });
+        gate_.Wait();
       }
       SendAll(fd, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
     }
-    close(fd);
   }
   void EchoFrames(int fd, std::string& buf) {
     char chunk[4096];
@@ -238,24 +144,17 @@ class TestUpstream {
     }
   }
 
-  int listen_fd_;
-  uint16_t port_;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
+  loopback::Gate gate_;
   std::atomic<int> holds_seen_{0};
-  std::vector<int> fds_;
-  std::vector<std::thread> threads_;
+  // Last: destroyed first, joining the connection threads that use the rest.
+  loopback::ThreadPerConnectionServer server_{[this](int fd) { Serve(fd); }};
 };
 
 // --- config -----------------------------------------------------------------
 
 template <typename T>
 T Parse(const std::string& text) {
-  T message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
-  return message;
+  return loopback::ParseText<T>(text);
 }
 
 // A listener on an ephemeral port routing everything to cluster "c", with

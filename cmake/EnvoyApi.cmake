@@ -105,7 +105,8 @@ add_library(envoy_api STATIC ${_srcs})
 target_include_directories(envoy_api SYSTEM PUBLIC "${_gen}")
 target_link_libraries(envoy_api PUBLIC protobuf::libprotobuf gRPC::grpc++)
 # Generated code: always optimised (it sits on the xDS hot path), no debug info
-# (it halves the build), never warned about. Protos whose fields are C++20
-# keywords (jwt_authn's `requires`) cannot be compiled as C++20 by protobuf 3.21.
-target_compile_options(envoy_api PRIVATE -w -O2 -g0)
+# (it halves the build), never warned about, a section per function for the
+# proxy's ordered static link. Protos whose fields are C++20 keywords
+# (jwt_authn's `requires`) cannot be compiled as C++20 by protobuf 3.21.
+target_compile_options(envoy_api PRIVATE -w -O2 -g0 ${MESHGATE_SECTION_FLAGS})
 set_target_properties(envoy_api PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -19,9 +19,9 @@
 # binary still needs a shared library other than glibc's.
 #
 # Measured with bench/proxy/run.sh (100 clusters, one worker): idle VmRSS
-# 22.5 MB shared, 14.8 MB static, 13.6 MB with proxy/grpc_core_plugins.cc.
-# What is left is mostly code the kernel maps 64 KB around each touched page
-# (fault-around), glibc (2.2 MB) and the heap. The link takes about 3 s.
+# 22.5 MB shared, 14.8 MB static, 13.6 MB with proxy/grpc_core_plugins.cc,
+# 9.9 MB with the symbol order below. What is left is the code the proxy
+# runs, glibc (about 2 MB) and the heap. The link takes about 3 s.
 #
 # Only meshgate-proxy is linked this way: the tests link the same
 # meshgate_proxy library against the shared libraries (fast links on small
@@ -47,6 +47,27 @@ function(_meshgate_find_archives out)
     list(APPEND paths "${MESHGATE_STATIC_${name}}")
   endforeach()
   set(${out} "${paths}" PARENT_SCOPE)
+endfunction()
+
+# The functions the proxy runs from start-up to serving, laid out first and
+# side by side (proxy/symbol-order.txt, made by scripts/proxy-symbol-order.sh
+# from a callgrind run). The kernel maps code around each page a process
+# touches, so the same touched functions spread over the whole binary keep
+# about a third more memory resident: 13.0 MB idle RSS unordered, 9.9 MB
+# ordered (with our code and envoy_api compiled a section per function).
+# Only lld takes an ordering file; without it the link is the same minus the
+# ordering.
+function(_meshgate_order_symbols name)
+  set(order_file "${PROJECT_SOURCE_DIR}/proxy/symbol-order.txt")
+  find_program(MESHGATE_LLD ld.lld)
+  if(NOT MESHGATE_LLD OR NOT EXISTS "${order_file}")
+    message(STATUS "${name}: ld.lld or ${order_file} missing, linking without symbol order "
+                   "(more idle memory)")
+    return()
+  endif()
+  target_link_options(${name} PRIVATE -fuse-ld=lld
+    "LINKER:--symbol-ordering-file=${order_file}" LINKER:--no-warn-symbol-ordering)
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS "${order_file}")
 endfunction()
 
 # meshgate_proxy_binary(NAME SOURCES... STATIC_SOURCES... LIBRARIES...)
@@ -143,6 +164,7 @@ template std::shared_ptr<spdlog::logger> spdlog::stderr_color_mt<spdlog::synchro
   target_link_options(${name} PRIVATE
     -no-pie -static-libstdc++ -static-libgcc
     LINKER:--gc-sections LINKER:-O1 LINKER:--as-needed)
+  _meshgate_order_symbols(${name})
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND "${CMAKE_COMMAND}" -DMESHGATE_CHECK_BINARY=$<TARGET_FILE:${name}>
             "-DMESHGATE_CHECK_ALLOWED=${MESHGATE_STATIC_PROXY_ALLOWED_NEEDED}"

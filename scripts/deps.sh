@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
+  lld  # meshgate-proxy's link lays out its start-up and request-path code together
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
   libssl-dev openssl libyaml-cpp-dev libspdlog-dev libfmt-dev libcpprest-dev nlohmann-json3-dev
   libre2-dev libnghttp2-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -13,9 +13,13 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from report_common import Results, fmt, load, notes, table, times, verdict  # noqa: E402
 
-PEER_ORDER = ("direct", "nginx", "haproxy", "meshgate")
+PEER_ORDER = ("direct", "relay", "nginx", "haproxy", "meshgate")
 COLUMNS = ("peer", "max req/s", "vCPU/1k rps", "p50 us", "p99 us", "+p50 ms", "+p99 ms",
            "idle RSS MB", "B/conn", "errors")
+
+
+def sub(a, b):
+    return None if a is None or b is None else a - b
 
 
 def table_rows(r, order):
@@ -49,8 +53,9 @@ def main(argv):
     order = [p for p in PEER_ORDER if p in r.targets]
 
     lines = [header, ""] + table(COLUMNS, table_rows(r, order))
-    lines.append("(direct: the origin alone, its vCPU is the origin's; +p50/+p99: added over "
-                 "direct; RSS summed over the peer's processes)")
+    lines.append("(direct: the origin alone, its vCPU is the origin's; relay: a bare epoll byte "
+                 "relay, the least any proxy adds here; +p50/+p99: added over direct; RSS summed "
+                 "over the peer's processes)")
 
     ratios = {
         "throughput_meshgate_over_haproxy": r.ratio("meshgate", "haproxy", "max_rps"),
@@ -80,6 +85,17 @@ def main(argv):
         ("idle RSS MB", None if idle_kb is None else idle_kb / 1024, "<=", 10),
         ("bytes per idle connection", r.get("meshgate", "conn_rss_bytes"), "<=", 8192),
     ]
+    if "relay" in r.targets and not r.skipped("relay"):
+        # What the hop itself costs on this machine: a target below it is out of reach for
+        # any proxy here, and the distance above it is what meshgate's own work adds.
+        lines.append("")
+        lines.append(
+            "floor (relay): vCPU per 1k req/s "
+            f"{fmt(r.get('relay', 'vcpu_per_1k_rps'), '.4f')}, added p50 "
+            f"{fmt(r.added_ms('relay', 'latency_p50_us'), '+.3f')} ms, added p99 "
+            f"{fmt(r.added_ms('relay', 'latency_p99_us'), '+.3f')} ms; meshgate over the floor: "
+            f"vCPU {fmt(sub(r.get('meshgate', 'vcpu_per_1k_rps'), r.get('relay', 'vcpu_per_1k_rps')), '+.4f')}, "
+            f"p50 {fmt(sub(r.added_ms('meshgate', 'latency_p50_us'), r.added_ms('relay', 'latency_p50_us')), '+.3f')} ms")
     lines.append("")
     lines.append("meshgate against its targets:")
     for name, value, op, target in targets:

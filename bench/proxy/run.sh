@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side HTTP/1.1 proxy benchmark: the same origin, load generators and core pinning for
-# a direct baseline, nginx, HAProxy and meshgate-proxy, in one run. See bench/README.md.
+# a direct baseline, a bare byte relay (the floor of any proxy here), nginx, HAProxy and
+# meshgate-proxy, in one run. See bench/README.md.
 #
 #   bash bench/proxy/run.sh
 #   bash bench/proxy/run.sh --write-meshgate-config DIR   # only write meshgate's config, to DIR
@@ -8,7 +9,7 @@
 # Environment (all optional):
 #   BUILD_DIR       build tree with bin/meshgate-loadgen (and meshgate binaries)  [<repo>/build]
 #   MESHGATE_PROXY, MESHGATE_OPERATOR   the meshgate binaries  [$BUILD_DIR/bin/...]
-#   PEERS           which targets to measure                   ["direct nginx haproxy meshgate"]
+#   PEERS           which targets to measure             ["direct relay nginx haproxy meshgate"]
 #   DURATION        seconds per load phase                     [10]
 #   PORT_BASE       first of the loopback ports used           [18080]
 #   RESULTS_DIR     where the JSON result goes                 [$BUILD_DIR/bench/results]
@@ -20,10 +21,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 LOADGEN=${LOADGEN:-$BUILD_DIR/bin/meshgate-loadgen}
+RELAY=${RELAY:-$BUILD_DIR/bin/meshgate-bench-relay}
 MESHGATE_PROXY=${MESHGATE_PROXY:-$BUILD_DIR/bin/meshgate-proxy}
 MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
 HOLD_CONNECTIONS="$ROOT/bench/proxy/hold_connections.py"
-PEERS=${PEERS:-"direct nginx haproxy meshgate"}
+PEERS=${PEERS:-"direct relay nginx haproxy meshgate"}
 DURATION=${DURATION:-10}
 PORT_BASE=${PORT_BASE:-18080}
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench/results}
@@ -40,6 +42,7 @@ ORIGIN_PORT=$PORT_BASE
 NGINX_PORT=$((PORT_BASE + 1))
 HAPROXY_PORT=$((PORT_BASE + 2))
 MESHGATE_PORT=$((PORT_BASE + 3))
+RELAY_PORT=$((PORT_BASE + 4))
 OPERATOR_XDS_PORT=$((PORT_BASE + 10))
 OPERATOR_ADMIN_PORT=$((PORT_BASE + 11))
 PROXY_ADMIN_PORT=$((PORT_BASE + 12))
@@ -165,6 +168,21 @@ EOF
 start_direct() {
   PEER_URL=$ORIGIN_URL
   PEER_PID=$ORIGIN_PID
+}
+
+# The floor: one epoll thread copying bytes between each client connection and an upstream
+# connection of its own (bench/proxy/tcp_relay.cc). What it adds is the hop itself.
+start_relay() {
+  if [[ ! -x $RELAY ]]; then
+    SKIP_REASON="$RELAY not found (cmake --build build --target meshgate-bench-relay)"
+    return 1
+  fi
+  start relay "$PROXY_CORE" "${RT[@]}" "$RELAY" --listen "127.0.0.1:$RELAY_PORT" \
+    --upstream "127.0.0.1:$ORIGIN_PORT"
+  PEER_PID=$LAST_PID
+  PEER_URL="http://127.0.0.1:$RELAY_PORT/"
+  wait_http "$PEER_URL" 10 "$PEER_PID" ||
+    die "the relay did not pass $PEER_URL through; log: $(tail -n 5 "$TMP/relay.log")"
 }
 
 start_nginx() {
@@ -317,7 +335,7 @@ for tool in nginx haproxy wrk taskset curl python3 ss pgrep getconf "${RT[@]:0:1
 done
 [[ -x $LOADGEN ]] ||
   die "$LOADGEN not found: cmake --build build --target meshgate-loadgen (or set LOADGEN)"
-for port in "$ORIGIN_PORT:origin" "$NGINX_PORT:nginx" "$HAPROXY_PORT:haproxy" \
+for port in "$ORIGIN_PORT:origin" "$RELAY_PORT:relay" "$NGINX_PORT:nginx" "$HAPROXY_PORT:haproxy" \
   "$MESHGATE_PORT:meshgate listener" "$OPERATOR_XDS_PORT:meshgate-operator xDS" \
   "$OPERATOR_ADMIN_PORT:meshgate-operator admin" "$PROXY_ADMIN_PORT:meshgate-proxy admin"; do
   require_port_free "${port%%:*}" "${port#*:}"
@@ -345,7 +363,10 @@ START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 start_origin
 SKIPPED=""
 for peer in $PEERS; do
-  case $peer in direct | nginx | haproxy | meshgate) ;; *) die "unknown peer '$peer' in PEERS" ;; esac
+  case $peer in
+    direct | relay | nginx | haproxy | meshgate) ;;
+    *) die "unknown peer '$peer' in PEERS" ;;
+  esac
   SKIP_REASON=""
   log "$peer: starting"
   if ! "start_$peer"; then

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import report_common  # noqa: E402
 from report_common import fmt, load, notes, table, times, verdict  # noqa: E402
 
-ORDER = ("direct", "nginx", "haproxy", "meshgate-baseline", "meshgate")
+ORDER = ("direct", "relay", "nginx", "haproxy", "meshgate-baseline", "meshgate")
 COLUMNS = ("target", "max req/s", "edge vCPU", "sidecar vCPU", "p50 us", "p90 us", "p99 us",
            "+p50 ms", "+p90 ms", "+p99 ms", "errors")
 # The issue's targets, per proxy; Istio's sidecar needs 0.20 vCPU per 1k req/s.
@@ -97,6 +97,15 @@ def main(argv):
             f"both {times(ratios[f'total_cpu_meshgate_over_{key}'])}; "
             f"added p50 {times(ratios[f'added_p50_meshgate_over_{key}'])}, "
             f"added p99 {times(ratios[f'added_p99_meshgate_over_{key}'])}")
+
+    if "relay" in r.targets and not r.skipped("relay"):
+        # Two plaintext hops doing nothing: what any pair of proxies adds here.
+        lines.append(
+            "floor (two plaintext relays): added p50 "
+            f"{fmt(r.added_ms('relay', 'latency_p50_us'), '+.3f')} ms, added p99 "
+            f"{fmt(r.added_ms('relay', 'latency_p99_us'), '+.3f')} ms, vCPU per relay "
+            f"{fmt(r.get('relay', 'edge_vcpu_per_1k_rps'), '.4f')} / "
+            f"{fmt(r.get('relay', 'sidecar_vcpu_per_1k_rps'), '.4f')}")
 
     targets = [
         ("edge vCPU per 1k req/s", r.get("meshgate", "edge_vcpu_per_1k_rps"), "<=",

@@ -12,12 +12,15 @@
 #   nginx     loadgen -> nginx edge (proxy_pass https, client certificate, verify) == mTLS ==>
 #             nginx sidecar (ssl_verify_client on) -> origin
 #   haproxy   the same with two HAProxy instances
+#   relay     loadgen -> relay -> relay -> origin: two bare epoll byte relays, plaintext
+#             (bench/proxy/tcp_relay.cc). The floor of the two hops without TLS: what any pair
+#             of proxies adds here before doing any work of its own
 # The peers' ECDSA P-256 certificates are minted by this script with `openssl`.
 #
 # Environment (all optional):
 #   BUILD_DIR       build tree with bin/meshgate-loadgen, meshgate-proxy, meshgate-operator [<repo>/build]
 #   MESHGATE_PROXY, MESHGATE_OPERATOR, LOADGEN   the binaries                     [$BUILD_DIR/bin/...]
-#   PEERS           which targets to measure                  ["direct nginx haproxy meshgate"]
+#   PEERS           which targets to measure            ["direct relay nginx haproxy meshgate"]
 #   MESHGATE_BASELINE  another meshgate-proxy binary (e.g. built from the previous commit): adds
 #                   the target meshgate-baseline, the same path with that binary on both hops
 #   DURATION        seconds per load phase                    [10]
@@ -35,7 +38,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 LOADGEN=${LOADGEN:-$BUILD_DIR/bin/meshgate-loadgen}
 MESHGATE_PROXY=${MESHGATE_PROXY:-$BUILD_DIR/bin/meshgate-proxy}
 MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
-PEERS=${PEERS:-"direct nginx haproxy meshgate"}
+PEERS=${PEERS:-"direct relay nginx haproxy meshgate"}
+RELAY=${RELAY:-$BUILD_DIR/bin/meshgate-bench-relay}
 MESHGATE_BASELINE=${MESHGATE_BASELINE:-}
 if [[ -n $MESHGATE_BASELINE && $PEERS != *meshgate-baseline* ]]; then PEERS+=" meshgate-baseline"; fi
 DURATION=${DURATION:-10}
@@ -58,6 +62,8 @@ HAPROXY_POD_IP=127.0.0.33
 MESHGATE_EDGE_PORT=$((PORT_BASE + 1))
 NGINX_EDGE_PORT=$((PORT_BASE + 2))
 HAPROXY_EDGE_PORT=$((PORT_BASE + 3))
+RELAY_EDGE_PORT=$((PORT_BASE + 4))
+RELAY_SIDECAR_PORT=$((PORT_BASE + 5))
 OPERATOR_XDS_PORT=$((PORT_BASE + 10))
 OPERATOR_ADMIN_PORT=$((PORT_BASE + 11))
 OPERATOR_CA_PORT=$((PORT_BASE + 12))
@@ -351,6 +357,23 @@ start_nginx_instance() {
   start "$1" "$PROXY_CORE" "${RT[@]}" nginx -c "$TMP/$1/nginx.conf" -p "$TMP/$1/"
 }
 
+# Two relays in a chain, on the proxy core like the proxies: the floor of two hops.
+start_relay() {
+  if [[ ! -x $RELAY ]]; then
+    SKIP_REASON="$RELAY not found (cmake --build build --target meshgate-bench-relay)"
+    return 1
+  fi
+  start relay-sidecar "$PROXY_CORE" "${RT[@]}" "$RELAY" --listen "127.0.0.1:$RELAY_SIDECAR_PORT" \
+    --upstream "127.0.0.1:$ORIGIN_PORT"
+  SIDECAR_PID=$LAST_PID
+  start relay-edge "$PROXY_CORE" "${RT[@]}" "$RELAY" --listen "127.0.0.1:$RELAY_EDGE_PORT" \
+    --upstream "127.0.0.1:$RELAY_SIDECAR_PORT"
+  EDGE_PID=$LAST_PID
+  PEER_URL="http://127.0.0.1:$RELAY_EDGE_PORT/"
+  wait_http "$PEER_URL" 10 "$EDGE_PID" ||
+    die "the relays did not pass $PEER_URL through; logs: $(tail -n 5 "$TMP"/relay-*.log)"
+}
+
 start_nginx() {
   write_nginx_configs
   start_nginx_instance nginx-sidecar
@@ -576,7 +599,8 @@ done
 [[ -x $LOADGEN ]] ||
   die "$LOADGEN not found: cmake --build build --target meshgate-loadgen (or set LOADGEN)"
 for port in "$ORIGIN_PORT:origin and sidecars" "$MESHGATE_EDGE_PORT:meshgate gateway" \
-  "$NGINX_EDGE_PORT:nginx edge" "$HAPROXY_EDGE_PORT:haproxy edge" \
+  "$NGINX_EDGE_PORT:nginx edge" "$HAPROXY_EDGE_PORT:haproxy edge" "$RELAY_EDGE_PORT:relay edge" \
+  "$RELAY_SIDECAR_PORT:relay sidecar" \
   "$OPERATOR_XDS_PORT:meshgate-operator xDS" "$OPERATOR_ADMIN_PORT:meshgate-operator admin" \
   "$OPERATOR_CA_PORT:meshgate-operator CA" "$GATEWAY_ADMIN_PORT:meshgate gateway admin" \
   "$SIDECAR_ADMIN_PORT:meshgate sidecar admin"; do
@@ -610,7 +634,7 @@ start_origin "" '    location = /xfcc {
     }'
 for peer in $PEERS; do
   case $peer in
-    direct | nginx | haproxy | meshgate | meshgate-baseline) ;;
+    direct | relay | nginx | haproxy | meshgate | meshgate-baseline) ;;
     *) die "unknown target '$peer' in PEERS" ;;
   esac
   SKIP_REASON=""
@@ -621,7 +645,7 @@ for peer in $PEERS; do
     continue
   fi
   case $peer in
-    direct) ;;
+    direct | relay) ;;
     meshgate*) verify_mtls "$peer" "URI=$GATEWAY_ID" ;;
     *) verify_mtls "$peer" "CN=bench-edge" ;;
   esac

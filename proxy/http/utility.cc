@@ -32,6 +32,21 @@ bool IsRegNameChar(char c) {
   }
 }
 
+// The fields RemoveHopByHopFields may have to act on: without any of them
+// (nearly every request) there is nothing to do.
+bool NamesHopByHopField(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return name == "te";
+    case 10:
+      return name == "connection" || name == "keep-alive";
+    case 16:
+      return name == "proxy-connection";
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 PathAndQuery SplitPathAndQuery(std::string_view target) {
@@ -124,6 +139,16 @@ bool IsUpgradeRequest(const RequestHeaders& headers) {
 }
 
 void RemoveHopByHopFields(RequestHeaders& headers) {
+  // One scan of the names for the common request; the lookups below scan the
+  // map once per field they ask about.
+  bool present = false;
+  for (const HeaderField field : headers) {
+    if (NamesHopByHopField(field.name)) {
+      present = true;
+      break;
+    }
+  }
+  if (!present) return;
   const bool upgrade = IsUpgradeRequest(headers);
   if (headers.Has("connection")) {
     const std::string connection = headers.GetJoined("connection");

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -198,6 +199,25 @@ TEST(RequestHelpers, HopByHopFieldsStayOnTheirConnection) {
   EXPECT_EQ(upgrade.GetJoined("connection"), "upgrade");
   EXPECT_EQ(upgrade.Get("upgrade"), "websocket");
   EXPECT_FALSE(upgrade.Has("keep-alive"));
+}
+
+TEST(RequestHelpers, EachHopByHopFieldAloneIsFound) {
+  // Requests carry these rarely, so the function first looks for any of
+  // them; each must be found on its own, whatever its spelling.
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"Connection", "close"},
+                                                        {"Keep-Alive", "timeout=5"},
+                                                        {"Proxy-Connection", "keep-alive"},
+                                                        {"TE", "gzip"}}) {
+    RequestHeaders headers{{":method", "GET"}, {":path", "/"}, {"x-a", "1"}};
+    headers.Add(name, value);
+    RemoveHopByHopFields(headers);
+    EXPECT_FALSE(headers.Has(name)) << name;
+    EXPECT_EQ(headers.size(), 3u) << name;
+  }
+  RequestHeaders plain{{":method", "GET"}, {":path", "/"}, {"host", "a"}, {"x-te", "1"}};
+  RemoveHopByHopFields(plain);
+  EXPECT_EQ(plain.size(), 4u);
 }
 
 }  // namespace

@@ -30,8 +30,6 @@ upstream::PoolSettings PoolSettingsFor(const config::ClusterConfig& cluster) {
   if (cluster.max_requests_per_connection) {
     s.max_requests_per_connection = *cluster.max_requests_per_connection;
   }
-  s.max_connections = cluster.circuit_breakers.max_connections;
-  s.max_pending = cluster.circuit_breakers.max_pending_requests;
   s.circuit_breaker = cluster.circuit_breaker;
   if (cluster.per_connection_buffer_limit_bytes) {
     s.buffer_limit_bytes = *cluster.per_connection_buffer_limit_bytes;

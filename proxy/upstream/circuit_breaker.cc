@@ -50,9 +50,13 @@ CircuitBreaker::Slot CircuitBreaker::TryAcquire(Resource resource) {
   return Slot(shared_from_this(), resource);
 }
 
-CircuitBreaker::Slot CircuitBreaker::AcquireAnyway(Resource resource) {
-  in_use_[Index(resource)].fetch_add(1, std::memory_order_relaxed);
-  return Slot(shared_from_this(), resource);
+CircuitBreaker::Slot CircuitBreaker::AcquireConnection(bool pool_has_connections,
+                                                       bool* overflowed) {
+  Slot slot = TryAcquire(Resource::kConnections);
+  *overflowed = !slot.held();
+  if (slot.held() || pool_has_connections) return slot;
+  in_use_[Index(Resource::kConnections)].fetch_add(1, std::memory_order_relaxed);
+  return Slot(shared_from_this(), Resource::kConnections);
 }
 
 }  // namespace meshgate::proxy::upstream

@@ -65,10 +65,12 @@ class CircuitBreaker : public std::enable_shared_from_this<CircuitBreaker> {
   // A slot when the resource is below its limit; an empty slot (held() is
   // false) when the breaker is open for it.
   Slot TryAcquire(Resource resource);
-  // A slot even over the limit. Envoy lets a pool with no connection at all
-  // open one whatever max_connections says, so that its queued requests are
-  // not stranded by other hosts' connections.
-  Slot AcquireAnyway(Resource resource);
+  // A connection slot for a pool about to open one more connection: empty
+  // at max_connections, unless the pool has no connection at all. That pool
+  // gets one anyway, as in Envoy, so that its queued requests are not
+  // stranded by other hosts' connections. `overflowed` says whether the
+  // limit was reached either way (the pool counts upstream_cx_overflow).
+  Slot AcquireConnection(bool pool_has_connections, bool* overflowed);
 
   uint64_t InUse(Resource resource) const {
     return in_use_[Index(resource)].load(std::memory_order_relaxed);

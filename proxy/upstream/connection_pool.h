@@ -17,12 +17,12 @@
 // more response, so the pool stops reading this stream's response (HTTP/1:
 // the connection's socket; HTTP/2: no WINDOW_UPDATE for the stream).
 //
-// Circuit breaking: with a CircuitBreaker in the settings, connections,
-// queued streams and streams in flight count against the cluster's limits;
-// a stream over max_requests or max_pending_requests fails with kOverflow
-// (counted in upstream_rq_pending_overflow), a connection over
-// max_connections is not opened (upstream_cx_overflow) unless the pool has
-// none at all.
+// Circuit breaking: connections, queued streams and streams in flight count
+// against the cluster's CircuitBreaker (a pool given none makes its own with
+// Envoy's default limits); a stream over max_requests or
+// max_pending_requests fails with kOverflow (counted in
+// upstream_rq_pending_overflow), a connection over max_connections is not
+// opened (upstream_cx_overflow) unless the pool has none at all.
 //
 // Thread-safety: single worker thread, like everything on a Dispatcher.
 #pragma once
@@ -78,16 +78,15 @@ struct PoolSettings {
   std::chrono::milliseconds idle_timeout{
       60'000};  // Envoy's default upstream idle timeout is 1h; keep it tighter
   uint32_t max_requests_per_connection = 0;  // 0: unlimited
-  uint32_t max_connections = 1024;
-  uint32_t max_pending = 1024;
   // HTTP/2: our own cap on streams per connection (the peer's SETTINGS may
   // lower it further); 0 takes the peer's value alone.
   uint32_t max_concurrent_streams = 0;
   // Request body held per stream before the owner is told to stop sending
   // (OnUpstreamWatermark); the HTTP/2 codec's per-stream output limit.
   size_t buffer_limit_bytes = 1024 * 1024;
-  // The cluster's limits, shared with its other pools (and workers); none
-  // when unset.
+  // The cluster's limits (connections, queued and active requests), shared
+  // with its other pools and workers; unset: the pool's own, at Envoy's
+  // defaults.
   std::shared_ptr<CircuitBreaker> circuit_breaker;
   // Makes each new connection's transport (TLS to the upstream); plaintext
   // when unset.
@@ -98,9 +97,9 @@ class ConnectionPool {
  public:
   virtual ~ConnectionPool() = default;
 
-  // A stream bound to a connection now or later (queued, bounded by
-  // max_pending; beyond it the stream fails with kOverflow from the event
-  // loop, never from inside this call).
+  // A stream bound to a connection now or later (queued, bounded by the
+  // breaker's max_pending_requests; beyond it the stream fails with
+  // kOverflow from the event loop, never from inside this call).
   virtual std::unique_ptr<UpstreamStream> NewStream(UpstreamStreamCallbacks& callbacks) = 0;
 
   virtual PoolProtocol protocol() const = 0;

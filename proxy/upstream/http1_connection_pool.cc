@@ -342,7 +342,11 @@ void Http1ConnectionPool::ActiveClient::OnEvent(network::ConnectionEvent event) 
 
 Http1ConnectionPool::Http1ConnectionPool(event::Dispatcher& dispatcher, network::Address address,
                                          PoolSettings settings, stats::ClusterStats& stats)
-    : dispatcher_(dispatcher), address_(address), settings_(settings), stats_(stats) {}
+    : dispatcher_(dispatcher), address_(address), settings_(settings), stats_(stats) {
+  if (settings_.circuit_breaker == nullptr) {
+    settings_.circuit_breaker = std::make_shared<CircuitBreaker>(CircuitBreakerLimits{});
+  }
+}
 
 Http1ConnectionPool::~Http1ConnectionPool() {
   for (auto* pending : pending_) pending->MarkDone();
@@ -362,8 +366,8 @@ size_t Http1ConnectionPool::idle_count() const { return idle_.size(); }
 
 std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<PendingStream>(*this, callbacks);
-  CircuitBreaker* breaker = settings_.circuit_breaker.get();
-  if (breaker != nullptr && !stream->slots().AcquireRequest(*breaker)) {
+  CircuitBreaker& breaker = *settings_.circuit_breaker;
+  if (!stream->slots().AcquireRequest(breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -377,35 +381,23 @@ std::unique_ptr<UpstreamStream> Http1ConnectionPool::NewStream(UpstreamStreamCal
     client->Attach(*stream);
     return stream;
   }
-  if (pending_.size() >= settings_.max_pending ||
-      (breaker != nullptr && !stream->slots().AcquirePending(*breaker))) {
+  if (!stream->slots().AcquirePending(breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
   }
   pending_.push_back(stream.get());
   // One connection per waiting request, up to the limit.
-  if (connecting_ < pending_.size() && UnderConnectionLimit()) ConnectOne();
+  if (connecting_ < pending_.size()) ConnectOne();
   return stream;
 }
 
-bool Http1ConnectionPool::UnderConnectionLimit() const {
-  // The cluster's breaker decides (and counts the overflow) when there is one.
-  return settings_.circuit_breaker != nullptr || clients_.size() < settings_.max_connections;
-}
-
 bool Http1ConnectionPool::ConnectOne() {
-  CircuitBreaker::Slot slot;
-  if (settings_.circuit_breaker != nullptr) {
-    slot = settings_.circuit_breaker->TryAcquire(CircuitBreaker::Resource::kConnections);
-    if (!slot.held()) {
-      stats_.upstream_cx_overflow.Inc();
-      // Waiters here would have no way forward without a connection of
-      // this pool: Envoy opens one regardless.
-      if (!clients_.empty()) return false;
-      slot = settings_.circuit_breaker->AcquireAnyway(CircuitBreaker::Resource::kConnections);
-    }
-  }
+  bool overflowed = false;
+  CircuitBreaker::Slot slot =
+      settings_.circuit_breaker->AcquireConnection(!clients_.empty(), &overflowed);
+  if (overflowed) stats_.upstream_cx_overflow.Inc();
+  if (!slot.held()) return false;
   ++connecting_;
   clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(slot)));
   return true;
@@ -440,7 +432,7 @@ void Http1ConnectionPool::OnClientClosed(ActiveClient& client) {
     failed->MarkDone();
     failed->callbacks().OnUpstreamReset(UpstreamReset::kConnectFailure);
   }
-  if (connecting_ < pending_.size() && UnderConnectionLimit()) ConnectOne();
+  if (connecting_ < pending_.size()) ConnectOne();
 }
 
 void Http1ConnectionPool::RemovePending(PendingStream* stream) {

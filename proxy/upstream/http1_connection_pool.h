@@ -5,7 +5,8 @@
 //
 // A request asks the pool for a stream with NewStream(); the pool binds it to
 // an idle connection, or connects a new one, or queues it until a connection
-// frees up (bounded: beyond max_pending the request fails with kOverflow).
+// frees up (bounded by the circuit breaker: beyond max_pending_requests the
+// request fails with kOverflow).
 // The request encodes its headers and body through the returned
 // UpstreamStream, possibly before the connection exists — the stream buffers
 // until it is bound. Responses arrive through UpstreamStreamCallbacks.
@@ -63,7 +64,6 @@ class Http1ConnectionPool final : public ConnectionPool {
   void Bind(PendingStream& stream, ActiveClient& client);
   // False when the circuit breaker refused a connection.
   bool ConnectOne();
-  bool UnderConnectionLimit() const;
   void RemovePending(PendingStream* stream);
 
   event::Dispatcher& dispatcher_;

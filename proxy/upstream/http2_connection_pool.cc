@@ -504,7 +504,11 @@ Http2ConnectionPool::Http2ConnectionPool(event::Dispatcher& dispatcher, network:
       address_(address),
       settings_(settings),
       stats_(stats),
-      codec_factory_(std::move(codec_factory)) {}
+      codec_factory_(std::move(codec_factory)) {
+  if (settings_.circuit_breaker == nullptr) {
+    settings_.circuit_breaker = std::make_shared<CircuitBreaker>(CircuitBreakerLimits{});
+  }
+}
 
 Http2ConnectionPool::~Http2ConnectionPool() {
   for (auto* pending : pending_) pending->MarkDone();
@@ -535,8 +539,8 @@ uint32_t Http2ConnectionPool::AssumedCapacity() const {
 
 std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCallbacks& callbacks) {
   auto stream = std::make_unique<Stream>(*this, callbacks);
-  CircuitBreaker* breaker = settings_.circuit_breaker.get();
-  if (breaker != nullptr && !stream->slots().AcquireRequest(*breaker)) {
+  CircuitBreaker& breaker = *settings_.circuit_breaker;
+  if (!stream->slots().AcquireRequest(breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -549,8 +553,7 @@ std::unique_ptr<UpstreamStream> Http2ConnectionPool::NewStream(UpstreamStreamCal
       }
     }
   }
-  if (pending_.size() >= settings_.max_pending ||
-      (breaker != nullptr && !stream->slots().AcquirePending(*breaker))) {
+  if (!stream->slots().AcquirePending(breaker)) {
     stats_.upstream_rq_pending_overflow.Inc();
     stream->FailSoon(UpstreamReset::kOverflow);
     return stream;
@@ -582,30 +585,19 @@ void Http2ConnectionPool::Assign() {
   for (const auto& client : clients_) {
     if (client->connecting()) expected += AssumedCapacity();
   }
-  while (pending_.size() > expected && UnderConnectionLimit()) {
+  while (pending_.size() > expected) {
     if (!ConnectOne()) break;
     expected += AssumedCapacity();
   }
   assigning_ = false;
 }
 
-bool Http2ConnectionPool::UnderConnectionLimit() const {
-  // The cluster's breaker decides (and counts the overflow) when there is one.
-  return settings_.circuit_breaker != nullptr || clients_.size() < settings_.max_connections;
-}
-
 bool Http2ConnectionPool::ConnectOne() {
-  CircuitBreaker::Slot slot;
-  if (settings_.circuit_breaker != nullptr) {
-    slot = settings_.circuit_breaker->TryAcquire(CircuitBreaker::Resource::kConnections);
-    if (!slot.held()) {
-      stats_.upstream_cx_overflow.Inc();
-      // Waiters here would have no way forward without a connection of
-      // this pool: Envoy opens one regardless.
-      if (!clients_.empty()) return false;
-      slot = settings_.circuit_breaker->AcquireAnyway(CircuitBreaker::Resource::kConnections);
-    }
-  }
+  bool overflowed = false;
+  CircuitBreaker::Slot slot =
+      settings_.circuit_breaker->AcquireConnection(!clients_.empty(), &overflowed);
+  if (overflowed) stats_.upstream_cx_overflow.Inc();
+  if (!slot.held()) return false;
   clients_.push_back(std::make_unique<ActiveClient>(*this, std::move(slot)));
   return true;
 }

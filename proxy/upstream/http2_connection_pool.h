@@ -12,8 +12,9 @@
 //
 // When every connection is full, has received GOAWAY, or has served
 // max_requests_per_connection streams, a new connection is opened (up to
-// max_connections); streams beyond that wait in a bounded queue (max_pending;
-// overflow fails the stream with kOverflow). A stream that is Reset() sends
+// the circuit breaker's max_connections); streams beyond that wait in a
+// queue bounded by max_pending_requests (overflow fails the stream with
+// kOverflow). A stream that is Reset() sends
 // RST_STREAM and leaves the other streams of its connection alone. A
 // connection with no streams closes after idle_timeout; one that drains
 // (GOAWAY or request quota) closes when its last stream ends.
@@ -112,7 +113,6 @@ class Http2ConnectionPool final : public ConnectionPool {
   void Assign();
   // False when the circuit breaker refused a connection.
   bool ConnectOne();
-  bool UnderConnectionLimit() const;
   // `never_ready`: the connection failed before it could carry a stream, so
   // the waiters it was opened for fail with kConnectFailure.
   void OnClientClosed(ActiveClient& client, bool never_ready);

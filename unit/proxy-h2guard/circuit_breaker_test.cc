@@ -1,6 +1,6 @@
 // CircuitBreaker: slots up to each limit, given back by destruction, moves
-// and Release(); AcquireAnyway() over the limit; contention from threads
-// never grants more than the limit.
+// and Release(); AcquireConnection() over the limit for a pool without
+// connections; contention from threads never grants more than the limit.
 #include "proxy/upstream/circuit_breaker.h"
 
 #include <atomic>
@@ -36,13 +36,23 @@ TEST(CircuitBreakerTest, GrantsUpToTheLimitAndTakesSlotsBack) {
   EXPECT_FALSE(breaker->Open(Resource::kRequests));
 }
 
-TEST(CircuitBreakerTest, AcquireAnywayGoesOverTheLimit) {
+TEST(CircuitBreakerTest, APoolWithoutConnectionsGetsOneOverTheLimit) {
   auto breaker = std::make_shared<CircuitBreaker>(CircuitBreakerLimits{.max_connections = 1});
-  CircuitBreaker::Slot first = breaker->TryAcquire(Resource::kConnections);
+  bool overflowed = true;
+  CircuitBreaker::Slot first =
+      breaker->AcquireConnection(/*pool_has_connections=*/false, &overflowed);
   ASSERT_TRUE(first.held());
-  EXPECT_FALSE(breaker->TryAcquire(Resource::kConnections).held());
-  CircuitBreaker::Slot forced = breaker->AcquireAnyway(Resource::kConnections);
+  EXPECT_FALSE(overflowed);
+  // At the limit: a pool that has a connection waits for it...
+  EXPECT_FALSE(breaker->AcquireConnection(/*pool_has_connections=*/true, &overflowed).held());
+  EXPECT_TRUE(overflowed);
+  EXPECT_EQ(breaker->InUse(Resource::kConnections), 1u);
+  // ...one that has none would strand its requests, so it gets one anyway.
+  overflowed = false;
+  CircuitBreaker::Slot forced =
+      breaker->AcquireConnection(/*pool_has_connections=*/false, &overflowed);
   EXPECT_TRUE(forced.held());
+  EXPECT_TRUE(overflowed) << "still counted as an overflow";
   EXPECT_EQ(breaker->InUse(Resource::kConnections), 2u);
   first.Release();
   EXPECT_TRUE(breaker->Open(Resource::kConnections)) << "still at the limit with the forced one";

@@ -152,7 +152,8 @@ TEST_F(Http2PoolTest, LocalMaxConcurrentStreamsQueuesWhenConnectionsAreCapped) {
   H2TestServer server(*dispatcher, {.hold_responses = true});
   PoolSettings settings;
   settings.max_concurrent_streams = 2;
-  settings.max_connections = 1;
+  settings.circuit_breaker =
+      std::make_shared<CircuitBreaker>(CircuitBreakerLimits{.max_connections = 1});
   auto pool = MakePool(server.address(), settings);
   std::vector<Recorder> recorders(4);
   std::vector<std::unique_ptr<UpstreamStream>> streams;
@@ -369,7 +370,8 @@ TEST_F(Http2PoolTest, AServerThatSkipsItsSettingsPrefaceFailsTheConnection) {
 TEST_F(Http2PoolTest, OverflowBeyondMaxPendingIsReportedFromTheLoop) {
   SilentPeer peer(*dispatcher);
   PoolSettings settings;
-  settings.max_pending = 1;
+  settings.circuit_breaker =
+      std::make_shared<CircuitBreaker>(CircuitBreakerLimits{.max_pending_requests = 1});
   auto pool = MakePool(peer.listener->address(), settings);
   Recorder first, second;
   auto s1 = pool->NewStream(first);

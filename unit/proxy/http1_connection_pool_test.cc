@@ -136,7 +136,8 @@ TEST_F(PoolTest, OverflowBeyondMaxPendingIsReportedFromTheLoop) {
       network::TcpListener::Create(*dispatcher, *any, false, [](int fd) { ::close(fd); });
   ASSERT_TRUE(listener.ok());
   PoolSettings settings;
-  settings.max_pending = 1;
+  settings.circuit_breaker =
+      std::make_shared<CircuitBreaker>(CircuitBreakerLimits{.max_pending_requests = 1});
   Http1ConnectionPool pool(*dispatcher, (*listener)->address(), settings, stats);
   Recorder first, second;
   auto s1 = pool.NewStream(first);

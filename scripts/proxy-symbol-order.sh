@@ -10,8 +10,9 @@
 #   bash scripts/proxy-symbol-order.sh          # needs valgrind and nginx; takes about a minute
 #
 # What runs: the side-by-side benchmark's gateway config (bench/proxy/run.sh, 100 clusters) from a
-# meshgate-operator, an nginx origin, and the proxy under callgrind while it starts, applies the
-# config, answers keep-alive and new-connection requests, and serves its admin pages.
+# meshgate-operator started after the proxy, an nginx origin, and the proxy under callgrind while
+# it starts, retries the control plane, applies the config, answers keep-alive and new-connection
+# requests, and serves its admin pages.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,15 +42,22 @@ done
 start_origin
 PORT_BASE=$PORT_BASE bash "$ROOT/bench/proxy/run.sh" --write-meshgate-config "$TMP/config"
 mkdir -p "$TMP/state"
-start operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" \
-  --state-dir "$TMP/state" --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" \
-  --log-level warn
 start proxy "$PROXY_CORE" valgrind --tool=callgrind --demangle=no \
   --callgrind-out-file="$TMP/callgrind.out" "$MESHGATE_PROXY" \
   --xds-address "127.0.0.1:$XDS_PORT" --node-id bench-gateway --role gateway --namespace bench \
   --labels istio=ingressgateway --admin-port "$PROXY_ADMIN_PORT" --workers 1 --access-log off \
   --log-level warn
 PROXY_PID=$LAST_PID
+# The control plane comes up after the proxy, as it often does in a cluster: the proxy's first
+# attempts fail, and its reconnect and logging paths run too.
+deadline=$((SECONDS + 120))
+until grep -q reconnecting "$TMP/proxy.log"; do
+  ((SECONDS < deadline)) || die "the proxy under callgrind never tried the control plane"
+  sleep 0.2
+done
+start operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" \
+  --state-dir "$TMP/state" --xds-port "$XDS_PORT" --admin-port "$OPERATOR_ADMIN_PORT" \
+  --log-level warn
 wait_http "http://127.0.0.1:$GATEWAY_PORT/" 120 "$PROXY_PID" ||
   die "the proxy under callgrind did not serve: $(tail -n 5 "$TMP/proxy.log")"
 

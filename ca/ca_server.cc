@@ -1,33 +1,74 @@
 #include "ca/ca_server.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace meshgate::ca {
 
-absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(const Options& options,
-                                                          CaService& service,
-                                                          const ServingCertificate& serving) {
+absl::StatusOr<std::unique_ptr<grpc::Server>> CaServer::Listen(const Options& options,
+                                                               const std::string& address,
+                                                               CaService& service,
+                                                               const ServingCertificate& serving,
+                                                               int* port) {
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   ssl.pem_key_cert_pairs.push_back({serving.private_key_pem, serving.ChainPem()});
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &port);
+  *port = 0;
+  builder.AddListeningPort(address, grpc::SslServerCredentials(ssl), port);
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   service.Register(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(absl::StrCat("CA service cannot listen on ", options.address));
+  if (!server || *port == 0) {
+    return absl::UnavailableError(absl::StrCat("CA service cannot listen on ", address));
   }
-  return std::unique_ptr<CaServer>(new CaServer(std::move(server), port));
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(const Options& options,
+                                                          CaService& service,
+                                                          const ServingCertificate& serving) {
+  int port = 0;
+  auto server = Listen(options, options.address, service, serving, &port);
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<CaServer>(new CaServer(options, service, std::move(*server), port));
+}
+
+absl::Status CaServer::Reload(const ServingCertificate& serving) {
+  // The same host as before, on the port actually bound (the options may
+  // have asked for any free port).
+  const size_t colon = options_.address.rfind(':');
+  const std::string address =
+      absl::StrCat(options_.address.substr(0, colon == std::string::npos ? 0 : colon), ":", port_);
+  int port = 0;
+  auto next = Listen(options_, address, service_, serving, &port);
+  if (!next.ok()) return next.status();
+  std::unique_ptr<grpc::Server> previous;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) {
+      (*next)->Shutdown();
+      return absl::FailedPreconditionError("the CA server is shut down");
+    }
+    previous = std::exchange(server_, std::move(*next));
+  }
+  previous->Shutdown();  // lets the calls in flight finish
+  previous->Wait();
+  return absl::OkStatus();
 }
 
 CaServer::~CaServer() { Shutdown(); }
 
 void CaServer::Shutdown() {
-  std::call_once(shutdown_once_, [this] {
-    server_->Shutdown();
-    server_->Wait();
-  });
+  std::unique_ptr<grpc::Server> server;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    server = std::move(server_);
+  }
+  server->Shutdown();
+  server->Wait();
 }
 
 }  // namespace meshgate::ca

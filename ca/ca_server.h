@@ -4,8 +4,14 @@
 // (against the CA's current trust bundle and injected clock), not by the TLS
 // layer, so bootstrap callers without a certificate can still connect.
 //
+// Reload() swaps the serving certificate, e.g. for one signed by a new root
+// after a rotation: a second server starts on the same port (gRPC listens
+// with SO_REUSEPORT), and only then does the first stop accepting and finish
+// its calls in flight, so callers never find the port closed.
+//
 // Ownership: borrows the service (must outlive the server).
-// Thread-safety: Shutdown() may be called from any thread, more than once.
+// Thread-safety: Reload() and Shutdown() may be called from any thread;
+// Shutdown() more than once. No Reload() after Shutdown().
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -33,14 +39,26 @@ class CaServer {
   ~CaServer();
 
   int port() const { return port_; }
+  // Serves `serving` to new connections from now on.
+  absl::Status Reload(const ServingCertificate& serving);
   void Shutdown();
 
  private:
-  CaServer(std::unique_ptr<grpc::Server> server, int port)
-      : server_(std::move(server)), port_(port) {}
+  CaServer(Options options, CaService& service, std::unique_ptr<grpc::Server> server, int port)
+      : options_(std::move(options)), service_(service), server_(std::move(server)), port_(port) {}
+  // A started server for `serving` on `address`; sets `*port`.
+  static absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(const Options& options,
+                                                              const std::string& address,
+                                                              CaService& service,
+                                                              const ServingCertificate& serving,
+                                                              int* port);
+
+  const Options options_;
+  CaService& service_;
+  std::mutex mu_;  // guards server_ and shut_down_
   std::unique_ptr<grpc::Server> server_;
-  int port_;
-  std::once_flag shutdown_once_;
+  const int port_;
+  bool shut_down_ = false;
 };
 
 }  // namespace meshgate::ca

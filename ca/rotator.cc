@@ -15,10 +15,20 @@ namespace meshgate::ca {
 
 std::string WorkloadCertificate::ChainPem() const { return absl::StrJoin(chain_pem, ""); }
 
+void GrpcCsrClient::SetRootPem(std::string root_pem) {
+  std::lock_guard lock(mu_);
+  options_.root_pem = std::move(root_pem);
+}
+
+std::string GrpcCsrClient::root_pem() const {
+  std::lock_guard lock(mu_);
+  return options_.root_pem;
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcCsrClient::CreateCertificate(
     absl::string_view csr_pem, absl::Duration requested_ttl, const WorkloadCertificate* current) {
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = options_.root_pem;
+  ssl.pem_root_certs = root_pem();
   if (current != nullptr) {
     ssl.pem_private_key = current->private_key_pem;
     ssl.pem_cert_chain = current->ChainPem();

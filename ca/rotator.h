@@ -66,8 +66,16 @@ class GrpcCsrClient final : public CsrClient {
       absl::string_view csr_pem, absl::Duration requested_ttl,
       const WorkloadCertificate* current) override;
 
+  // Replaces the roots the CA's serving certificate is verified against from
+  // the next call on. After a root rotation the CA serves a certificate of
+  // the new root, which the mesh's trust bundle carries before it signs.
+  // Thread-safe.
+  void SetRootPem(std::string root_pem);
+  std::string root_pem() const;
+
  private:
-  Options options_;
+  Options options_;  // root_pem guarded by mu_
+  mutable std::mutex mu_;
 };
 
 class RenewalSchedule {

@@ -68,6 +68,14 @@ absl::Status CheckCaLifetimes(const OperatorOptions& o) {
   return absl::OkStatus();
 }
 
+// The certificate the CA's gRPC endpoint presents: the names proxies dial it
+// by, signed by the CA's current signer.
+absl::StatusOr<ca::ServingCertificate> IssueCaServingCertificate(
+    const ca::CertificateAuthority& authority) {
+  return authority.IssueServingCertificate({"meshgate-operator.meshgate-system.svc", "localhost"},
+                                           {"127.0.0.1"});
+}
+
 }  // namespace
 
 std::string OperatorUsage() {
@@ -319,8 +327,7 @@ absl::Status Operator::StartCa() {
   auto authority = ca::CertificateAuthority::LoadOrCreate(*cp_->ca_storage, clock, ca_options);
   if (!authority.ok()) return authority.status();
   cp_->authority = std::move(*authority);
-  auto serving = cp_->authority->IssueServingCertificate(
-      {"meshgate-operator.meshgate-system.svc", "localhost"}, {"127.0.0.1"});
+  auto serving = IssueCaServingCertificate(*cp_->authority);
   if (!serving.ok()) return serving.status();
   std::vector<const ca::Authenticator*> authenticators;
   cp_->peers = std::make_unique<ca::PeerCertificateAuthenticator>(*cp_->authority);
@@ -352,8 +359,22 @@ absl::Status Operator::StartTrustRoots() {
       return EveryProxyTrusts(*tracker, root_pem);
     };
   }
+  // The CA's own serving certificate follows the signer, so that proxies
+  // holding only the new root (after the old one is pruned) can still renew.
+  auto signer_changed = [cp = cp_.get()] {
+    if (!cp->ca_server) return;
+    absl::StatusOr<ca::ServingCertificate> serving = IssueCaServingCertificate(*cp->authority);
+    absl::Status reloaded = serving.ok() ? cp->ca_server->Reload(*serving) : serving.status();
+    if (!reloaded.ok()) {
+      spdlog::error("CA: serving certificate from the new root not in use: {}",
+                    reloaded.ToString());
+      return;
+    }
+    spdlog::info("CA: serving certificate re-issued from the new root");
+  };
   cp_->roots = std::make_unique<TrustRootManager>(*cp_->authority, std::move(republish),
-                                                  std::move(trusted_everywhere));
+                                                  std::move(trusted_everywhere), absl::Seconds(10),
+                                                  std::move(signer_changed));
   // Roots retired before a restart may be due already.
   if (auto pruned = cp_->roots->PruneDue(); !pruned.ok()) return pruned.status();
   cp_->roots->StartPruning(options_.ca_prune_interval);

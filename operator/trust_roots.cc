@@ -35,10 +35,12 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem) {
 TrustRootManager::TrustRootManager(ca::CertificateAuthority& authority,
                                    std::function<void()> republish,
                                    std::function<bool(const std::string&)> trusted_everywhere,
-                                   absl::Duration propagation_timeout)
+                                   absl::Duration propagation_timeout,
+                                   std::function<void()> signer_changed)
     : authority_(authority),
       republish_(std::move(republish)),
       trusted_everywhere_(std::move(trusted_everywhere)),
+      signer_changed_(std::move(signer_changed)),
       propagation_timeout_(propagation_timeout) {}
 
 TrustRootManager::~TrustRootManager() { Stop(); }
@@ -66,6 +68,7 @@ absl::StatusOr<std::string> TrustRootManager::Rotate() {
   }
   if (absl::Status s = authority_.RotateRoot(); !s.ok()) return s;
   if (republish_) republish_();
+  if (signer_changed_) signer_changed_();
   absl::StatusOr<std::string> fingerprint = CertificateFingerprint(authority_.ActiveRootPem());
   if (fingerprint.ok()) {
     spdlog::info("CA root rotated: new root {}, {} roots trusted", *fingerprint,

@@ -9,7 +9,9 @@
 // accepted it (at most `propagation_timeout`; a proxy that never answers
 // must not block rotation forever), and only then makes it the signer
 // (RotateRoot: the old root stays trusted until every leaf it may have
-// signed has expired) and pushes again. PruneDue() drops retired
+// signed has expired), pushes again and calls `signer_changed` (the operator
+// re-issues the CA's own serving certificate from the new root, which every
+// proxy trusts by then). PruneDue() drops retired
 // roots whose drop time has passed on the CA's clock and pushes the smaller
 // bundle; StartPruning() runs it periodically on a thread of its own.
 //
@@ -42,9 +44,12 @@ class TrustRootManager {
   // `trusted_everywhere(root_pem)` tells whether every connected proxy has
   // acknowledged a bundle with that root. Either may be empty (nothing serves
   // xDS: nothing to push, nobody to wait for).
+  // `signer_changed`, if set, runs after each rotation made the new root the
+  // signer (on Rotate's caller's thread).
   TrustRootManager(ca::CertificateAuthority& authority, std::function<void()> republish,
                    std::function<bool(const std::string& root_pem)> trusted_everywhere = {},
-                   absl::Duration propagation_timeout = absl::Seconds(10));
+                   absl::Duration propagation_timeout = absl::Seconds(10),
+                   std::function<void()> signer_changed = {});
   ~TrustRootManager();
   TrustRootManager(const TrustRootManager&) = delete;
   TrustRootManager& operator=(const TrustRootManager&) = delete;
@@ -70,6 +75,7 @@ class TrustRootManager {
   ca::CertificateAuthority& authority_;
   const std::function<void()> republish_;
   const std::function<bool(const std::string&)> trusted_everywhere_;
+  const std::function<void()> signer_changed_;
   const absl::Duration propagation_timeout_;
   std::mutex republish_mu_;  // one bundle push at a time, in the order of the changes
 

@@ -270,6 +270,7 @@ bool ReadWholeFile(const std::string& path, std::string& out) {
 // `default`.
 struct WorkloadIdentity {
   std::unique_ptr<meshgate::ca::GrpcCsrClient> client;
+  std::string file_root_pem;  // --ca-root-file
   std::unique_ptr<meshgate::ca::CertificateRotator> rotator;
   std::shared_ptr<const meshgate::ca::WorkloadCertificate> installed;
   absl::Time next_tick = absl::InfinitePast();
@@ -285,6 +286,7 @@ std::string SetUpIdentity(Settings& s, uint64_t seed, WorkloadIdentity& out) {
   if (!ReadWholeFile(s["ca-root-file"], client.root_pem)) {
     return "cannot read --ca-root-file " + s["ca-root-file"];
   }
+  out.file_root_pem = client.root_pem;
   std::string token;
   if (!ReadWholeFile(s["token-file"], token)) return "cannot read --token-file " + s["token-file"];
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
@@ -344,6 +346,14 @@ std::string DescribeCertificate(const meshgate::ca::WorkloadCertificate& cert) {
 void TickIdentity(WorkloadIdentity& identity, config::ConfigStore& store) {
   absl::Time now = meshgate::SystemClock::Get().Now();
   if (now < identity.next_tick) return;
+  // After a root rotation the CA serves a certificate of the new root, which
+  // the mesh's trust bundle (ROOTCA over SDS) carried before it signed
+  // anything: trust that bundle too, besides the roots the proxy started with.
+  std::string roots = identity.file_root_pem;
+  if (auto bundle = store.Current()->FindSecret("ROOTCA"); bundle && bundle->validation) {
+    roots += "\n" + bundle->validation->trusted_ca_pem;
+  }
+  if (roots != identity.client->root_pem()) identity.client->SetRootPem(std::move(roots));
   identity.next_tick = identity.rotator->Tick();
   auto current = identity.rotator->Current();
   if (current == nullptr) {

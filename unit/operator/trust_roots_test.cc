@@ -304,5 +304,74 @@ TEST(RotateRootEndpointTest, RotatesOnPostAndReportsTheNewRoot) {
   std::filesystem::remove_all(state);
 }
 
+TEST_F(TrustRootManagerTest, SignerChangedRunsOnceTheNewRootSigns) {
+  const std::string old_pem = authority_->ActiveRootPem();
+  std::vector<std::string> signers;
+  TrustRootManager manager(
+      *authority_, [] {}, {}, absl::Seconds(1),
+      [&] { signers.push_back(authority_->ActiveRootPem()); });
+  ASSERT_TRUE(manager.Rotate().ok());
+  ASSERT_EQ(signers.size(), 1u);
+  EXPECT_NE(signers[0], old_pem) << "called after the switch, not before";
+  ASSERT_TRUE(manager.PruneDue().ok());
+  EXPECT_EQ(signers.size(), 1u) << "pruning changes no signer";
+}
+
+// openssl's verification of the certificate the TLS server on `port`
+// presents, against `root_pem` alone: "0" when it verifies (s_client prints
+// the code once per session ticket; the first is the handshake's).
+std::string VerifyServerAgainst(int port, const std::string& root_pem) {
+  char path[] = "/tmp/meshgate-root-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return "mkstemp failed";
+  close(fd);
+  std::ofstream(path) << root_pem;
+  std::string out = Shell(absl::StrCat(
+      "openssl s_client -connect 127.0.0.1:", port, " -alpn h2 -servername localhost -CAfile ",
+      path, " </dev/null 2>/dev/null | sed -n 's/^ *Verify return code: \\([0-9]*\\).*/\\1/p' | head -n 1"));
+  std::filesystem::remove(path);
+  return std::string(absl::StripAsciiWhitespace(out));
+}
+
+TEST(RotateRootEndpointTest, TheCaServesACertificateOfTheNewRootAfterARotation) {
+  // Proxies that start after the old root was pruned trust the new one only;
+  // they must still be able to reach the CA for their first certificate.
+  char config[] = "/tmp/meshgate-operator-XXXXXX";
+  char state[] = "/tmp/meshgate-operator-state-XXXXXX";
+  ASSERT_NE(mkdtemp(config), nullptr);
+  ASSERT_NE(mkdtemp(state), nullptr);
+  std::ostringstream out;
+  {
+    OperatorOptions options;
+    options.config_dir = config;
+    options.state_dir = state;
+    options.xds_port = 0;
+    options.admin_port = FreePort();
+    options.ca_port = FreePort();
+    Operator op(options, out);
+    ASSERT_TRUE(op.Start().ok());
+    auto read_bundle = [&] {
+      std::ifstream in(std::string(state) + "/ca/root-cert.pem");
+      std::stringstream pem;
+      pem << in.rdbuf();
+      return pem.str();
+    };
+    const std::string old_root = read_bundle();
+    ASSERT_EQ(VerifyServerAgainst(options.ca_port, old_root), "0");
+
+    Shell(absl::StrCat("curl -s -X POST http://127.0.0.1:", options.admin_port,
+                       "/debug/ca/rotate-root"));
+    const std::string bundle = read_bundle();  // new root first, then the old one
+    const std::string new_root = bundle.substr(0, bundle.find(old_root));
+    ASSERT_FALSE(new_root.empty());
+    ASSERT_NE(new_root, old_root);
+    EXPECT_EQ(VerifyServerAgainst(options.ca_port, new_root), "0");
+    EXPECT_NE(VerifyServerAgainst(options.ca_port, old_root), "0");
+    op.Stop();
+  }
+  std::filesystem::remove_all(config);
+  std::filesystem::remove_all(state);
+}
+
 }  // namespace
 }  // namespace meshgate::operator_

@@ -612,11 +612,9 @@ std::string CertificateAuthority::TrustBundlePem() const {
 }
 
 std::vector<std::string> CertificateAuthority::TrustedRootsPem() const {
-  std::shared_ptr<const SigningState> state = Snapshot();
-  std::vector<std::string> roots = {state->active_root_pem};
-  if (state->staged_cert) roots.push_back(state->staged_pem);
-  for (const RetiringRoot& root : state->retiring) roots.push_back(root.pem);
-  return roots;
+  std::vector<std::string> pems;
+  for (TrustedRoot& root : TrustedRoots()) pems.push_back(std::move(root.pem));
+  return pems;
 }
 
 std::vector<TrustedRoot> CertificateAuthority::TrustedRoots() const {

@@ -169,4 +169,35 @@ std::vector<std::string> UriSans(const X509* cert) {
   return uris;
 }
 
+absl::StatusOr<std::string> Sha256Fingerprint(const X509* cert) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), digest, &length) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "certificate digest");
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(length * 3);
+  for (unsigned int i = 0; i < length; ++i) {
+    if (i > 0) out += ':';
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Sha256Fingerprint(absl::string_view pem) {
+  absl::StatusOr<X509Ptr> cert = CertificateFromPem(pem);
+  if (!cert.ok()) return cert.status();
+  return Sha256Fingerprint(cert->get());
+}
+
+std::string SerialHex(const X509* cert) {
+  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  char* hex = serial != nullptr ? BN_bn2hex(serial.get()) : nullptr;
+  std::string out = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  return out;
+}
+
 }  // namespace meshgate::ca

@@ -71,4 +71,11 @@ absl::Time NotAfter(const X509* cert);
 // URI subject alternative names of `cert`, in order.
 std::vector<std::string> UriSans(const X509* cert);
 
+// SHA-256 of the certificate's DER in openssl's notation ("AB:CD:..."), the
+// way `openssl x509 -noout -fingerprint -sha256` prints it.
+absl::StatusOr<std::string> Sha256Fingerprint(const X509* cert);
+absl::StatusOr<std::string> Sha256Fingerprint(absl::string_view pem);
+// The serial number in upper-case hex, as `openssl x509 -noout -serial`.
+std::string SerialHex(const X509* cert);
+
 }  // namespace meshgate::ca

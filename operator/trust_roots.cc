@@ -1,8 +1,5 @@
 #include "operator/trust_roots.h"
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -13,24 +10,6 @@
 #include "spdlog/spdlog.h"
 
 namespace meshgate::operator_ {
-
-absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem) {
-  absl::StatusOr<ca::X509Ptr> cert = ca::CertificateFromPem(pem);
-  if (!cert.ok()) return cert.status();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (X509_digest(cert->get(), EVP_sha256(), digest, &length) != 1) {
-    return ca::OpenSslError(absl::StatusCode::kInternal, "certificate digest");
-  }
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    if (i > 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 TrustRootManager::TrustRootManager(ca::CertificateAuthority& authority,
                                    std::function<void()> republish,
@@ -69,7 +48,7 @@ absl::StatusOr<std::string> TrustRootManager::Rotate() {
   if (absl::Status s = authority_.RotateRoot(); !s.ok()) return s;
   if (republish_) republish_();
   if (signer_changed_) signer_changed_();
-  absl::StatusOr<std::string> fingerprint = CertificateFingerprint(authority_.ActiveRootPem());
+  absl::StatusOr<std::string> fingerprint = ca::Sha256Fingerprint(authority_.ActiveRootPem());
   if (fingerprint.ok()) {
     spdlog::info("CA root rotated: new root {}, {} roots trusted", *fingerprint,
                  authority_.TrustedRootsPem().size());
@@ -91,7 +70,7 @@ std::string TrustRootManager::Describe() const {
   std::string out = "{\"roots\": [";
   bool first = true;
   for (const ca::TrustedRoot& root : authority_.TrustedRoots()) {
-    absl::StatusOr<std::string> fingerprint = CertificateFingerprint(root.pem);
+    absl::StatusOr<std::string> fingerprint = ca::Sha256Fingerprint(root.pem);
     if (!first) out += ", ";
     first = false;
     out += "{\"sha256\": " + JsonQuote(fingerprint.ok() ? *fingerprint : "unreadable") +

@@ -34,10 +34,6 @@
 
 namespace meshgate::operator_ {
 
-// SHA-256 of the certificate's DER in openssl's notation ("AB:CD:..."), the
-// way `openssl x509 -noout -fingerprint -sha256` prints it.
-absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem);
-
 class TrustRootManager {
  public:
   // `republish` pushes the CA's current trust bundle to the proxies;

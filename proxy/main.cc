@@ -39,9 +39,6 @@
 #include <arpa/inet.h>
 #include <google/protobuf/struct.pb.h>
 #include <malloc.h>
-#include <openssl/bn.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -316,30 +313,10 @@ std::string SetUpIdentity(Settings& s, uint64_t seed, WorkloadIdentity& out) {
 // "serial HEX, root sha256 AB:CD:..." for the log, so an operator can follow
 // renewals and see which root (before or after a rotation) signed the leaf.
 std::string DescribeCertificate(const meshgate::ca::WorkloadCertificate& cert) {
-  std::string out = "serial ";
   auto leaf = meshgate::ca::CertificateFromPem(cert.chain_pem.front());
-  if (leaf.ok()) {
-    BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf->get()), nullptr);
-    char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
-    out += hex != nullptr ? hex : "?";
-    OPENSSL_free(hex);
-    BN_free(serial);
-  } else {
-    out += "?";
-  }
-  out += ", root sha256 ";
-  auto root = meshgate::ca::CertificateFromPem(cert.chain_pem.back());
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (!root.ok() || X509_digest(root->get(), EVP_sha256(), digest, &length) != 1) length = 0;
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned int i = 0; i < length; ++i) {
-    if (i > 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  if (length == 0) out += "?";
-  return out;
+  std::string serial = leaf.ok() ? meshgate::ca::SerialHex(leaf->get()) : "";
+  auto root = meshgate::ca::Sha256Fingerprint(cert.chain_pem.back());
+  return "serial " + (serial.empty() ? "?" : serial) + ", root sha256 " + (root.ok() ? *root : "?");
 }
 
 // Ticks the rotator when due; installs a new certificate as secret `default`.

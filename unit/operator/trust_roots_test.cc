@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "ca/certificate_authority.h"
+#include "ca/openssl_util.h"
 #include "ca/storage.h"
 #include "common/clock.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
@@ -69,24 +70,9 @@ class TrustRootManagerTest : public ::testing::Test {
   std::vector<size_t> pushed_;  // bundle sizes seen by each republish
 };
 
-TEST_F(TrustRootManagerTest, FingerprintIsOpensslsSha256Fingerprint) {
-  char path[] = "/tmp/meshgate-root-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  std::ofstream(path) << authority_->ActiveRootPem();
-  std::string openssl = Shell(absl::StrCat("openssl x509 -noout -fingerprint -sha256 -in ", path));
-  std::filesystem::remove(path);
-  auto fingerprint = CertificateFingerprint(authority_->ActiveRootPem());
-  ASSERT_TRUE(fingerprint.ok()) << fingerprint.status();
-  // "sha256 Fingerprint=AB:CD:...\n" (the label's case varies across versions).
-  EXPECT_EQ(absl::StripAsciiWhitespace(openssl.substr(openssl.find('=') + 1)), *fingerprint);
-  EXPECT_FALSE(CertificateFingerprint("not a certificate").ok());
-}
-
 TEST_F(TrustRootManagerTest, RotateMakesTheNewRootTrustedEverywhereBeforeItSigns) {
   const std::string old_pem = authority_->ActiveRootPem();
-  auto old_root = CertificateFingerprint(old_pem);
+  auto old_root = ca::Sha256Fingerprint(old_pem);
   int asked = 0;
   std::string staged_pem;
   TrustRootManager manager(
@@ -108,7 +94,7 @@ TEST_F(TrustRootManagerTest, RotateMakesTheNewRootTrustedEverywhereBeforeItSigns
   EXPECT_EQ(asked, 3);
   EXPECT_EQ(authority_->ActiveRootPem(), staged_pem);
   EXPECT_NE(*rotated, *old_root);
-  EXPECT_EQ(*rotated, *CertificateFingerprint(staged_pem));
+  EXPECT_EQ(*rotated, *ca::Sha256Fingerprint(staged_pem));
   EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2}));
 }
 
@@ -123,7 +109,7 @@ TEST_F(TrustRootManagerTest, RotateDoesNotWaitForeverForSilentProxies) {
 }
 
 TEST_F(TrustRootManagerTest, DescribeListsActiveAndRetiredRoots) {
-  auto old_root = CertificateFingerprint(authority_->ActiveRootPem());
+  auto old_root = ca::Sha256Fingerprint(authority_->ActiveRootPem());
   auto rotated = manager_->Rotate();
   ASSERT_TRUE(rotated.ok()) << rotated.status();
   EXPECT_EQ(pushed_, (std::vector<size_t>{2, 2}));
@@ -295,7 +281,7 @@ TEST(RotateRootEndpointTest, RotatesOnPostAndReportsTheNewRoot) {
     std::ifstream bundle(std::string(state) + "/ca/root-cert.pem");
     std::stringstream pem;
     pem << bundle.rdbuf();
-    auto first = CertificateFingerprint(pem.str());
+    auto first = ca::Sha256Fingerprint(pem.str());
     ASSERT_TRUE(first.ok());
     EXPECT_EQ(*first, new_root);
     op.Stop();
@@ -326,9 +312,10 @@ std::string VerifyServerAgainst(int port, const std::string& root_pem) {
   if (fd < 0) return "mkstemp failed";
   close(fd);
   std::ofstream(path) << root_pem;
-  std::string out = Shell(absl::StrCat(
-      "openssl s_client -connect 127.0.0.1:", port, " -alpn h2 -servername localhost -CAfile ",
-      path, " </dev/null 2>/dev/null | sed -n 's/^ *Verify return code: \\([0-9]*\\).*/\\1/p' | head -n 1"));
+  std::string out = Shell(absl::StrCat("openssl s_client -connect 127.0.0.1:", port,
+                                       " -alpn h2 -servername localhost -CAfile ", path,
+                                       " </dev/null 2>/dev/null | sed -n 's/^ *Verify return code: "
+                                       "\\([0-9]*\\).*/\\1/p' | head -n 1"));
   std::filesystem::remove(path);
   return std::string(absl::StripAsciiWhitespace(out));
 }

@@ -203,6 +203,18 @@ absl::StatusOr<X509Ptr> CopyCert(X509* cert) {
   return X509Ptr(cert);
 }
 
+// The signer of `from` (key, certificate, chain, active root) into `to`, for
+// a change of the trust bundle that keeps the signer.
+void CopySigner(const CertificateAuthority::SigningState& from,
+                CertificateAuthority::SigningState& to) {
+  EVP_PKEY_up_ref(from.key.get());
+  to.key.reset(from.key.get());
+  to.cert = *CopyCert(from.cert.get());
+  to.active_root = *CopyCert(from.active_root.get());
+  to.chain_tail_pem = from.chain_tail_pem;
+  for (const X509Ptr& c : from.intermediates) to.intermediates.push_back(*CopyCert(c.get()));
+}
+
 void CopyStaged(const CertificateAuthority::SigningState& from,
                 CertificateAuthority::SigningState& to) {
   if (!from.staged_key) return;
@@ -696,12 +708,7 @@ absl::StatusOr<std::string> CertificateAuthority::StageNextRoot() {
   if (!pem.ok()) return pem.status();
 
   auto next = std::make_shared<SigningState>();
-  EVP_PKEY_up_ref(old->key.get());
-  next->key.reset(old->key.get());
-  next->cert = *CopyCert(old->cert.get());
-  next->active_root = *CopyCert(old->active_root.get());
-  next->chain_tail_pem = old->chain_tail_pem;
-  for (const X509Ptr& c : old->intermediates) next->intermediates.push_back(*CopyCert(c.get()));
+  CopySigner(*old, *next);
   for (const RetiringRoot& r : old->retiring) {
     next->retiring.push_back(RetiringRoot{*CopyCert(r.cert.get()), r.pem, r.drop_after});
   }
@@ -721,12 +728,7 @@ absl::StatusOr<int> CertificateAuthority::PruneRetiredRoots() {
   for (const RetiringRoot& r : old->retiring) dropped += r.drop_after <= now ? 1 : 0;
   if (dropped == 0) return 0;
   auto next = std::make_shared<SigningState>();
-  EVP_PKEY_up_ref(old->key.get());
-  next->key.reset(old->key.get());
-  next->cert = *CopyCert(old->cert.get());
-  next->active_root = *CopyCert(old->active_root.get());
-  next->chain_tail_pem = old->chain_tail_pem;
-  for (const X509Ptr& c : old->intermediates) next->intermediates.push_back(*CopyCert(c.get()));
+  CopySigner(*old, *next);
   CopyStaged(*old, *next);
   for (const RetiringRoot& r : old->retiring) {
     if (r.drop_after > now) {

@@ -369,6 +369,12 @@ absl::StatusOr<std::shared_ptr<const ListenerConfig>> Translate(const listener::
   // Istio's per-port sidecar listeners only receive connections handed over
   // by the original-destination listener; they own no socket.
   out->bind_to_port = !l.has_bind_to_port() || l.bind_to_port().value();
+  if (l.has_per_connection_buffer_limit_bytes()) {
+    if (l.per_connection_buffer_limit_bytes().value() == 0) {
+      return FieldError("per_connection_buffer_limit_bytes", "must be > 0");
+    }
+    out->per_connection_buffer_limit_bytes = l.per_connection_buffer_limit_bytes().value();
+  }
   for (int i = 0; i < l.listener_filters_size(); ++i) {
     const listener::ListenerFilter& f = l.listener_filters(i);
     const std::string f_path = Path("", "listener_filters", i);

@@ -141,6 +141,10 @@ struct ListenerConfig {
   std::vector<std::string> listener_filters;  // type names: tls_inspector, original_dst, ...
   bool use_original_dst = false;
   bool bind_to_port = true;
+  // per_connection_buffer_limit_bytes (Envoy's default): how much a
+  // downstream connection may hold unsent before reading from it pauses, and
+  // how much request body a stream holds before it stops reading the client.
+  size_t per_connection_buffer_limit_bytes = 1024 * 1024;
 
   // True when some filter chain matches on the destination port or address.
   bool matches_on_destination() const {

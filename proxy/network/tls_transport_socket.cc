@@ -621,6 +621,12 @@ IoResult TlsTransportSocket::DoRead(int fd, Buffer& out, bool until_eagain) {
       out.Append(std::string_view(scratch, static_cast<size_t>(n)));
       result.bytes += static_cast<size_t>(n);
       if (!until_eagain && bio_state->drained && SSL_has_pending(ssl_) == 0) return result;
+      if (result.bytes >= kMaxReadBytesPerCall) {
+        // As on a plaintext socket: a fast peer gets one share of the loop;
+        // the rest (in the socket or OpenSSL's buffer) is read next round.
+        result.more_available = true;
+        return result;
+      }
       continue;
     }
     switch (SSL_get_error(ssl_, n)) {

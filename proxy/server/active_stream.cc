@@ -17,10 +17,6 @@ using std::chrono::milliseconds;
 // them; larger ones are streamed and not retried (as Envoy's buffer limit).
 constexpr size_t kRetryBufferLimit = 64 * 1024;
 
-// Body held here or in a codec per stream before the other side is paused
-// (Envoy's per_connection_buffer_limit_bytes default).
-constexpr size_t kStreamBufferLimit = 1024 * 1024;
-
 milliseconds ToMillis(absl::Duration d) { return milliseconds(absl::ToInt64Milliseconds(d)); }
 
 // grpc-message is a header value: no line breaks.
@@ -517,7 +513,9 @@ void ActiveStream::DecodeData(std::string_view data, bool end_stream) {
   // sends what is held).
   if (!streaming || !body_too_large_to_retry_) request_body_.append(data);
   if (streaming) upstream_->EncodeData(data, end_stream);
-  if (!streaming && !end_stream && request_body_.size() > kStreamBufferLimit &&
+  // Body held here before the client is paused: the listener's buffer limit.
+  if (!streaming && !end_stream &&
+      request_body_.size() > hcm_.listener().per_connection_buffer_limit_bytes &&
       !upload_paused_while_held_) {
     // No attempt to hand the body to yet (fault delay, retry backoff).
     upload_paused_while_held_ = true;

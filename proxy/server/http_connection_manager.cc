@@ -100,6 +100,10 @@ void HttpConnectionManager::CreateCodec(bool http2) {
     if (config.http2.initial_connection_window_size) {
       settings.initial_connection_window_bytes = *config.http2.initial_connection_window_size;
     }
+    // The listener's buffer limit per stream, and the codec's usual four
+    // streams' worth for the connection.
+    settings.stream_buffer_limit_bytes = listener_->per_connection_buffer_limit_bytes;
+    settings.connection_buffer_limit_bytes = 4 * listener_->per_connection_buffer_limit_bytes;
     codec_ = std::make_unique<http::Http2ServerConnection>(*this, std::move(settings));
     return;
   }

@@ -555,6 +555,7 @@ void Worker::ServeAccepted(AcceptedConnection accepted, const network::ClientHel
     transport = std::make_unique<network::PlaintextTransportSocket>();
   }
   auto connection = network::Connection::FromAccepted(*dispatcher_, fd, std::move(transport));
+  connection->SetWriteBufferLimits(listener->per_connection_buffer_limit_bytes);
   if (chain->tcp_proxy) {
     auto proxy = std::make_unique<TcpProxy>(*this, std::move(connection), std::move(listener),
                                             *chain, accepted.original_destination);

@@ -663,70 +663,161 @@ TEST_F(TlsTest, DataSentWithTheClientFinishedReachesTheServerSession) {
   EXPECT_EQ(echoed, "ping");
 }
 
-TEST_F(TlsTest, ServerReadReturnsDataThatArrivedWithTheClientFinished) {
-  // The transport on its own, over a socket pair: the client's Finished and
-  // its first record arrive in one segment and read-ahead takes both in one
-  // recv. The read that completes the handshake must hand the record over —
-  // nothing else would announce bytes that already left the kernel.
-  std::shared_ptr<const TlsContext> context = MustCreate([&] {
-    TlsContextOptions o;
-    o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
-    return o;
-  }());
-  std::unique_ptr<TransportSocket> server = context->NewTransportSocket();
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-  const int client_fd = fds[0], server_fd = fds[1];
+// A TLS 1.3 client on OpenSSL memory BIOs over one end of a socket pair, in
+// front of a server TlsTransportSocket on the other end: the test decides
+// exactly which bytes reach the server's socket, and when.
+class SocketPairTlsClient {
+ public:
+  SocketPairTlsClient() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    client_fd_ = fds[0];
+    server_fd_ = fds[1];
+    // Room for a whole burst in the socket (root may exceed wmem_max).
+    int bytes = 8 << 20;
+    ::setsockopt(client_fd_, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes));
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+    ssl_ = SSL_new(ctx_);
+    from_server_ = BIO_new(BIO_s_mem());
+    to_server_ = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl_, from_server_, to_server_);
+    SSL_set_connect_state(ssl_);
+  }
+  ~SocketPairTlsClient() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(client_fd_);
+    ::close(server_fd_);
+  }
+  int server_fd() const { return server_fd_; }
 
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-  SSL* ssl = SSL_new(ctx);
-  BIO* from_server = BIO_new(BIO_s_mem());
-  BIO* to_server = BIO_new(BIO_s_mem());
-  SSL_set_bio(ssl, from_server, to_server);
-  SSL_set_connect_state(ssl);
-  auto flush = [&] {  // everything the client has written, in one send
+  // Runs the handshake against `server` up to the client's Finished, which
+  // stays unsent (Flush sends it with whatever is written next).
+  void HandshakeUntilFinished(TransportSocket& server) {
+    Buffer ignored;
+    for (int round = 0; round < 10; ++round) {
+      int rc = SSL_do_handshake(ssl_);
+      if (rc == 1) return;
+      ASSERT_EQ(SSL_get_error(ssl_, rc), SSL_ERROR_WANT_READ);
+      Flush();
+      IoResult result = server.DoRead(server_fd_, ignored, /*until_eagain=*/false);
+      ASSERT_EQ(result.action, IoResult::Action::kKeepOpen);
+      ASSERT_EQ(result.bytes, 0u);
+      char chunk[16384];
+      ssize_t n;
+      while ((n = ::recv(client_fd_, chunk, sizeof(chunk), 0)) > 0) {
+        BIO_write(from_server_, chunk, static_cast<int>(n));
+      }
+    }
+    FAIL() << "no handshake in 10 rounds";
+  }
+  void Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      int n =
+          SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 16384)));
+      ASSERT_GT(n, 0);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // Everything written so far, to the socket in one send.
+  void Flush() {
     char* data = nullptr;
-    long len = BIO_get_mem_data(to_server, &data);
+    long len = BIO_get_mem_data(to_server_, &data);
     if (len > 0) {
-      ASSERT_EQ(::send(client_fd, data, static_cast<size_t>(len), MSG_NOSIGNAL), len);
+      ASSERT_EQ(::send(client_fd_, data, static_cast<size_t>(len), MSG_NOSIGNAL), len);
     }
-    (void)BIO_reset(to_server);
-  };
-  auto receive = [&] {
-    char chunk[16384];
-    ssize_t n;
-    while ((n = ::recv(client_fd, chunk, sizeof(chunk), 0)) > 0) {
-      BIO_write(from_server, chunk, static_cast<int>(n));
-    }
-  };
+    (void)BIO_reset(to_server_);
+  }
+
+ private:
+  int client_fd_ = -1;
+  int server_fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  BIO* from_server_ = nullptr;
+  BIO* to_server_ = nullptr;
+};
+
+TEST_F(TlsTest, ServerReadReturnsDataThatArrivedWithTheClientFinished) {
+  // The client's Finished and its first record arrive in one segment and
+  // read-ahead takes both in one recv. The read that completes the handshake
+  // must hand the record over — nothing else would announce bytes that
+  // already left the kernel.
+  std::unique_ptr<TransportSocket> server =
+      MustCreate([&] {
+        TlsContextOptions o;
+        o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
+        return o;
+      }())
+          ->NewTransportSocket();
+  SocketPairTlsClient client;
+  ASSERT_NO_FATAL_FAILURE(client.HandshakeUntilFinished(*server));
+  client.Write("ping");
+  client.Flush();
 
   Buffer received;
-  int rc = 0;
-  for (int round = 0; round < 10 && rc != 1; ++round) {
-    rc = SSL_do_handshake(ssl);
-    ASSERT_TRUE(rc == 1 || SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ);
-    if (rc == 1) break;  // the Finished waits in to_server for the first record
-    flush();
-    IoResult result = server->DoRead(server_fd, received, /*until_eagain=*/false);
-    ASSERT_EQ(result.action, IoResult::Action::kKeepOpen);
-    ASSERT_EQ(result.bytes, 0u);
-    receive();
-  }
-  ASSERT_EQ(rc, 1);
-  ASSERT_EQ(SSL_write(ssl, "ping", 4), 4);
-  flush();
-
-  IoResult result = server->DoRead(server_fd, received, /*until_eagain=*/false);
+  IoResult result = server->DoRead(client.server_fd(), received, /*until_eagain=*/false);
   EXPECT_TRUE(server->Ready());
   EXPECT_EQ(result.bytes, 4u);
   EXPECT_EQ(received.View(), "ping");
+}
 
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  ::close(client_fd);
-  ::close(server_fd);
+TEST_F(TlsTest, OneReadTakesAtMostItsShareOfAFastPeersBurst) {
+  // A peer that sends faster than the proxy forwards gets one share of the
+  // loop per event, as on plaintext; the rest stays in the socket (or in
+  // OpenSSL's buffer) for the next round, and nothing is lost.
+  std::unique_ptr<TransportSocket> server =
+      MustCreate([&] {
+        TlsContextOptions o;
+        o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
+        return o;
+      }())
+          ->NewTransportSocket();
+  SocketPairTlsClient client;
+  ASSERT_NO_FATAL_FAILURE(client.HandshakeUntilFinished(*server));
+  std::string burst(4 * kMaxReadBytesPerCall, '\0');
+  for (size_t i = 0; i < burst.size(); ++i) burst[i] = static_cast<char>('a' + i % 26);
+  client.Write(burst);
+  client.Flush();
+
+  Buffer received;
+  int reads = 0;
+  while (received.size() < burst.size() && reads < 100) {
+    IoResult result = server->DoRead(client.server_fd(), received, /*until_eagain=*/false);
+    ++reads;
+    ASSERT_EQ(result.action, IoResult::Action::kKeepOpen);
+    // One TLS record may complete the share.
+    EXPECT_LE(result.bytes, kMaxReadBytesPerCall + 16 * 1024);
+    if (received.size() < burst.size()) {
+      EXPECT_TRUE(result.more_available) << "after " << received.size() << " bytes";
+    }
+  }
+  EXPECT_GE(reads, 4);
+  EXPECT_EQ(received.View(), burst);
+}
+
+TEST(PlaintextTransportTest, OneReadTakesAtMostItsShareOfAFastPeersBurst) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  int bytes = 8 << 20;
+  ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes));
+  std::string burst(4 * kMaxReadBytesPerCall, 'x');
+  ASSERT_EQ(::send(fds[0], burst.data(), burst.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(burst.size()));
+  PlaintextTransportSocket server;
+  Buffer received;
+  IoResult first = server.DoRead(fds[1], received, /*until_eagain=*/false);
+  EXPECT_GE(first.bytes, kMaxReadBytesPerCall);
+  EXPECT_LT(first.bytes, burst.size());
+  EXPECT_TRUE(first.more_available);
+  while (received.size() < burst.size()) {
+    ASSERT_GT(server.DoRead(fds[1], received, /*until_eagain=*/false).bytes, 0u);
+  }
+  EXPECT_EQ(received.size(), burst.size());
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST_F(TlsTest, OurClientSendsSniAndVerifiesOpensslServer) {

@@ -238,56 +238,71 @@ int FreePort() {
 }
 
 // The admin endpoint of a real operator (CA on, xDS off), driven with curl.
-TEST(RotateRootEndpointTest, RotatesOnPostAndReportsTheNewRoot) {
-  char config[] = "/tmp/meshgate-operator-XXXXXX";
-  char state[] = "/tmp/meshgate-operator-state-XXXXXX";
-  ASSERT_NE(mkdtemp(config), nullptr);
-  ASSERT_NE(mkdtemp(state), nullptr);
-  std::ostringstream out;
-  {
-    OperatorOptions options;
-    options.config_dir = config;
-    options.state_dir = state;
-    options.xds_port = 0;
-    options.admin_port = FreePort();
-    options.ca_port = FreePort();
-    Operator op(options, out);
-    ASSERT_TRUE(op.Start().ok());
-    std::string base = absl::StrCat("http://127.0.0.1:", options.admin_port);
-
-    auto before =
-        nlohmann::json::parse(Shell("curl -s " + base + "/debug/ca/roots"), nullptr, false);
-    ASSERT_FALSE(before.is_discarded());
-    ASSERT_EQ(before["roots"].size(), 1u);
-    std::string old_root = before["roots"][0]["sha256"];
-
-    // A GET changes nothing.
-    EXPECT_EQ(Shell("curl -s -o /dev/null -w '%{http_code}' " + base + "/debug/ca/rotate-root"),
-              "405");
-    auto rotated = nlohmann::json::parse(Shell("curl -s -X POST " + base + "/debug/ca/rotate-root"),
-                                         nullptr, false);
-    ASSERT_FALSE(rotated.is_discarded());
-    std::string new_root = rotated.value("active_root_sha256", "");
-    EXPECT_NE(new_root, old_root);
-    EXPECT_EQ(rotated["bundle"]["roots"].size(), 2u);
-
-    auto after = nlohmann::json::parse(Shell("curl -s " + base + "/debug/ca/roots"));
-    ASSERT_EQ(after["roots"].size(), 2u);
-    EXPECT_EQ(after["roots"][0]["sha256"], new_root);
-    EXPECT_EQ(after["roots"][1]["sha256"], old_root);
-    EXPECT_TRUE(after["roots"][1].contains("drop_after"));
-
-    // The bundle file proxies read at startup has both roots as well.
-    std::ifstream bundle(std::string(state) + "/ca/root-cert.pem");
-    std::stringstream pem;
-    pem << bundle.rdbuf();
-    auto first = ca::Sha256Fingerprint(pem.str());
-    ASSERT_TRUE(first.ok());
-    EXPECT_EQ(*first, new_root);
-    op.Stop();
+class RotateRootEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(mkdtemp(config_), nullptr);
+    ASSERT_NE(mkdtemp(state_), nullptr);
+    options_.config_dir = config_;
+    options_.state_dir = state_;
+    options_.xds_port = 0;
+    options_.admin_port = FreePort();
+    options_.ca_port = FreePort();
+    operator_ = std::make_unique<Operator>(options_, out_);
+    ASSERT_TRUE(operator_->Start().ok()) << out_.str();
   }
-  std::filesystem::remove_all(config);
-  std::filesystem::remove_all(state);
+  void TearDown() override {
+    if (operator_) operator_->Stop();
+    operator_.reset();
+    std::filesystem::remove_all(config_);
+    std::filesystem::remove_all(state_);
+  }
+
+  std::string AdminUrl(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", options_.admin_port, path);
+  }
+  // The bundle file proxies read at startup (--ca-root-file).
+  std::string BundleFile() const {
+    std::ifstream in(std::string(state_) + "/ca/root-cert.pem");
+    std::stringstream pem;
+    pem << in.rdbuf();
+    return pem.str();
+  }
+
+  char config_[32] = "/tmp/meshgate-operator-XXXXXX";
+  char state_[40] = "/tmp/meshgate-operator-state-XXXXXX";
+  OperatorOptions options_;
+  std::ostringstream out_;
+  std::unique_ptr<Operator> operator_;
+};
+
+TEST_F(RotateRootEndpointTest, RotatesOnPostAndReportsTheNewRoot) {
+  auto before =
+      nlohmann::json::parse(Shell("curl -s " + AdminUrl("/debug/ca/roots")), nullptr, false);
+  ASSERT_FALSE(before.is_discarded());
+  ASSERT_EQ(before["roots"].size(), 1u);
+  std::string old_root = before["roots"][0]["sha256"];
+
+  // A GET changes nothing.
+  EXPECT_EQ(Shell("curl -s -o /dev/null -w '%{http_code}' " + AdminUrl("/debug/ca/rotate-root")),
+            "405");
+  auto rotated = nlohmann::json::parse(
+      Shell("curl -s -X POST " + AdminUrl("/debug/ca/rotate-root")), nullptr, false);
+  ASSERT_FALSE(rotated.is_discarded());
+  std::string new_root = rotated.value("active_root_sha256", "");
+  EXPECT_NE(new_root, old_root);
+  EXPECT_EQ(rotated["bundle"]["roots"].size(), 2u);
+
+  auto after = nlohmann::json::parse(Shell("curl -s " + AdminUrl("/debug/ca/roots")));
+  ASSERT_EQ(after["roots"].size(), 2u);
+  EXPECT_EQ(after["roots"][0]["sha256"], new_root);
+  EXPECT_EQ(after["roots"][1]["sha256"], old_root);
+  EXPECT_TRUE(after["roots"][1].contains("drop_after"));
+
+  // The bundle file proxies read at startup has both roots as well.
+  auto first = ca::Sha256Fingerprint(BundleFile());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, new_root);
 }
 
 TEST_F(TrustRootManagerTest, SignerChangedRunsOnceTheNewRootSigns) {
@@ -320,44 +335,18 @@ std::string VerifyServerAgainst(int port, const std::string& root_pem) {
   return std::string(absl::StripAsciiWhitespace(out));
 }
 
-TEST(RotateRootEndpointTest, TheCaServesACertificateOfTheNewRootAfterARotation) {
+TEST_F(RotateRootEndpointTest, TheCaServesACertificateOfTheNewRootAfterARotation) {
   // Proxies that start after the old root was pruned trust the new one only;
   // they must still be able to reach the CA for their first certificate.
-  char config[] = "/tmp/meshgate-operator-XXXXXX";
-  char state[] = "/tmp/meshgate-operator-state-XXXXXX";
-  ASSERT_NE(mkdtemp(config), nullptr);
-  ASSERT_NE(mkdtemp(state), nullptr);
-  std::ostringstream out;
-  {
-    OperatorOptions options;
-    options.config_dir = config;
-    options.state_dir = state;
-    options.xds_port = 0;
-    options.admin_port = FreePort();
-    options.ca_port = FreePort();
-    Operator op(options, out);
-    ASSERT_TRUE(op.Start().ok());
-    auto read_bundle = [&] {
-      std::ifstream in(std::string(state) + "/ca/root-cert.pem");
-      std::stringstream pem;
-      pem << in.rdbuf();
-      return pem.str();
-    };
-    const std::string old_root = read_bundle();
-    ASSERT_EQ(VerifyServerAgainst(options.ca_port, old_root), "0");
-
-    Shell(absl::StrCat("curl -s -X POST http://127.0.0.1:", options.admin_port,
-                       "/debug/ca/rotate-root"));
-    const std::string bundle = read_bundle();  // new root first, then the old one
-    const std::string new_root = bundle.substr(0, bundle.find(old_root));
-    ASSERT_FALSE(new_root.empty());
-    ASSERT_NE(new_root, old_root);
-    EXPECT_EQ(VerifyServerAgainst(options.ca_port, new_root), "0");
-    EXPECT_NE(VerifyServerAgainst(options.ca_port, old_root), "0");
-    op.Stop();
-  }
-  std::filesystem::remove_all(config);
-  std::filesystem::remove_all(state);
+  const std::string old_root = BundleFile();
+  ASSERT_EQ(VerifyServerAgainst(options_.ca_port, old_root), "0");
+  Shell("curl -s -X POST " + AdminUrl("/debug/ca/rotate-root"));
+  const std::string bundle = BundleFile();  // the new root first, then the old one
+  const std::string new_root = bundle.substr(0, bundle.find(old_root));
+  ASSERT_FALSE(new_root.empty());
+  ASSERT_NE(new_root, old_root);
+  EXPECT_EQ(VerifyServerAgainst(options_.ca_port, new_root), "0");
+  EXPECT_NE(VerifyServerAgainst(options_.ca_port, old_root), "0");
 }
 
 }  // namespace

@@ -740,18 +740,19 @@ class SocketPairTlsClient {
   BIO* to_server_ = nullptr;
 };
 
+// A server transport with the mesh identity kServerId.
+std::unique_ptr<TransportSocket> ServerTransport(const TestCa& ca) {
+  TlsContextOptions o;
+  o.certificates = {Identity(ca, kServerId, Eku::kServer)};
+  return MustCreate(std::move(o))->NewTransportSocket();
+}
+
 TEST_F(TlsTest, ServerReadReturnsDataThatArrivedWithTheClientFinished) {
   // The client's Finished and its first record arrive in one segment and
   // read-ahead takes both in one recv. The read that completes the handshake
   // must hand the record over — nothing else would announce bytes that
   // already left the kernel.
-  std::unique_ptr<TransportSocket> server =
-      MustCreate([&] {
-        TlsContextOptions o;
-        o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
-        return o;
-      }())
-          ->NewTransportSocket();
+  std::unique_ptr<TransportSocket> server = ServerTransport(mesh_ca_);
   SocketPairTlsClient client;
   ASSERT_NO_FATAL_FAILURE(client.HandshakeUntilFinished(*server));
   client.Write("ping");
@@ -768,13 +769,7 @@ TEST_F(TlsTest, OneReadTakesAtMostItsShareOfAFastPeersBurst) {
   // A peer that sends faster than the proxy forwards gets one share of the
   // loop per event, as on plaintext; the rest stays in the socket (or in
   // OpenSSL's buffer) for the next round, and nothing is lost.
-  std::unique_ptr<TransportSocket> server =
-      MustCreate([&] {
-        TlsContextOptions o;
-        o.certificates = {Identity(mesh_ca_, kServerId, Eku::kServer)};
-        return o;
-      }())
-          ->NewTransportSocket();
+  std::unique_ptr<TransportSocket> server = ServerTransport(mesh_ca_);
   SocketPairTlsClient client;
   ASSERT_NO_FATAL_FAILURE(client.HandshakeUntilFinished(*server));
   std::string burst(4 * kMaxReadBytesPerCall, '\0');

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ca/openssl_util.h"
 
 namespace meshgate::ca {
 
@@ -69,6 +70,45 @@ void CaServer::Shutdown() {
   }
   server->Shutdown();
   server->Wait();
+}
+
+ServingCertificateKeeper::ServingCertificateKeeper(CaServer& server, Issue issue,
+                                                   const Clock& clock,
+                                                   const ServingCertificate& current)
+    : server_(server), issue_(std::move(issue)), clock_(clock) {
+  std::lock_guard lock(mu_);
+  ScheduleFor(current);
+}
+
+void ServingCertificateKeeper::ScheduleFor(const ServingCertificate& serving) {
+  absl::StatusOr<X509Ptr> leaf = serving.chain_pem.empty()
+                                     ? absl::InvalidArgumentError("no chain")
+                                     : CertificateFromPem(serving.chain_pem.front());
+  if (!leaf.ok()) {
+    renew_at_ = clock_.Now();  // unreadable: replace it at the next look
+    return;
+  }
+  const absl::Time not_before = NotBefore(leaf->get());
+  renew_at_ = not_before + (NotAfter(leaf->get()) - not_before) / 2;
+}
+
+absl::StatusOr<bool> ServingCertificateKeeper::Refresh(bool force) {
+  std::lock_guard lock(mu_);
+  const absl::Time now = clock_.Now();
+  if (!force && now < renew_at_) return false;
+  absl::StatusOr<ServingCertificate> next = issue_();
+  absl::Status reloaded = next.ok() ? server_.Reload(*next) : next.status();
+  if (!reloaded.ok()) {
+    renew_at_ = now + absl::Minutes(1);
+    return reloaded;
+  }
+  ScheduleFor(*next);
+  return true;
+}
+
+absl::Time ServingCertificateKeeper::renew_at() const {
+  std::lock_guard lock(mu_);
+  return renew_at_;
 }
 
 }  // namespace meshgate::ca

@@ -16,12 +16,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "ca/ca_service.h"
+#include "common/clock.h"
 
 namespace meshgate::ca {
 
@@ -59,6 +62,36 @@ class CaServer {
   std::unique_ptr<grpc::Server> server_;
   const int port_;
   bool shut_down_ = false;
+};
+
+// ServingCertificateKeeper: keeps a CaServer's certificate current. Refresh()
+// re-issues it (with `issue`) once half of the current one's lifetime has
+// passed on `clock`, or at once when forced (after a root rotation, so that
+// it chains to the new signer). A failed issue or reload is retried at the
+// next Refresh() after a minute.
+//
+// Ownership: borrows the server and the clock (both must outlive it).
+// Thread-safety: Refresh() may be called from any thread.
+class ServingCertificateKeeper {
+ public:
+  using Issue = std::function<absl::StatusOr<ServingCertificate>()>;
+  // `current` is what the server serves now.
+  ServingCertificateKeeper(CaServer& server, Issue issue, const Clock& clock,
+                           const ServingCertificate& current);
+
+  // True when a new certificate is in use.
+  absl::StatusOr<bool> Refresh(bool force);
+  absl::Time renew_at() const;
+
+ private:
+  // REQUIRES: mu_ held.
+  void ScheduleFor(const ServingCertificate& serving);
+
+  CaServer& server_;
+  const Issue issue_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  absl::Time renew_at_ = absl::InfinitePast();
 };
 
 }  // namespace meshgate::ca

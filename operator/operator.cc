@@ -234,6 +234,7 @@ struct Operator::ControlPlane {
   std::unique_ptr<ca::PeerCertificateAuthenticator> peers;
   std::unique_ptr<ca::CaService> ca_service;
   std::unique_ptr<ca::CaServer> ca_server;
+  std::unique_ptr<ca::ServingCertificateKeeper> ca_serving;
   std::unique_ptr<TrustRootManager> roots;
   AdminServer admin;
 };
@@ -344,6 +345,10 @@ absl::Status Operator::StartCa() {
   auto server = ca::CaServer::Start(server_options, *cp_->ca_service, *serving);
   if (!server.ok()) return server.status();
   cp_->ca_server = std::move(*server);
+  cp_->ca_serving = std::make_unique<ca::ServingCertificateKeeper>(
+      *cp_->ca_server,
+      [authority = cp_->authority.get()] { return IssueCaServingCertificate(*authority); }, clock,
+      *serving);
   spdlog::info("CA serving on {} (trust bundle in {}/ca/root-cert.pem)", server_options.address,
                options_.state_dir);
   return absl::OkStatus();
@@ -360,24 +365,25 @@ absl::Status Operator::StartTrustRoots() {
     };
   }
   // The CA's own serving certificate follows the signer, so that proxies
-  // holding only the new root (after the old one is pruned) can still renew.
-  auto signer_changed = [cp = cp_.get()] {
-    if (!cp->ca_server) return;
-    absl::StatusOr<ca::ServingCertificate> serving = IssueCaServingCertificate(*cp->authority);
-    absl::Status reloaded = serving.ok() ? cp->ca_server->Reload(*serving) : serving.status();
-    if (!reloaded.ok()) {
-      spdlog::error("CA: serving certificate from the new root not in use: {}",
-                    reloaded.ToString());
-      return;
+  // holding only the new root (after the old one is pruned) can still renew;
+  // between rotations it is renewed at half its lifetime.
+  auto refresh_serving = [keeper = cp_->ca_serving.get()](bool force) {
+    if (keeper == nullptr) return;
+    absl::StatusOr<bool> renewed = keeper->Refresh(force);
+    if (!renewed.ok()) {
+      spdlog::error("CA: new serving certificate not in use: {}", renewed.status().ToString());
+    } else if (*renewed) {
+      spdlog::info("CA: serving certificate re-issued, next at {}",
+                   absl::FormatTime(keeper->renew_at()));
     }
-    spdlog::info("CA: serving certificate re-issued from the new root");
   };
-  cp_->roots = std::make_unique<TrustRootManager>(*cp_->authority, std::move(republish),
-                                                  std::move(trusted_everywhere), absl::Seconds(10),
-                                                  std::move(signer_changed));
+  cp_->roots = std::make_unique<TrustRootManager>(
+      *cp_->authority, std::move(republish), std::move(trusted_everywhere), absl::Seconds(10),
+      [refresh_serving] { refresh_serving(/*force=*/true); });
   // Roots retired before a restart may be due already.
   if (auto pruned = cp_->roots->PruneDue(); !pruned.ok()) return pruned.status();
-  cp_->roots->StartPruning(options_.ca_prune_interval);
+  cp_->roots->StartPruning(options_.ca_prune_interval,
+                           [refresh_serving] { refresh_serving(/*force=*/false); });
   return absl::OkStatus();
 }
 

@@ -85,15 +85,16 @@ std::string TrustRootManager::Describe() const {
   return out + "]}";
 }
 
-void TrustRootManager::StartPruning(absl::Duration interval) {
+void TrustRootManager::StartPruning(absl::Duration interval, std::function<void()> also) {
   auto period = absl::ToChronoNanoseconds(interval);
-  pruner_ = std::thread([this, period] {
+  pruner_ = std::thread([this, period, also = std::move(also)] {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
       lock.unlock();
       absl::StatusOr<int> dropped = PruneDue();
       if (!dropped.ok())
         spdlog::error("CA: pruning retired roots: {}", dropped.status().ToString());
+      if (also) also();
       lock.lock();
     }
   });

@@ -63,8 +63,10 @@ class TrustRootManager {
   // root has "staged": true.
   std::string Describe() const;
 
-  // REQUIRES: interval > 0; not already started.
-  void StartPruning(absl::Duration interval);
+  // Runs PruneDue() every `interval` on a thread of its own, and `also` after
+  // it when set (the operator keeps the CA's serving certificate current
+  // there). REQUIRES: interval > 0; not already started.
+  void StartPruning(absl::Duration interval, std::function<void()> also = {});
   void Stop();
 
  private:

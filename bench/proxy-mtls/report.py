@@ -18,7 +18,7 @@ from report_common import fmt, load, notes, table, times, verdict  # noqa: E402
 
 ORDER = ("direct", "relay", "nginx", "haproxy", "meshgate-baseline", "meshgate")
 COLUMNS = ("target", "max req/s", "edge vCPU", "sidecar vCPU", "p50 us", "p90 us", "p99 us",
-           "+p50 ms", "+p90 ms", "+p99 ms", "errors")
+           "+p50 ms", "+p90 ms", "+p99 ms", "RSS MB edge/sidecar", "errors")
 # The targets, per proxy; Istio's sidecar needs 0.20 vCPU per 1k req/s.
 TARGET_VCPU_PER_PROXY = 0.10
 TARGET_ADDED_P50_MS = 0.2
@@ -30,6 +30,13 @@ class Results(report_common.Results):
         edge, sidecar = (self.get(target, "edge_vcpu_per_1k_rps"),
                          self.get(target, "sidecar_vcpu_per_1k_rps"))
         return None if edge is None or sidecar is None else edge + sidecar
+
+
+def rss_pair(r, target):
+    edge, sidecar = r.get(target, "edge_rss_kb"), r.get(target, "sidecar_rss_kb")
+    if edge is None or sidecar is None:
+        return "n/a"
+    return f"{edge / 1024:.1f}/{sidecar / 1024:.1f}"
 
 
 def table_rows(r, order):
@@ -50,6 +57,7 @@ def table_rows(r, order):
             fmt(r.added_ms(t, "latency_p50_us"), "+.3f") if proxied else "",
             fmt(r.added_ms(t, "latency_p90_us"), "+.3f") if proxied else "",
             fmt(r.added_ms(t, "latency_p99_us"), "+.3f") if proxied else "",
+            rss_pair(r, t) if proxied else "",
             str(r.errors(t)),
         ))
     return rows

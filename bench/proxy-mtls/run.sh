@@ -561,6 +561,18 @@ measure_cpu() {
     "(${hz}/s) for $completed requests at $CPU_RATE req/s ($errors errors)"
 }
 
+# Each proxy's resident memory once it serves (after the mTLS checks, before any load): the
+# sidecar holds its workload certificate, the trust bundle and the mTLS contexts.
+measure_memory() {
+  local peer=$1 edge_pids sidecar_pids
+  mapfile -t edge_pids < <(tree_pids "$EDGE_PID")
+  mapfile -t sidecar_pids < <(tree_pids "$SIDECAR_PID")
+  record "$peer" edge_rss_kb "$(rss_kb "${edge_pids[@]}")"
+  record "$peer" sidecar_rss_kb "$(rss_kb "${sidecar_pids[@]}")"
+  record "$peer" edge_pss_kb "$(mem_kb Pss "${edge_pids[@]}")"
+  record "$peer" sidecar_pss_kb "$(mem_kb Pss "${sidecar_pids[@]}")"
+}
+
 # An extra fixed-rate run with `perf record -g` attached to both meshgate proxies.
 profile_meshgate() {
   local which pid perf_pids=()
@@ -649,6 +661,7 @@ for peer in $PEERS; do
     meshgate*) verify_mtls "$peer" "URI=$GATEWAY_ID" ;;
     *) verify_mtls "$peer" "CN=bench-edge" ;;
   esac
+  [[ $peer == direct ]] || measure_memory "$peer"
   measure_throughput "$peer"
   measure_cpu "$peer"
   measure_latency "$peer"

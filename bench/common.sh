@@ -7,6 +7,8 @@
 # Globals the caller provides: BODY_BYTES (what wait_http expects), DURATION, LOADGEN, and for the
 # measure_* helpers PEER_URL, THROUGHPUT_CONNECTIONS, LOADGEN_CONNECTIONS, LATENCY_RATE.
 # Globals this file sets: TMP, STARTED_PIDS, LAST_PID, CORES, PROXY_CORE, CLIENT_CORE, RT, RESULTS.
+# STOP_GRACE (seconds, default 2.5) is how long a process gets between SIGTERM and SIGKILL; a
+# proxy under a profiler that writes its profile on exit needs longer.
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -53,7 +55,7 @@ foreign_realtime_processes() {
 stop_pid() {
   local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
+  for _ in $(seq "$(awk -v s="${STOP_GRACE:-2.5}" 'BEGIN { print int(s * 20) }')"); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done

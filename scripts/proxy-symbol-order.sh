@@ -7,12 +7,16 @@
 # same code spread over the whole binary. Functions missing from the file still work; they are
 # only placed among the cold code. Rerun after larger changes to the proxy:
 #
-#   bash scripts/proxy-symbol-order.sh          # needs valgrind and nginx; takes about a minute
+#   bash scripts/proxy-symbol-order.sh     # needs valgrind, nginx, wrk; takes about three minutes
 #
-# What runs: the side-by-side benchmark's gateway config (bench/proxy/run.sh, 100 clusters) from a
-# meshgate-operator started after the proxy, an nginx origin, and the proxy under callgrind while
-# it starts, retries the control plane, applies the config, answers keep-alive and new-connection
-# requests, and serves its admin pages.
+# What runs, in two profiles merged in this order:
+#  1. the gateway: the side-by-side benchmark's config (bench/proxy/run.sh, 100 clusters) from a
+#     meshgate-operator started after the proxy, an nginx origin, and the proxy under callgrind
+#     while it starts, retries the control plane, applies the config, answers keep-alive and
+#     new-connection requests, and serves its admin pages;
+#  2. the mesh: the two-proxy mTLS benchmark (bench/proxy-mtls/run.sh) with both proxies under
+#     callgrind: CSR to the built-in CA, SDS secrets, mTLS handshakes both ways, load through
+#     the pair. Without it the TLS path sits among the cold code and a sidecar maps ~3 MB more.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +25,7 @@ MESHGATE_PROXY=${MESHGATE_PROXY:-$BUILD_DIR/bin/meshgate-proxy}
 MESHGATE_OPERATOR=${MESHGATE_OPERATOR:-$BUILD_DIR/bin/meshgate-operator}
 OUT=${OUT:-$ROOT/proxy/symbol-order.txt}
 PORT_BASE=${PORT_BASE:-38180}
+MTLS_PORT_BASE=${MTLS_PORT_BASE:-38280}
 BODY_BYTES=1024
 ORIGIN_PORT=$PORT_BASE
 GATEWAY_PORT=$((PORT_BASE + 3))
@@ -31,7 +36,7 @@ PROXY_ADMIN_PORT=$((PORT_BASE + 12))
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 bench_init symbol-order
-for tool in valgrind nginx curl; do require_binary "$tool" "apt-get install $tool"; done
+for tool in valgrind nginx curl wrk; do require_binary "$tool" "apt-get install $tool"; done
 [[ -x $MESHGATE_PROXY && -x $MESHGATE_OPERATOR ]] ||
   die "build meshgate-proxy and meshgate-operator first (cmake --build build)"
 for port in $ORIGIN_PORT $GATEWAY_PORT $XDS_PORT $OPERATOR_ADMIN_PORT $PROXY_ADMIN_PORT; do
@@ -75,27 +80,45 @@ for _ in $(seq 600); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; do
 wait "$PROXY_PID" 2>/dev/null || true
 [[ -s $TMP/callgrind.out ]] || die "callgrind wrote no profile: $(tail -n 5 "$TMP/proxy.log")"
 
+
+# (2) The mesh path, through the mTLS benchmark with a proxy binary that is callgrind around the
+# real one. Its verdicts mean nothing under callgrind; only the profiles are kept.
+mkdir -p "$TMP/mesh"
+printf '#!/bin/sh\nexec valgrind --tool=callgrind --demangle=no --callgrind-out-file=%q %q "$@"\n' \
+  "$TMP/mesh/callgrind.%p" "$MESHGATE_PROXY" >"$TMP/proxy-under-callgrind"
+chmod +x "$TMP/proxy-under-callgrind"
+log "profiling the mesh path (bench/proxy-mtls/run.sh; its output goes to $TMP/mesh.log)"
+MESHGATE_PROXY=$TMP/proxy-under-callgrind PEERS=meshgate DURATION=2 PORT_BASE=$MTLS_PORT_BASE \
+  STOP_GRACE=120 RESULTS_DIR=$TMP/mesh REALTIME=0 bash "$ROOT/bench/proxy-mtls/run.sh" \
+  >"$TMP/mesh.log" 2>&1 || die "the mTLS benchmark failed: $(tail -n 5 "$TMP/mesh.log")"
+mapfile -t mesh_profiles < <(find "$TMP/mesh" -name 'callgrind.*' -size +0 | sort)
+((${#mesh_profiles[@]} == 2)) || die "expected two mesh profiles (edge and sidecar)," \
+  "found ${#mesh_profiles[@]}: $(tail -n 5 "$TMP/mesh.log")"
+
 # callgrind names each function once, as "fn=(ID) NAME" or "cfn=(ID) NAME" (a callee), and by ID
-# afterwards; recursion levels carry a 'N suffix. Addresses without a symbol are left out.
-python3 - "$TMP/callgrind.out" "$OUT" <<'PYEOF'
+# afterwards; recursion levels carry a 'N suffix. Addresses without a symbol are left out. The
+# gateway's order comes first; the mesh profiles add what the gateway never ran.
+python3 - "$OUT" "$TMP/callgrind.out" "${mesh_profiles[@]}" <<'PYEOF'
 import re
 import sys
 
-profile, out = sys.argv[1:3]
-names = {}
-with open(profile, errors="replace") as f:
-    for line in f:
-        m = re.match(r"^c?fn=\((\d+)\) (.+)$", line.rstrip("\n"))
-        if m:
-            names.setdefault(m.group(1), re.sub(r"'\d+$", "", m.group(2)))
+out, profiles = sys.argv[1], sys.argv[2:]
 seen, order = set(), []
-for name in names.values():
-    if not name.startswith("0x") and name not in seen:
-        seen.add(name)
-        order.append(name)
+for profile in profiles:
+    names = {}
+    with open(profile, errors="replace") as f:
+        for line in f:
+            m = re.match(r"^c?fn=\((\d+)\) (.+)$", line.rstrip("\n"))
+            if m:
+                names.setdefault(m.group(1), re.sub(r"'\d+$", "", m.group(2)))
+    for name in names.values():
+        if not name.startswith("0x") and name not in seen:
+            seen.add(name)
+            order.append(name)
 with open(out, "w") as f:
     f.write("# Generated by scripts/proxy-symbol-order.sh: the functions meshgate-proxy runs from\n"
-            "# start-up to serving, first ones first; lld lays them out in this order.\n")
+            "# start-up to serving as a gateway, then those only the mesh (mTLS) path runs; first\n"
+            "# ones first, lld lays them out in this order.\n")
     f.write("\n".join(order) + "\n")
-print(f"{out}: {len(order)} functions")
+print(f"{out}: {len(order)} functions from {len(profiles)} profiles")
 PYEOF

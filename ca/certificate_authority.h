@@ -26,7 +26,7 @@
 //   auto authority = ca::CertificateAuthority::LoadOrCreate(**state, clock, {});
 //       // or LoadPlugged(*cacerts_storage, **state, clock, {}) with --ca-cacerts DIR
 //   auto serving = (*authority)->IssueServingCertificate(
-//       {"meshgate-operator.meshgate-system.svc", "localhost"}, {"127.0.0.1"});
+//       {"meshgate.meshgate-system.svc", "localhost"}, {"127.0.0.1"});
 //   auto tokens = ca::BootstrapTokenAuthenticator::LoadFile(flags.ca_tokens);
 //   ca::PeerCertificateAuthenticator peers(**authority);
 //   ca::CaService service(**authority, {&peers, tokens->get()}, clock);

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <optional>
@@ -11,6 +12,9 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "ca/authenticator.h"
 #include "ca/ca_server.h"
 #include "ca/ca_service.h"
@@ -68,12 +72,36 @@ absl::Status CheckCaLifetimes(const OperatorOptions& o) {
   return absl::OkStatus();
 }
 
+bool IsIpAddress(const std::string& text) {
+  in6_addr v6{};
+  in_addr v4{};
+  return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+}
+
+// The names proxies dial the CA by: loopback, the address it listens on
+// unless that is a wildcard, and --ca-names (in a cluster, the Service's DNS
+// names, which the chart passes).
+struct CaServingNames {
+  std::vector<std::string> dns{"localhost"};
+  std::vector<std::string> ips{"127.0.0.1"};
+};
+
+CaServingNames ServingNamesFor(const OperatorOptions& o) {
+  CaServingNames names;
+  auto add = [&names](const std::string& name) {
+    auto& list = IsIpAddress(name) ? names.ips : names.dns;
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  };
+  if (o.listen_address != "0.0.0.0" && o.listen_address != "::") add(o.listen_address);
+  for (const auto& name : o.ca_names) add(name);
+  return names;
+}
+
 // The certificate the CA's gRPC endpoint presents: the names proxies dial it
 // by, signed by the CA's current signer.
 absl::StatusOr<ca::ServingCertificate> IssueCaServingCertificate(
-    const ca::CertificateAuthority& authority) {
-  return authority.IssueServingCertificate({"meshgate-operator.meshgate-system.svc", "localhost"},
-                                           {"127.0.0.1"});
+    const ca::CertificateAuthority& authority, const CaServingNames& names) {
+  return authority.IssueServingCertificate(names.dns, names.ips);
 }
 
 }  // namespace
@@ -96,6 +124,8 @@ std::string OperatorUsage() {
          "                      (default 15014; 0: off)\n"
          "  --ca-port PORT      certificate service, TLS (default 15012; 0: off)\n"
          "  --ca-tokens FILE    bootstrap tokens for the CA: lines of `TOKEN SPIFFE_ID`\n"
+         "  --ca-names N[,N]    DNS names or IPs proxies dial the CA by (its serving certificate\n"
+         "                      has them, with localhost, 127.0.0.1 and --listen-address)\n"
          "  --trust-domain TD   SPIFFE trust domain (default cluster.local)\n"
          "  --cluster-domain D  Kubernetes cluster domain (default cluster.local)\n"
          "  --debounce DUR      quiet period before a push, e.g. 100ms (default 100ms)\n"
@@ -135,10 +165,10 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "config-dir",     "state-dir",      "log-level",    "admin-port",
-        "xds-port",       "ca-port",        "ca-tokens",    "trust-domain",
-        "cluster-domain", "debounce",       "debounce-max", "listen-address",
-        "ca-min-ttl",     "ca-default-ttl", "ca-max-ttl",   "ca-clock-skew"};
+        "config-dir",    "state-dir",      "log-level",    "admin-port",     "xds-port",
+        "ca-port",       "ca-tokens",      "trust-domain", "cluster-domain", "debounce",
+        "debounce-max",  "listen-address", "ca-min-ttl",   "ca-default-ttl", "ca-max-ttl",
+        "ca-clock-skew", "ca-names"};
     if (!kValueFlags.contains(name)) {
       return absl::InvalidArgumentError("unknown flag '--" + name + "'");
     }
@@ -179,7 +209,8 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
                                           *value + "'");
       }
       (name == "debounce" ? flags.options.debounce : flags.options.debounce_max) = d;
-    } else if (name.rfind("ca-", 0) == 0 && name != "ca-tokens") {
+    } else if (name == "ca-min-ttl" || name == "ca-default-ttl" || name == "ca-max-ttl" ||
+               name == "ca-clock-skew") {
       absl::Duration d;
       bool zero_allowed = name == "ca-clock-skew";
       if (!absl::ParseDuration(*value, &d) || d < absl::ZeroDuration() ||
@@ -194,6 +225,18 @@ absl::StatusOr<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>&
                                   : flags.options.ca_clock_skew) = d;
     } else if (name == "ca-tokens") {
       flags.options.ca_tokens = *value;
+    } else if (name == "ca-names") {
+      for (absl::string_view item : absl::StrSplit(*value, ',', absl::SkipWhitespace())) {
+        std::string ca_name(absl::StripAsciiWhitespace(item));
+        if (!IsIpAddress(ca_name) &&
+            (ca_name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") !=
+                 std::string::npos ||
+             ca_name.front() == '.' || ca_name.front() == '-')) {
+          return absl::InvalidArgumentError("--ca-names: '" + ca_name +
+                                            "' is neither an IP address nor a lower-case DNS name");
+        }
+        flags.options.ca_names.push_back(std::move(ca_name));
+      }
     } else if (name == "trust-domain") {
       flags.options.trust_domain = *value;
     } else if (name == "cluster-domain") {
@@ -328,7 +371,8 @@ absl::Status Operator::StartCa() {
   auto authority = ca::CertificateAuthority::LoadOrCreate(*cp_->ca_storage, clock, ca_options);
   if (!authority.ok()) return authority.status();
   cp_->authority = std::move(*authority);
-  auto serving = IssueCaServingCertificate(*cp_->authority);
+  const CaServingNames serving_names = ServingNamesFor(options_);
+  auto serving = IssueCaServingCertificate(*cp_->authority, serving_names);
   if (!serving.ok()) return serving.status();
   std::vector<const ca::Authenticator*> authenticators;
   cp_->peers = std::make_unique<ca::PeerCertificateAuthenticator>(*cp_->authority);
@@ -347,9 +391,13 @@ absl::Status Operator::StartCa() {
   cp_->ca_server = std::move(*server);
   cp_->ca_serving = std::make_unique<ca::ServingCertificateKeeper>(
       *cp_->ca_server,
-      [authority = cp_->authority.get()] { return IssueCaServingCertificate(*authority); }, clock,
-      *serving);
-  spdlog::info("CA serving on {} (trust bundle in {}/ca/root-cert.pem)", server_options.address,
+      [authority = cp_->authority.get(), serving_names] {
+        return IssueCaServingCertificate(*authority, serving_names);
+      },
+      clock, *serving);
+  spdlog::info("CA serving on {} as {} (trust bundle in {}/ca/root-cert.pem)",
+               server_options.address,
+               absl::StrJoin(serving_names.dns, ",") + "," + absl::StrJoin(serving_names.ips, ","),
                options_.state_dir);
   return absl::OkStatus();
 }

@@ -36,6 +36,9 @@ struct OperatorOptions {
   int admin_port = 15014;
   int ca_port = 15012;
   std::string ca_tokens;  // file of "TOKEN SPIFFE_ID" lines
+  // Names (DNS or IP) proxies dial the CA by, besides localhost, 127.0.0.1
+  // and a specific --listen-address: its serving certificate carries them.
+  std::vector<std::string> ca_names;
   std::string trust_domain = "cluster.local";
   std::string cluster_domain = "cluster.local";
   absl::Duration debounce = absl::Milliseconds(100);

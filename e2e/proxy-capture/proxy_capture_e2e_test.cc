@@ -13,15 +13,22 @@
 //     (0.0.0.0_8080 HTTP | 10.96.0.21_9000 TCP |     virtualInbound (chain by original port)
 //      PassthroughCluster to the original dst)
 //
-// Checked through the sidecars' own stats and access logs: HTTP to a
-// Service's cluster IP goes through both sidecars and a VirtualService rule
-// (header-matched fault, response header) applies; a plain TCP Service goes
-// through tcp_proxy on both sides; an address outside the mesh passes
-// through on the original destination.
+// Each sidecar gets its SPIFFE certificate from the operator's built-in CA
+// (bootstrap token, CSR for a key of its own) and the trust bundle over SDS;
+// DestinationRules ask for ISTIO_MUTUAL between the sidecars, and pod B's
+// PeerAuthentication makes its TCP port STRICT.
+//
+// Checked through the sidecars' own stats and access logs, and on the wire:
+// HTTP to a Service's cluster IP goes through both sidecars over mTLS (pod
+// B's app sees pod A's SPIFFE ID in x-forwarded-client-cert; a packet
+// capture on pod B's interface holds TLS records and none of the request's
+// bytes) and a VirtualService rule (header-matched fault, response header)
+// applies; a plain TCP Service goes through tcp_proxy on both sides over
+// mTLS, and a client without a certificate is refused on it; an address
+// outside the mesh passes through on the original destination.
 //
 // Needs root (network namespaces, iptables); skips with the reason when it
-// cannot create them. mTLS between the sidecars is not part of this yet: the
-// upstream transport seam is in proxy/server/tcp_proxy.cc.
+// cannot create them.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +56,9 @@ constexpr char kSetpriv[] = "/usr/bin/setpriv";
 constexpr char kProxyUid[] = "1337";
 constexpr char kAppUid[] = "1000";
 constexpr int kXdsPort = 15010;
+constexpr int kCaPort = 15012;
+constexpr char kIdA[] = "spiffe://cluster.local/ns/demo/sa/a";
+constexpr char kIdB[] = "spiffe://cluster.local/ns/demo/sa/b";
 
 // Commands here report their failures on stderr: keep it with the output.
 std::string RunCommandWithStderr(const std::string& cmd, int* exit_code = nullptr) {
@@ -103,6 +113,41 @@ while True:
         break
     out += chunk
 print(out.decode(), end="")
+)";
+
+// Records the TCP payloads to and from argv[2] (a port) seen on interface
+// argv[1] until the file argv[3] exists, then prints one line: how many
+// payloads, how many start a TLS record (content type 20..23, version 3.x),
+// and whether argv[4] appeared in any of them.
+constexpr char kSniffer[] = R"(import os, socket, struct, sys
+iface, port, stop, needle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].encode()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind((iface, 0))
+s.settimeout(0.05)
+print("listening", flush=True)
+payloads = tls = 0
+seen = False
+while not os.path.exists(stop):
+    try:
+        frame = s.recv(65535)
+    except socket.timeout:
+        continue
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        continue
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    tcp = ip[ihl:]
+    sport, dport = struct.unpack("!HH", tcp[:4])
+    if port not in (sport, dport):
+        continue
+    data = tcp[(tcp[12] >> 4) * 4:]
+    if not data:
+        continue
+    payloads += 1
+    if 20 <= data[0] <= 23 and data[1] == 3:
+        tls += 1
+    seen = seen or needle in data
+print("payloads=%d tls=%d needle=%s" % (payloads, tls, "yes" if seen else "no"), flush=True)
 )";
 
 std::string MeshYaml() {
@@ -191,6 +236,29 @@ spec:
       response:
         set: {x-mesh-route: default}
     route: [{destination: {host: echo-b.demo.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo-b, namespace: demo}
+spec:
+  host: echo-b.demo.svc.cluster.local
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-b, namespace: demo}
+spec:
+  host: tcp-b.demo.svc.cluster.local
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: b, namespace: demo}
+spec:
+  selector: {matchLabels: {app: b}}
+  mtls: {mode: PERMISSIVE}
+  portLevelMtls:
+    9000: {mode: STRICT}
 )";
 }
 
@@ -213,6 +281,7 @@ class ProxyCaptureTest : public ::testing::Test {
     ns_a_ = "mgcap-a-" + id;
     ns_b_ = "mgcap-b-" + id;
     const std::string veth = "mgv" + id;
+    veth_b_ = veth + "b";
     int rc = 0;
     std::string out = RunCommandWithStderr(Shell({kIp, "netns", "add", ns_a_}), &rc);
     if (rc != 0) {
@@ -256,27 +325,64 @@ class ProxyCaptureTest : public ::testing::Test {
     dir_->WriteFile("config/mesh.yaml", MeshYaml());
     dir_->WriteFile("tcp_server.py", kTcpServer);
     dir_->WriteFile("tcp_client.py", kTcpClient);
-    chmod((dir_->path() + "/tcp_server.py").c_str(), 0644);
-    chmod((dir_->path() + "/tcp_client.py").c_str(), 0644);
+    dir_->WriteFile("sniffer.py", kSniffer);
+    // Bootstrap tokens: each sidecar proves its identity to the CA with one.
+    dir_->WriteFile("ca-tokens", std::string("bootstrap-token-pod-a ") + kIdA +
+                                     "\nbootstrap-token-pod-b " + kIdB + "\n");
+    dir_->WriteFile("a.token", "bootstrap-token-pod-a\n");
+    dir_->WriteFile("b.token", "bootstrap-token-pod-b\n");
+    for (const char* file :
+         {"tcp_server.py", "tcp_client.py", "sniffer.py", "a.token", "b.token"}) {
+      chmod((dir_->path() + "/" + file).c_str(), 0644);
+    }
     mkdir((dir_->path() + "/state").c_str(), 0700);
 
     // Capture first, as an init container would: the proxy's uid, and in pod
-    // A the control plane's port, are left alone; pod B leaves 7777 (a
-    // server outside the mesh) uncaptured.
+    // A the control plane's ports (xDS, CA), are left alone; pod B leaves
+    // 7777 (a server outside the mesh) uncaptured.
     const std::string proxy = MESHGATE_BINARY_DIR "/bin/meshgate-proxy";
     for (const auto& [ns, exclude] : std::vector<std::pair<std::string, std::string>>{
-             {ns_a_, std::to_string(kXdsPort)}, {ns_b_, "7777"}}) {
+             {ns_a_, std::to_string(kXdsPort) + "," + std::to_string(kCaPort)}, {ns_b_, "7777"}}) {
       out = RunCommandWithStderr(Shell({kIp, "netns", "exec", ns, proxy, "iptables", "--proxy-uid",
                                         kProxyUid, "--exclude-inbound-ports", exclude}),
                                  &rc);
       ASSERT_EQ(rc, 0) << "iptables in " << ns << ": " << out;
     }
 
-    op_ = new Subprocess({kIp, "netns", "exec", ns_a_, MESHGATE_BINARY_DIR "/bin/meshgate-operator",
-                          "--config-dir", dir_->path() + "/config", "--state-dir",
-                          dir_->path() + "/state", "--listen-address", "0.0.0.0", "--xds-port",
-                          std::to_string(kXdsPort), "--admin-port", "15014", "--ca-port", "15012",
-                          "--debounce", "20ms"});
+    op_ = new Subprocess({kIp,
+                          "netns",
+                          "exec",
+                          ns_a_,
+                          MESHGATE_BINARY_DIR "/bin/meshgate-operator",
+                          "--config-dir",
+                          dir_->path() + "/config",
+                          "--state-dir",
+                          dir_->path() + "/state",
+                          "--listen-address",
+                          "0.0.0.0",
+                          "--xds-port",
+                          std::to_string(kXdsPort),
+                          "--admin-port",
+                          "15014",
+                          "--ca-port",
+                          std::to_string(kCaPort),
+                          "--ca-names",
+                          "10.77.0.1",
+                          "--ca-tokens",
+                          dir_->path() + "/ca-tokens",
+                          "--debounce",
+                          "20ms"});
+    // The sidecars (uid 1337) trust the CA's root from a copy they can read.
+    const std::string root = dir_->path() + "/state/ca/root-cert.pem";
+    auto root_deadline = std::chrono::steady_clock::now() + 20s;
+    while (access(root.c_str(), R_OK) != 0 && std::chrono::steady_clock::now() < root_deadline) {
+      std::this_thread::sleep_for(50ms);  // another process writes it
+    }
+    ASSERT_EQ(access(root.c_str(), R_OK), 0) << "the operator's CA wrote no root\n"
+                                             << op_->Output();
+    std::filesystem::copy_file(root, dir_->path() + "/root-cert.pem",
+                               std::filesystem::copy_options::overwrite_existing);
+    chmod((dir_->path() + "/root-cert.pem").c_str(), 0644);
 
     const std::string echo = MESHGATE_BINARY_DIR "/bin/meshgate-echo";
     apps_.push_back(
@@ -309,14 +415,34 @@ class ProxyCaptureTest : public ::testing::Test {
     ready_ = true;
   }
 
-  static Subprocess* StartSidecar(const std::string& ns, const std::string& xds_host,
+  // Sidecar `name` runs as service account `name` and reaches the control
+  // plane (xDS and CA) at `control_plane`.
+  static Subprocess* StartSidecar(const std::string& ns, const std::string& control_plane,
                                   const std::string& labels, const std::string& name) {
-    return new Subprocess(
-        InPod(ns, kProxyUid,
-              {MESHGATE_BINARY_DIR "/bin/meshgate-proxy", "--xds-address",
-               xds_host + ":" + std::to_string(kXdsPort), "--node-id", "sidecar~" + name + ".demo",
-               "--role", "sidecar", "--namespace", "demo", "--labels", labels, "--workers", "1",
-               "--access-log", logs_ + "/" + name + ".log"}));
+    return new Subprocess(InPod(ns, kProxyUid,
+                                {MESHGATE_BINARY_DIR "/bin/meshgate-proxy",
+                                 "--xds-address",
+                                 control_plane + ":" + std::to_string(kXdsPort),
+                                 "--node-id",
+                                 "sidecar~" + name + ".demo",
+                                 "--role",
+                                 "sidecar",
+                                 "--namespace",
+                                 "demo",
+                                 "--service-account",
+                                 name,
+                                 "--labels",
+                                 labels,
+                                 "--workers",
+                                 "1",
+                                 "--ca-address",
+                                 control_plane + ":" + std::to_string(kCaPort),
+                                 "--token-file",
+                                 dir_->path() + "/" + name + ".token",
+                                 "--ca-root-file",
+                                 dir_->path() + "/root-cert.pem",
+                                 "--access-log",
+                                 logs_ + "/" + name + ".log"}));
   }
 
   static void TearDownTestSuite() {
@@ -393,7 +519,7 @@ class ProxyCaptureTest : public ::testing::Test {
   }
 
   static inline std::string skip_reason_;
-  static inline std::string ns_a_, ns_b_, logs_;
+  static inline std::string ns_a_, ns_b_, veth_b_, logs_;
   static inline TempDir* dir_ = nullptr;
   static inline Subprocess* op_ = nullptr;
   static inline Subprocess* sidecar_a_ = nullptr;
@@ -422,16 +548,48 @@ TEST_F(ProxyCaptureTest, HttpToAServiceGoesThroughBothSidecars) {
   EXPECT_NE(response.find("pod-b"), std::string::npos) << response;  // answered by B's app
   // The VirtualService's default route set this header at sidecar A.
   EXPECT_NE(response.find("x-mesh-route: default"), std::string::npos) << response;
+  // Sidecar B verified sidecar A's certificate and vouched for it.
+  EXPECT_NE(response.find(std::string("URI=") + kIdA), std::string::npos) << response;
   EXPECT_GE(Stat(ns_a_, kOutboundHttp), outbound_before + 1);
   EXPECT_GE(Stat(ns_b_, kInboundHttp), inbound_before + 1);
   EXPECT_TRUE(Eventually([] {
     return AccessLog("a").find(
                "\"upstream_cluster\":\"outbound|8080||echo-b.demo.svc.cluster."
                "local\"") != std::string::npos &&
-           AccessLog("b").find("\"upstream_cluster\":\"inbound|8080||\"") != std::string::npos;
+           AccessLog("b").find("\"upstream_cluster\":\"inbound|8080||\"") != std::string::npos &&
+           AccessLog("b").find(std::string("\"downstream_peer_identity\":\"") + kIdA) !=
+               std::string::npos;
   })) << "A:\n"
       << AccessLog("a") << "\nB:\n"
       << AccessLog("b");
+}
+
+TEST_F(ProxyCaptureTest, WhatTheSidecarsSendEachOtherIsTlsOnTheWire) {
+  // A packet capture on pod B's interface while pod A's app sends a request
+  // with a marker: the sidecars' connection carries TLS records only, and
+  // the marker, which pod B's app echoes, is nowhere in them.
+  const std::string marker = "meshgate-marker-" + std::to_string(getpid());
+  const std::string stop = dir_->path() + "/sniffer.stop";
+  Subprocess sniffer({kIp, "netns", "exec", ns_b_, "/usr/bin/python3", dir_->path() + "/sniffer.py",
+                      veth_b_, "8080", stop, marker});
+  ASSERT_TRUE(sniffer.WaitForSubstring("listening", 10s)) << sniffer.Output();
+  std::string response;
+  ASSERT_TRUE(Eventually([&] {
+    response = CurlFromA({"x-marker: " + marker});
+    return response.rfind("HTTP/1.1 200", 0) == 0;
+  })) << response;
+  EXPECT_NE(response.find(marker), std::string::npos) << response;  // B's app saw it
+  std::ofstream(stop) << "stop\n";
+  ASSERT_TRUE(sniffer.WaitForSubstring("payloads=", 10s)) << sniffer.Output();
+  const std::string seen = sniffer.Output();
+  int payloads = 0, tls = 0;
+  ASSERT_EQ(std::sscanf(seen.substr(seen.find("payloads=")).c_str(), "payloads=%d tls=%d",
+                        &payloads, &tls),
+            2)
+      << seen;
+  EXPECT_GE(payloads, 2) << seen;  // the request and the response, at least
+  EXPECT_GE(tls, 2) << seen;
+  EXPECT_NE(seen.find("needle=no"), std::string::npos) << "plaintext on the wire: " << seen;
 }
 
 TEST_F(ProxyCaptureTest, HeaderMatchedFaultIsAppliedAtTheCallersSidecar) {
@@ -463,6 +621,22 @@ TEST_F(ProxyCaptureTest, PlainTcpServicePassesThroughTcpProxyOnBothSides) {
   EXPECT_TRUE(Eventually([] {
     return AccessLog("b").find("\"upstream_host\":\"127.0.0.1:9000\"") != std::string::npos;
   })) << AccessLog("b");
+}
+
+TEST_F(ProxyCaptureTest, StrictPortRefusesAClientWithoutCertificate) {
+  // Pod B's PeerAuthentication makes port 9000 STRICT. A client in pod A
+  // running as the proxy's uid is not captured: it connects to pod B
+  // directly in plaintext, and sidecar B refuses it; through sidecar A
+  // (mTLS) the same port answers.
+  std::string reply;
+  ASSERT_TRUE(Eventually([&] {
+    reply = TcpFromA("10.96.0.21", 9000, "with a certificate");
+    return reply == "tcp-b:with a certificate";
+  })) << reply;
+  reply = RunCommandWithStderr(Shell(InPod(ns_a_, kProxyUid,
+                                           {"/usr/bin/python3", dir_->path() + "/tcp_client.py",
+                                            "10.77.0.2", "9000", "without a certificate"})));
+  EXPECT_EQ(reply.find("tcp-b:"), std::string::npos) << reply;
 }
 
 TEST_F(ProxyCaptureTest, UnknownDestinationPassesThroughToTheOriginalDestination) {

@@ -251,9 +251,14 @@ TEST(ChartTest, OperatorGetsThePortsTheServiceExposes) {
        std::map<std::string, std::string>{{"--xds-port", ".Values.ports.xds"},
                                           {"--ca-port", ".Values.ports.ca"},
                                           {"--admin-port", ".Values.ports.admin"},
-                                          {"--trust-domain", ".Values.trustDomain"}}) {
+                                          {"--trust-domain", ".Values.trustDomain"},
+                                          {"--cluster-domain", ".Values.clusterDomain"}}) {
     EXPECT_THAT(deployment, ::testing::HasSubstr(absl::StrCat("- ", flag, "={{ ", value, " }}")));
   }
+  // Proxies dial the CA by the Service's name: its serving certificate must carry it.
+  EXPECT_THAT(service, ::testing::HasSubstr("name: {{ include \"meshgate.fullname\" . }}\n"));
+  EXPECT_THAT(deployment, ::testing::HasSubstr("- --ca-names={{ include \"meshgate.fullname\" . }}"
+                                               ".{{ .Release.Namespace }}.svc,"));
   for (const char* port : {"xds", "ca", "admin"}) {
     const std::string value = absl::StrCat("{{ .Values.ports.", port, " }}");
     EXPECT_THAT(deployment, ::testing::HasSubstr("containerPort: " + value));
@@ -264,6 +269,7 @@ TEST(ChartTest, OperatorGetsThePortsTheServiceExposes) {
 TEST(ChartTest, ValuesDefaults) {
   const YAML::Node values = YAML::LoadFile((kChart / "values.yaml").string());
   EXPECT_EQ(values["trustDomain"].Scalar(), "cluster.local");
+  EXPECT_EQ(values["clusterDomain"].Scalar(), "cluster.local");
   EXPECT_EQ(values["ports"]["xds"].as<int>(), 15010);
   EXPECT_EQ(values["ports"]["ca"].as<int>(), 15012);
   EXPECT_EQ(values["ports"]["admin"].as<int>(), 15014);

@@ -40,6 +40,15 @@ TEST(OperatorFlagsTest, ParsesTheControlPlaneFlags) {
   EXPECT_EQ(flags->options.debounce, absl::Milliseconds(20));
   EXPECT_EQ(flags->options.debounce_max, absl::Seconds(2));
   EXPECT_EQ(flags->options.listen_address, "0.0.0.0");
+  EXPECT_TRUE(flags->options.ca_names.empty());
+  auto names = ParseOperatorFlags(
+      {"--config-dir", "/c", "--ca-names", "meshgate.meshgate-system.svc, 10.0.0.7,fd00::7"});
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(names->options.ca_names,
+            (std::vector<std::string>{"meshgate.meshgate-system.svc", "10.0.0.7", "fd00::7"}));
+  auto bad_name = ParseOperatorFlags({"--config-dir", "/c", "--ca-names", "Bad_Name"});
+  ASSERT_FALSE(bad_name.ok());
+  EXPECT_THAT(std::string(bad_name.status().message()), HasSubstr("--ca-names: 'Bad_Name'"));
   auto bad = ParseOperatorFlags({"--config-dir", "/c", "--debounce", "soon"});
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("--debounce"));

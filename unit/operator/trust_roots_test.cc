@@ -319,18 +319,21 @@ TEST_F(TrustRootManagerTest, SignerChangedRunsOnceTheNewRootSigns) {
 }
 
 // openssl's verification of the certificate the TLS server on `port`
-// presents, against `root_pem` alone: "0" when it verifies (s_client prints
-// the code once per session ticket; the first is the handshake's).
-std::string VerifyServerAgainst(int port, const std::string& root_pem) {
+// presents, against `root_pem` alone (and `name_check`, s_client's
+// -verify_hostname / -verify_ip): "0" when it verifies (s_client prints the
+// code once per session ticket; the first is the handshake's).
+std::string VerifyServerAgainst(int port, const std::string& root_pem,
+                                const std::string& name_check = "") {
   char path[] = "/tmp/meshgate-root-XXXXXX";
   int fd = mkstemp(path);
   if (fd < 0) return "mkstemp failed";
   close(fd);
   std::ofstream(path) << root_pem;
-  std::string out = Shell(absl::StrCat("openssl s_client -connect 127.0.0.1:", port,
-                                       " -alpn h2 -servername localhost -CAfile ", path,
-                                       " </dev/null 2>/dev/null | sed -n 's/^ *Verify return code: "
-                                       "\\([0-9]*\\).*/\\1/p' | head -n 1"));
+  std::string out =
+      Shell(absl::StrCat("openssl s_client -connect 127.0.0.1:", port,
+                         " -alpn h2 -servername localhost ", name_check, " -CAfile ", path,
+                         " </dev/null 2>/dev/null | sed -n 's/^ *Verify return code: "
+                         "\\([0-9]*\\).*/\\1/p' | head -n 1"));
   std::filesystem::remove(path);
   return std::string(absl::StripAsciiWhitespace(out));
 }
@@ -347,6 +350,39 @@ TEST_F(RotateRootEndpointTest, TheCaServesACertificateOfTheNewRootAfterARotation
   ASSERT_NE(new_root, old_root);
   EXPECT_EQ(VerifyServerAgainst(options_.ca_port, new_root), "0");
   EXPECT_NE(VerifyServerAgainst(options_.ca_port, old_root), "0");
+}
+
+TEST(CaServingNamesTest, TheCaCertificateNamesWhatProxiesDialItBy) {
+  // A CA reached from other hosts: by its Service's DNS name (the chart
+  // passes it) or by an address; loopback names are always there.
+  char config[] = "/tmp/meshgate-operator-XXXXXX";
+  char state[] = "/tmp/meshgate-operator-state-XXXXXX";
+  ASSERT_NE(mkdtemp(config), nullptr);
+  ASSERT_NE(mkdtemp(state), nullptr);
+  OperatorOptions options;
+  options.config_dir = config;
+  options.state_dir = state;
+  options.xds_port = 0;
+  options.admin_port = 0;
+  options.ca_port = FreePort();
+  options.ca_names = {"meshgate.meshgate-system.svc", "10.77.0.1"};
+  std::ostringstream out;
+  auto op = std::make_unique<Operator>(options, out);
+  ASSERT_TRUE(op->Start().ok()) << out.str();
+  std::ifstream in(std::string(state) + "/ca/root-cert.pem");
+  std::stringstream root;
+  root << in.rdbuf();
+  for (const char* check :
+       {"-verify_hostname meshgate.meshgate-system.svc", "-verify_hostname localhost",
+        "-verify_ip 10.77.0.1", "-verify_ip 127.0.0.1"}) {
+    EXPECT_EQ(VerifyServerAgainst(options.ca_port, root.str(), check), "0") << check;
+  }
+  // 62: hostname mismatch; 64: IP address mismatch.
+  EXPECT_EQ(VerifyServerAgainst(options.ca_port, root.str(), "-verify_hostname other.svc"), "62");
+  EXPECT_EQ(VerifyServerAgainst(options.ca_port, root.str(), "-verify_ip 10.77.0.2"), "64");
+  op->Stop();
+  std::filesystem::remove_all(config);
+  std::filesystem::remove_all(state);
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 // one more per DestinationRule subset, with the DestinationRule's traffic
 // policy applied (Istio precedence: subset > port-level > top-level).
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "compiler/internal.h"
+#include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "google/protobuf/util/time_util.h"
@@ -20,6 +23,16 @@ using Severity = CompileDiagnostic::Severity;
 
 constexpr uint32_t kMaxThreshold = 4294967295u;
 constexpr char kHttpProtocolOptions[] = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+// Auto mTLS: the pod label the sidecar injector sets, and the endpoint
+// metadata (namespace and key) transport_socket_matches select on.
+constexpr std::string_view kTlsModeLabel = "security.istio.io/tlsMode";
+constexpr std::string_view kTlsModeKey = "tlsMode";
+constexpr std::string_view kTlsModeIstio = "istio";
+constexpr char kTransportSocketMatchMetadata[] = "envoy.transport_socket_match";
+// The secrets an auto mTLS (ISTIO_MUTUAL) context names.
+const std::array<std::string, 2> kAutoMtlsSecrets = {"default", "ROOTCA"};
+constexpr std::string_view kUpstreamTlsContextTypeUrl =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
@@ -239,37 +252,123 @@ void ApplyOutlierDetection(const std::optional<api::OutlierDetection>& od, Clust
   }
 }
 
+// The ISTIO_MUTUAL client context: the workload certificate and trust
+// bundle over SDS, the peer's SPIFFE IDs (`sans`, else the service's
+// service accounts), Istio's SNI and ALPN.
+UpstreamTlsContext IstioMutualContext(const std::vector<std::string>& sans,
+                                      const ServiceInfo& service, const ServicePortInfo& port,
+                                      absl::string_view subset, const CompileOptions& options) {
+  UpstreamTlsContext ctx;
+  auto* common = ctx.mutable_common_tls_context();
+  AddSdsSecret("default", common->add_tls_certificate_sds_secret_configs());
+  auto* combined = common->mutable_combined_validation_context();
+  AddSdsSecret("ROOTCA", combined->mutable_validation_context_sds_secret_config());
+  auto* validation = combined->mutable_default_validation_context();
+  std::vector<std::string> peers = sans;
+  if (peers.empty()) {
+    for (const auto& sa : service.service_accounts) {
+      peers.push_back(
+          absl::StrCat("spiffe://", options.trust_domain, "/ns/", service.namespace_, "/sa/", sa));
+    }
+  }
+  for (const auto& san : peers) {
+    auto* m = validation->add_match_typed_subject_alt_names();
+    m->set_san_type(envoy::extensions::transport_sockets::tls::v3::SubjectAltNameMatcher::URI);
+    m->mutable_matcher()->set_exact(san);
+  }
+  ctx.set_sni(absl::StrCat("outbound_.", port.port, "_.", subset, "_.", service.hostname));
+  if (port.protocol == Protocol::kHttp2 || port.protocol == Protocol::kGrpc) {
+    common->add_alpn_protocols("h2");
+  } else if (IsHttp(port.protocol)) {
+    common->add_alpn_protocols("h2");
+    common->add_alpn_protocols("http/1.1");
+  }
+  return ctx;
+}
+
+// Auto mTLS, as Istio: without TLS settings in a DestinationRule, endpoints
+// whose workload runs a sidecar (their metadata says tlsMode=istio, see
+// AddEndpoints) get ISTIO_MUTUAL and the rest plaintext. Services outside
+// the mesh (MESH_EXTERNAL ServiceEntries) keep plaintext.
+// Serialized ISTIO_MUTUAL contexts without SNI, by service and ALPN (0 none,
+// 1 h2 and http/1.1, 2 h2), for one build.
+using AutoMtlsCache = std::map<std::pair<const ServiceInfo*, int>, std::string>;
+
+void ApplyAutoMtls(const ServiceInfo& service, const ServicePortInfo& port,
+                   absl::string_view subset, const CompileOptions& options, Cluster* c,
+                   bool* auto_mtls, AutoMtlsCache* cache) {
+  if (!options.auto_mtls) return;
+  if (service.from_service_entry && service.resource->As<api::ServiceEntry>().location ==
+                                        api::ServiceEntry::Location::kMeshExternal) {
+    return;
+  }
+  // What every auto mTLS cluster shares, made once (never freed).
+  static const Cluster::TransportSocketMatch* const kIstioMatch = [] {
+    auto* m = new Cluster::TransportSocketMatch();
+    m->set_name("tlsMode-istio");
+    (*m->mutable_match()->mutable_fields())[std::string(kTlsModeKey)].set_string_value(
+        std::string(kTlsModeIstio));
+    m->mutable_transport_socket()->set_name("envoy.transport_sockets.tls");
+    return m;
+  }();
+  static const Cluster::TransportSocketMatch* const kPlaintextMatch = [] {
+    auto* m = new Cluster::TransportSocketMatch();
+    m->set_name("tlsMode-disabled");
+    m->mutable_match();  // empty: every other endpoint
+    m->mutable_transport_socket()->set_name("envoy.transport_sockets.raw_buffer");
+    m->mutable_transport_socket()->mutable_typed_config()->PackFrom(
+        envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer());
+    return m;
+  }();
+  auto* istio = c->add_transport_socket_matches();
+  *istio = *kIstioMatch;
+  // The context differs between a service's clusters only in its SNI, the
+  // last field (2) of UpstreamTlsContext: the rest is serialized once per
+  // service and ALPN, and the SNI appended as serialization would.
+  const int alpn = port.protocol == Protocol::kHttp2 || port.protocol == Protocol::kGrpc ? 2
+                   : IsHttp(port.protocol)                                               ? 1
+                                                                                         : 0;
+  auto [cached, fresh] = cache->try_emplace(std::make_pair(&service, alpn));
+  if (fresh) {
+    UpstreamTlsContext ctx = IstioMutualContext({}, service, port, subset, options);
+    ctx.clear_sni();
+    ctx.SerializeToString(&cached->second);
+  }
+  const std::string sni =
+      absl::StrCat("outbound_.", port.port, "_.", subset, "_.", service.hostname);
+  std::string value = cached->second;
+  value.push_back(static_cast<char>((2 << 3) | 2));  // field 2, length-delimited
+  for (size_t n = sni.size();; n >>= 7) {
+    if (n < 0x80) {
+      value.push_back(static_cast<char>(n));
+      break;
+    }
+    value.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  value += sni;
+  auto* any = istio->mutable_transport_socket()->mutable_typed_config();
+  any->set_type_url(std::string(kUpstreamTlsContextTypeUrl));
+  any->set_value(std::move(value));
+  *c->add_transport_socket_matches() = *kPlaintextMatch;
+  *auto_mtls = true;
+}
+
 void ApplyTls(const std::optional<api::ClientTLSSettings>& tls, const ServiceInfo& service,
               const ServicePortInfo& port, absl::string_view subset, const CompileOptions& options,
-              Cluster* c) {
+              Cluster* c, std::vector<std::string>* secrets, bool* auto_mtls,
+              AutoMtlsCache* cache) {
   using Mode = api::ClientTLSSettings::Mode;
-  if (!tls || tls->mode == Mode::kDisable) return;
+  if (!tls) {
+    ApplyAutoMtls(service, port, subset, options, c, auto_mtls, cache);
+    return;
+  }
+  if (tls->mode == Mode::kDisable) return;
   UpstreamTlsContext ctx;
   auto* common = ctx.mutable_common_tls_context();
   if (tls->mode == Mode::kIstioMutual) {
-    AddSdsSecret("default", common->add_tls_certificate_sds_secret_configs());
-    auto* combined = common->mutable_combined_validation_context();
-    AddSdsSecret("ROOTCA", combined->mutable_validation_context_sds_secret_config());
-    auto* validation = combined->mutable_default_validation_context();
-    std::vector<std::string> sans(tls->subject_alt_names.begin(), tls->subject_alt_names.end());
-    if (sans.empty()) {
-      for (const auto& sa : service.service_accounts) {
-        sans.push_back(absl::StrCat("spiffe://", options.trust_domain, "/ns/", service.namespace_,
-                                    "/sa/", sa));
-      }
-    }
-    for (const auto& san : sans) {
-      auto* m = validation->add_match_typed_subject_alt_names();
-      m->set_san_type(envoy::extensions::transport_sockets::tls::v3::SubjectAltNameMatcher::URI);
-      m->mutable_matcher()->set_exact(san);
-    }
-    ctx.set_sni(absl::StrCat("outbound_.", port.port, "_.", subset, "_.", service.hostname));
-    if (port.protocol == Protocol::kHttp2 || port.protocol == Protocol::kGrpc) {
-      common->add_alpn_protocols("h2");
-    } else if (IsHttp(port.protocol)) {
-      common->add_alpn_protocols("h2");
-      common->add_alpn_protocols("http/1.1");
-    }
+    ctx = IstioMutualContext(
+        std::vector<std::string>(tls->subject_alt_names.begin(), tls->subject_alt_names.end()),
+        service, port, subset, options);
   } else {
     // SIMPLE / MUTUAL: certificates by SDS name; files as Istio's "file-*" names.
     if (tls->mode == Mode::kMutual) {
@@ -301,6 +400,9 @@ void ApplyTls(const std::optional<api::ClientTLSSettings>& tls, const ServiceInf
   auto* socket = c->mutable_transport_socket();
   socket->set_name("envoy.transport_sockets.tls");
   socket->mutable_typed_config()->PackFrom(ctx);
+  std::set<std::string> used;
+  CollectSecrets(*c, &used);
+  secrets->insert(secrets->end(), used.begin(), used.end());
 }
 
 void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoadAssignment* cla) {
@@ -318,6 +420,15 @@ void AddEndpoints(const std::vector<const EndpointInfo*>& endpoints, ClusterLoad
     auto* sa = lb->mutable_endpoint()->mutable_address()->mutable_socket_address();
     sa->set_address(e->address);
     sa->set_port_value(e->port);
+    // A workload with a sidecar (the injector labels its pod) takes mTLS:
+    // auto mTLS clusters choose their transport socket by this metadata.
+    if (e->labels != nullptr) {
+      if (auto mode = e->labels->find(std::string(kTlsModeLabel)); mode != e->labels->end()) {
+        (*(*lb->mutable_metadata()->mutable_filter_metadata())[kTransportSocketMatchMetadata]
+              .mutable_fields())[std::string(kTlsModeKey)]
+            .set_string_value(mode->second);
+      }
+    }
     if (e->weight > 0) lb->mutable_load_balancing_weight()->set_value(e->weight);
     // Locality weight = the sum of its endpoints' weights, as Istio sends it.
     // Envoy ignores it without locality-weighted balancing; gRPC's xDS client
@@ -354,11 +465,13 @@ std::shared_ptr<LoadAssignmentOnArena> BuildLoadAssignment(
 struct BuiltCluster {
   std::shared_ptr<ClusterOnArena> cluster = std::make_shared<ClusterOnArena>();
   std::shared_ptr<LoadAssignmentOnArena> load_assignment;  // EDS clusters only
+  std::vector<std::string> secrets;                        // SDS secrets its transport_socket names
+  bool auto_mtls = false;  // it has auto mTLS matches (kAutoMtlsSecrets)
 };
 
 BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
                       const ServicePortInfo& port, const api::Subset* subset,
-                      std::vector<CompileDiagnostic>* diags) {
+                      std::vector<CompileDiagnostic>* diags, AutoMtlsCache* cache) {
   const CompileOptions& options = index.options();
   std::string subset_name = subset ? subset->name : "";
   BuiltCluster out;
@@ -402,7 +515,8 @@ BuiltCluster BuildOne(const MeshIndex& index, const ServiceInfo& service,
   if (c.type() == Cluster::ORIGINAL_DST) c.set_lb_policy(Cluster::CLUSTER_PROVIDED);
   ApplyConnectionPool(policy.connection_pool, port.protocol, &c);
   ApplyOutlierDetection(policy.outlier_detection, &c);
-  ApplyTls(policy.tls, service, port, subset_name, options, &c);
+  ApplyTls(policy.tls, service, port, subset_name, options, &c, &out.secrets, &out.auto_mtls,
+           cache);
 
   if (c.type() == Cluster::EDS) {
     out.load_assignment = BuildLoadAssignment(c.name(), endpoints);
@@ -456,20 +570,55 @@ Cluster BlackHoleCluster() {
 }
 
 void CollectSecrets(const Cluster& cluster, std::set<std::string>* secrets) {
-  if (!cluster.has_transport_socket()) return;
-  UpstreamTlsContext ctx;
-  if (!cluster.transport_socket().typed_config().UnpackTo(&ctx)) return;
-  const auto& common = ctx.common_tls_context();
-  for (const auto& s : common.tls_certificate_sds_secret_configs()) secrets->insert(s.name());
-  if (common.has_combined_validation_context() &&
-      common.combined_validation_context().has_validation_context_sds_secret_config()) {
-    secrets->insert(
-        common.combined_validation_context().validation_context_sds_secret_config().name());
+  auto collect = [secrets](const envoy::config::core::v3::TransportSocket& socket) {
+    UpstreamTlsContext ctx;
+    if (!socket.typed_config().Is<UpstreamTlsContext>() || !socket.typed_config().UnpackTo(&ctx)) {
+      return;  // plaintext
+    }
+    const auto& common = ctx.common_tls_context();
+    for (const auto& s : common.tls_certificate_sds_secret_configs()) secrets->insert(s.name());
+    if (common.has_combined_validation_context() &&
+        common.combined_validation_context().has_validation_context_sds_secret_config()) {
+      secrets->insert(
+          common.combined_validation_context().validation_context_sds_secret_config().name());
+    }
+  };
+  if (cluster.has_transport_socket()) collect(cluster.transport_socket());
+  for (const auto& match : cluster.transport_socket_matches()) collect(match.transport_socket());
+}
+
+ResourceMap<Cluster> ProxylessClusters(const ResourceMap<Cluster>& clusters) {
+  ResourceMap<Cluster> out;
+  // Proxyless gRPC clients accept EDS/LOGICAL_DNS clusters with ROUND_ROBIN or
+  // RING_HASH and no SDS-based TLS.
+  for (const auto& [name, versioned] : clusters) {
+    const Cluster& c = *versioned.resource;
+    if (c.type() != Cluster::EDS && c.type() != Cluster::LOGICAL_DNS) continue;
+    bool ok_lb = c.lb_policy() == Cluster::ROUND_ROBIN || c.lb_policy() == Cluster::RING_HASH;
+    if (ok_lb && !c.has_transport_socket() && c.transport_socket_matches().empty() &&
+        c.typed_extension_protocol_options().empty() && !c.has_upstream_connection_options()) {
+      out.emplace(name, versioned);
+      continue;
+    }
+    auto owned = std::make_shared<ClusterOnArena>();
+    Cluster& copy = *owned->message();
+    copy = c;
+    if (!ok_lb) copy.set_lb_policy(Cluster::ROUND_ROBIN);
+    copy.clear_typed_extension_protocol_options();
+    copy.clear_upstream_connection_options();
+    copy.clear_maglev_lb_config();
+    // Plaintext: proxyless clients get no SDS certificates (auto mTLS included).
+    copy.clear_transport_socket();
+    copy.clear_transport_socket_matches();
+    out.emplace(name, SealOnArena(std::move(owned)));
   }
+  return out;
 }
 
 void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
   std::set<const api::Resource*> checked_rules;
+  AutoMtlsCache cache;
+  bool auto_mtls = false;
   for (const auto& [host, service] : index.services()) {
     const api::Resource* rule_resource = service.destination_rule;
     const api::DestinationRule* rule =
@@ -483,16 +632,18 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
         for (const auto& s : rule->subsets) subsets.push_back(&s);
       }
       for (const api::Subset* subset : subsets) {
-        BuiltCluster built = BuildOne(index, service, port, subset, &mesh->diagnostics);
+        BuiltCluster built = BuildOne(index, service, port, subset, &mesh->diagnostics, &cache);
         std::string name = built.cluster->message()->name();
         if (built.load_assignment) {
           mesh->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
         }
-        CollectSecrets(*built.cluster->message(), &mesh->cluster_secrets);
+        mesh->cluster_secrets.insert(built.secrets.begin(), built.secrets.end());
+        auto_mtls |= built.auto_mtls;
         mesh->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }
   }
+  if (auto_mtls) mesh->cluster_secrets.insert(kAutoMtlsSecrets.begin(), kAutoMtlsSecrets.end());
   // Passthrough for traffic to destinations the mesh does not know (Istio's name).
   Cluster passthrough;
   passthrough.set_name("PassthroughCluster");
@@ -501,31 +652,7 @@ void BuildClusters(const MeshIndex& index, CompiledMesh* mesh) {
   SetDuration(index.options().default_connect_timeout, passthrough.mutable_connect_timeout());
   mesh->clusters.emplace("PassthroughCluster", Seal(std::move(passthrough)));
 
-  // Proxyless gRPC clients accept EDS/LOGICAL_DNS clusters with ROUND_ROBIN or
-  // RING_HASH and no SDS-based TLS.
   std::set<std::string> reported;
-  for (const auto& [name, versioned] : mesh->clusters) {
-    const Cluster& c = *versioned.resource;
-    if (c.type() != Cluster::EDS && c.type() != Cluster::LOGICAL_DNS) continue;
-    bool ok_lb = c.lb_policy() == Cluster::ROUND_ROBIN || c.lb_policy() == Cluster::RING_HASH;
-    if (ok_lb && !c.has_transport_socket() && c.typed_extension_protocol_options().empty() &&
-        !c.has_upstream_connection_options()) {
-      mesh->grpc_clusters.emplace(name, versioned);
-      continue;
-    }
-    auto owned = std::make_shared<ClusterOnArena>();
-    Cluster& copy = *owned->message();
-    copy = c;
-    if (!ok_lb) copy.set_lb_policy(Cluster::ROUND_ROBIN);
-    copy.clear_typed_extension_protocol_options();
-    copy.clear_upstream_connection_options();
-    copy.clear_maglev_lb_config();
-    if (copy.has_transport_socket()) {
-      copy.clear_transport_socket();
-      copy.clear_transport_socket_matches();
-    }
-    mesh->grpc_clusters.emplace(name, SealOnArena(std::move(owned)));
-  }
   for (const auto& [host, service] : index.services()) {
     if (service.destination_rule == nullptr || !reported.insert(host).second) continue;
     const auto& dr = service.destination_rule->As<api::DestinationRule>();
@@ -587,6 +714,7 @@ void RebuildLoadAssignments(const MeshIndex& index, const CompiledMesh& previous
 void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, CompiledResources* out) {
   std::string proxy_namespace = target.namespace_.empty() ? "default" : target.namespace_;
   std::set<std::string> done;
+  AutoMtlsCache cache;
   for (const auto& [rule_resource, host] : index.workload_rules()) {
     const auto& rule = rule_resource->As<api::DestinationRule>();
     if (index.NamespaceOf(*rule_resource) != proxy_namespace ||
@@ -611,12 +739,13 @@ void ApplyWorkloadRules(const MeshIndex& index, const ProxyTarget& target, Compi
       std::vector<const api::Subset*> subsets = {nullptr};
       for (const auto& s : rule.subsets) subsets.push_back(&s);
       for (const api::Subset* subset : subsets) {
-        BuiltCluster built = BuildOne(index, service, port, subset, &out->diagnostics);
+        BuiltCluster built = BuildOne(index, service, port, subset, &out->diagnostics, &cache);
         std::string name = built.cluster->message()->name();
         if (built.load_assignment) {
           out->endpoints.emplace(name, SealOnArena(std::move(built.load_assignment)));
         }
-        CollectSecrets(*built.cluster->message(), &out->secrets);
+        out->secrets.insert(built.secrets.begin(), built.secrets.end());
+        if (built.auto_mtls) out->secrets.insert(kAutoMtlsSecrets.begin(), kAutoMtlsSecrets.end());
         out->clusters.emplace(std::move(name), SealOnArena(std::move(built.cluster)));
       }
     }

@@ -118,7 +118,7 @@ void ScopeClusters(const MeshIndex& index, const SidecarScope& sidecar,
 }
 
 void AddMeshResources(const CompiledMesh& mesh, bool grpc, CompiledResources* out) {
-  out->clusters = grpc ? mesh.grpc_clusters : mesh.clusters;
+  out->clusters = grpc ? mesh.GrpcClusters() : mesh.clusters;
   out->endpoints = mesh.endpoints;
   out->diagnostics = mesh.diagnostics;
   if (grpc) {
@@ -254,6 +254,22 @@ CompiledMeshPtr BuildMesh(api::ConfigSnapshotPtr snapshot, const CompileOptions&
   return mesh;
 }
 
+const ResourceMap<Cluster>& CompiledMesh::GrpcClusters() const {
+  std::call_once(grpc_clusters_once_, [this] {
+    grpc_clusters_ = ProxylessClusters(clusters);
+    grpc_clusters_made_.store(true, std::memory_order_release);
+  });
+  return grpc_clusters_;
+}
+
+void CompiledMesh::AdoptGrpcClusters(const CompiledMesh& previous) {
+  if (!previous.grpc_clusters_made_.load(std::memory_order_acquire)) return;
+  std::call_once(grpc_clusters_once_, [&] {
+    grpc_clusters_ = previous.grpc_clusters_;
+    grpc_clusters_made_.store(true, std::memory_order_release);
+  });
+}
+
 CompiledMeshPtr RebuildEndpoints(const CompiledMesh& previous, api::ConfigSnapshotPtr snapshot,
                                  std::string* why) {
   std::vector<CompileDiagnostic> index_diagnostics;
@@ -265,7 +281,7 @@ CompiledMeshPtr RebuildEndpoints(const CompiledMesh& previous, api::ConfigSnapsh
   mesh->index = index;
   mesh->route_cache = previous.route_cache;
   mesh->clusters = previous.clusters;
-  mesh->grpc_clusters = previous.grpc_clusters;
+  mesh->AdoptGrpcClusters(previous);
   mesh->cluster_secrets = previous.cluster_secrets;
   mesh->grpc_diagnostics = previous.grpc_diagnostics;
   mesh->resource_diagnostics = previous.resource_diagnostics;

@@ -27,9 +27,11 @@
 // CompiledMesh is immutable and may be shared by any number of threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,6 +59,10 @@ struct CompileOptions {
   absl::Duration default_connect_timeout = absl::Seconds(10);
   uint32_t outbound_capture_port = 15001;
   uint32_t inbound_capture_port = 15006;
+  // Istio's auto mTLS (enableAutoMtls): a cluster whose DestinationRule sets
+  // no TLS speaks ISTIO_MUTUAL to the endpoints whose workload has a sidecar
+  // (label security.istio.io/tlsMode=istio) and plaintext to the others.
+  bool auto_mtls = true;
 };
 
 // The proxy resources are compiled for.
@@ -121,7 +127,8 @@ uint64_t ContentHash(const google::protobuf::Message& message);
 
 class MeshIndex;  // compiler-internal view of the snapshot (compiler/internal.h)
 
-// Mesh-wide compiled state of one snapshot. Immutable once built.
+// Mesh-wide compiled state of one snapshot. Immutable once built, except
+// for what GrpcClusters() makes on first use (thread-safe).
 struct CompiledMesh {
   CompileOptions options;
   api::ConfigSnapshotPtr snapshot;
@@ -131,8 +138,12 @@ struct CompiledMesh {
   ResourceMap<Cluster> clusters;
   ResourceMap<ClusterLoadAssignment> endpoints;
   // Clusters as proxyless gRPC clients accept them: same pointer as in
-  // `clusters` when nothing had to change.
-  ResourceMap<Cluster> grpc_clusters;
+  // `clusters` when nothing had to change. Made on first use, since most
+  // meshes have no proxyless client.
+  const ResourceMap<Cluster>& GrpcClusters() const;
+  // RebuildEndpoints keeps every cluster: the previous mesh's gRPC clusters
+  // (if it made them) stay valid.
+  void AdoptGrpcClusters(const CompiledMesh& previous);
   // SDS secret names the clusters reference (grpc_clusters reference none).
   std::set<std::string> cluster_secrets;
   // Diagnostics about mesh-wide objects (services, destination rules, ...).
@@ -141,6 +152,11 @@ struct CompiledMesh {
   // The part of `diagnostics` found building clusters and routes (not
   // reading endpoints), which RebuildEndpoints carries over.
   std::vector<CompileDiagnostic> resource_diagnostics;
+
+ private:
+  mutable std::once_flag grpc_clusters_once_;
+  mutable std::atomic<bool> grpc_clusters_made_{false};
+  mutable ResourceMap<Cluster> grpc_clusters_;
 };
 
 using CompiledMeshPtr = std::shared_ptr<const CompiledMesh>;

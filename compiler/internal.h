@@ -324,7 +324,7 @@ Versioned<T> SealOnArena(std::shared_ptr<OnArena<T, kInlineBytes>> owned) {
 }
 
 // Inline arena blocks sized to hold a typical resource of each kind whole.
-using ClusterOnArena = OnArena<Cluster, 2048>;
+using ClusterOnArena = OnArena<Cluster, 4096>;
 using LoadAssignmentOnArena = OnArena<ClusterLoadAssignment, 1024>;
 using RouteConfigOnArena = OnArena<RouteConfiguration, 16 * 1024>;
 
@@ -332,6 +332,8 @@ using RouteConfigOnArena = OnArena<RouteConfiguration, 16 * 1024>;
 
 // clusters.cc: every outbound/subset cluster and its load assignment.
 void BuildClusters(const MeshIndex& index, CompiledMesh* mesh);
+// `clusters` as proxyless gRPC clients accept them (see CompiledMesh).
+ResourceMap<Cluster> ProxylessClusters(const ResourceMap<Cluster>& clusters);
 // The load assignments of `previous`'s EDS clusters, from `index`'s
 // endpoints; one whose content did not change keeps previous's pointer.
 // REQUIRES: index.DiffersOnlyInEndpoints(*previous.index).

@@ -329,7 +329,7 @@ void XdsPublisher::PublishGroup(const std::string& group, const ProxyTarget& tar
     // api_listeners; give them one per service port.
     resources.listeners.clear();
     resources.routes.clear();
-    resources.clusters = mesh.grpc_clusters;
+    resources.clusters = mesh.GrpcClusters();
     for (const std::string& name : compiler::ListenerNamesForProxyless(mesh)) {
       auto pl = compiler::CompileProxylessListener(mesh, target, name);
       if (!pl.ok()) continue;

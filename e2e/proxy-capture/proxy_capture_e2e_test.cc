@@ -14,9 +14,10 @@
 //      PassthroughCluster to the original dst)
 //
 // Each sidecar gets its SPIFFE certificate from the operator's built-in CA
-// (bootstrap token, CSR for a key of its own) and the trust bundle over SDS;
-// DestinationRules ask for ISTIO_MUTUAL between the sidecars, and pod B's
-// PeerAuthentication makes its TCP port STRICT.
+// (bootstrap token, CSR for a key of its own) and the trust bundle over SDS.
+// The pods carry the sidecar injector's label (security.istio.io/tlsMode):
+// echo-b's DestinationRule asks for ISTIO_MUTUAL, tcp-b has none and gets
+// it from auto mTLS; pod B's PeerAuthentication makes its TCP port STRICT.
 //
 // Checked through the sidecars' own stats and access logs, and on the wire:
 // HTTP to a Service's cluster IP goes through both sidecars over mTLS (pod
@@ -163,7 +164,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: a, namespace: demo, labels: {app: a}}
+metadata: {name: a, namespace: demo, labels: {app: a, security.istio.io/tlsMode: istio}}
 spec: {serviceAccountName: a}
 status: {podIP: 10.77.0.1}
 ---
@@ -197,7 +198,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: b, namespace: demo, labels: {app: b}}
+metadata: {name: b, namespace: demo, labels: {app: b, security.istio.io/tlsMode: istio}}
 spec: {serviceAccountName: b}
 status: {podIP: 10.77.0.2}
 ---
@@ -242,13 +243,6 @@ kind: DestinationRule
 metadata: {name: echo-b, namespace: demo}
 spec:
   host: echo-b.demo.svc.cluster.local
-  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: tcp-b, namespace: demo}
-spec:
-  host: tcp-b.demo.svc.cluster.local
   trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
 ---
 apiVersion: security.istio.io/v1
@@ -626,8 +620,8 @@ TEST_F(ProxyCaptureTest, PlainTcpServicePassesThroughTcpProxyOnBothSides) {
 TEST_F(ProxyCaptureTest, StrictPortRefusesAClientWithoutCertificate) {
   // Pod B's PeerAuthentication makes port 9000 STRICT. A client in pod A
   // running as the proxy's uid is not captured: it connects to pod B
-  // directly in plaintext, and sidecar B refuses it; through sidecar A
-  // (mTLS) the same port answers.
+  // directly in plaintext, and sidecar B refuses it; through sidecar A the
+  // same port answers: auto mTLS, no DestinationRule.
   std::string reply;
   ASSERT_TRUE(Eventually([&] {
     reply = TcpFromA("10.96.0.21", 9000, "with a certificate");

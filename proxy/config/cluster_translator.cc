@@ -24,6 +24,24 @@ constexpr std::string_view kUpstreamTlsType =
     "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 constexpr std::string_view kRawBufferType =
     "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";
+constexpr std::string_view kTransportSocketMatchMetadata = "envoy.transport_socket_match";
+
+// A metadata value as transport socket matching compares it: strings as
+// they are, numbers and booleans as their JSON text. Lists and structs
+// cannot be compared, so a config using them is refused.
+absl::StatusOr<std::string> MetadataText(const google::protobuf::Value& value,
+                                         std::string_view path) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kStringValue:
+      return value.string_value();
+    case google::protobuf::Value::kBoolValue:
+      return std::string(value.bool_value() ? "true" : "false");
+    case google::protobuf::Value::kNumberValue:
+      return absl::StrCat(value.number_value());
+    default:
+      return FieldError(path, "only string, number and bool values can be matched");
+  }
+}
 
 absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateAssignment(
     const endpoint::ClusterLoadAssignment& cla, std::string_view path) {
@@ -95,6 +113,18 @@ absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateAssignment(
         default:
           ep.health = HostHealth::kUnknown;
           break;
+      }
+      if (lb.has_metadata()) {
+        auto ns = lb.metadata().filter_metadata().find(std::string(kTransportSocketMatchMetadata));
+        if (ns != lb.metadata().filter_metadata().end()) {
+          for (const auto& [key, value] : ns->second.fields()) {
+            MG_ASSIGN_OR_RETURN(
+                ep.transport_socket_match[key],
+                MetadataText(value, Path(e_path, absl::StrCat("metadata.filter_metadata['",
+                                                              Av(kTransportSocketMatchMetadata),
+                                                              "'].", key))));
+          }
+        }
       }
       ep.priority = locality.priority();
       ep.locality = absl::StrCat(locality.locality().region(), "/", locality.locality().zone(), "/",
@@ -289,21 +319,22 @@ absl::Status TranslateProtocol(const cluster::Cluster& c, ClusterConfig& out) {
   return absl::OkStatus();
 }
 
-absl::Status TranslateTransportSocket(const core::TransportSocket& socket, std::string_view path,
-                                      ClusterConfig& out) {
+// The upstream TLS context of a transport socket; null for raw_buffer.
+absl::StatusOr<
+    std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>>
+TranslateTransportSocket(const core::TransportSocket& socket, std::string_view path) {
   if (!socket.has_typed_config()) {
     return FieldError(path, "typed_config is required");
   }
   const std::string_view type = AnyTypeName(socket.typed_config());
-  if (type == kRawBufferType) return absl::OkStatus();
+  if (type == kRawBufferType) return nullptr;
   if (type != kUpstreamTlsType) {
     return FieldError(Path(path, "typed_config"),
                       absl::StrCat("unsupported transport socket '", Av(type), "'"));
   }
   auto tls = std::make_shared<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>();
   MG_RETURN_IF_ERROR(UnpackAny(socket.typed_config(), *tls, Path(path, "typed_config")));
-  out.tls = std::move(tls);
-  return absl::OkStatus();
+  return tls;
 }
 
 absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cluster& c) {
@@ -396,11 +427,25 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
   if (c.health_checks_size() > 0) {
     return FieldError("health_checks", "active health checking is not supported");
   }
-  if (c.transport_socket_matches_size() > 0) {
-    return FieldError("transport_socket_matches", "not supported");
+  for (int i = 0; i < c.transport_socket_matches_size(); ++i) {
+    const cluster::Cluster::TransportSocketMatch& m = c.transport_socket_matches(i);
+    const std::string m_path = Path("", "transport_socket_matches", i);
+    TransportSocketMatch match;
+    match.name = m.name();
+    for (const auto& [key, value] : m.match().fields()) {
+      MG_ASSIGN_OR_RETURN(match.match[key],
+                          MetadataText(value, Path(m_path, absl::StrCat("match.", key))));
+    }
+    if (!m.has_transport_socket()) {
+      return FieldError(Path(m_path, "transport_socket"), "a transport socket is required");
+    }
+    MG_ASSIGN_OR_RETURN(match.tls, TranslateTransportSocket(m.transport_socket(),
+                                                            Path(m_path, "transport_socket")));
+    out->transport_socket_matches.push_back(std::move(match));
   }
   if (c.has_transport_socket()) {
-    MG_RETURN_IF_ERROR(TranslateTransportSocket(c.transport_socket(), "transport_socket", *out));
+    MG_ASSIGN_OR_RETURN(out->tls,
+                        TranslateTransportSocket(c.transport_socket(), "transport_socket"));
   }
   if (c.filters_size() > 0)
     return FieldError("filters", "cluster network filters are not supported");
@@ -459,6 +504,23 @@ absl::StatusOr<std::shared_ptr<const EndpointSet>> TranslateClusterLoadAssignmen
     return ForResource(result.status(), "ClusterLoadAssignment", assignment.cluster_name());
   }
   return result;
+}
+
+bool TransportSocketMatch::Matches(const std::map<std::string, std::string>& metadata) const {
+  for (const auto& [key, value] : match) {
+    auto it = metadata.find(key);
+    if (it == metadata.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+int ClusterConfig::TransportSocketMatchFor(const Host& host) const {
+  for (size_t i = 0; i < transport_socket_matches.size(); ++i) {
+    if (transport_socket_matches[i].Matches(host.transport_socket_match)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 }  // namespace meshgate::proxy::config

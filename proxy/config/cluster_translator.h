@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,19 @@ enum class UpstreamProtocol { kHttp1, kHttp2, kUseDownstream };
 // AUTO, V4_PREFERRED and ALL take whatever the resolver returns, in order).
 enum class DnsLookupFamily { kAny, kV4Only, kV6Only };
 
+// One of a cluster's transport_socket_matches: endpoints whose
+// transport-socket-match metadata holds every key/value of `match` (an empty
+// match takes any endpoint) connect with this transport; the first match
+// wins, and endpoints no match takes use the cluster's transport_socket.
+struct TransportSocketMatch {
+  std::string name;
+  std::map<std::string, std::string> match;  // values as text, as in Endpoint
+  // The TLS context; null for plaintext (raw_buffer).
+  std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext> tls;
+
+  bool Matches(const std::map<std::string, std::string>& metadata) const;
+};
+
 struct ClusterConfig {
   std::string name;
   DiscoveryType type = DiscoveryType::kStatic;
@@ -89,6 +103,10 @@ struct ClusterConfig {
   std::optional<uint32_t> max_requests_per_connection;
   // Set when the cluster speaks TLS upstream; the TLS layer reads it.
   std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext> tls;
+  // Per-endpoint transports, before `tls` (Istio's auto mTLS).
+  std::vector<TransportSocketMatch> transport_socket_matches;
+  // The match that takes `host`; -1 when none does (the cluster's transport).
+  int TransportSocketMatchFor(const Host& host) const;
   // STATIC / DNS clusters: the inline load assignment.
   std::shared_ptr<const EndpointSet> static_endpoints;
   // STRICT_DNS / LOGICAL_DNS: the hostnames of static_endpoints are resolved

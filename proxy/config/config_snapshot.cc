@@ -119,6 +119,15 @@ const ResolvedTls* ConfigSnapshot::ClusterTls(std::string_view cluster) const {
   return it == tls.end() ? nullptr : it->second.get();
 }
 
+std::string ConfigSnapshot::ClusterMatchTlsKey(std::string_view cluster, size_t match) {
+  return absl::StrCat("cluster/", Av(cluster), "/transport_socket_matches/", match);
+}
+
+const ResolvedTls* ConfigSnapshot::ClusterMatchTls(std::string_view cluster, size_t match) const {
+  auto it = tls.find(ClusterMatchTlsKey(cluster, match));
+  return it == tls.end() ? nullptr : it->second.get();
+}
+
 std::shared_ptr<const SecretConfig> ConfigStore::FileSecret(const std::string& name) const {
   auto read = ReadFileSecret(name);
   if (!read.ok()) return nullptr;  // not there (yet): the user waits, as for SDS
@@ -198,26 +207,35 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
     if (listener->default_filter_chain) chain_tls(*listener->default_filter_chain);
   }
   for (const auto& [name, cluster] : next.clusters) {
-    if (cluster->tls == nullptr) continue;
-    resolve(
-        ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(),
-        [&](const SecretLookup& lookup) -> absl::StatusOr<network::TlsContextOptions> {
-          auto options = UpstreamTlsOptions(*cluster->tls, lookup);
-          if (!options.ok()) return options;
-          // Offer only what the cluster's codec speaks; an HTTP/2
-          // cluster offers h2 even when the config names nothing, so
-          // servers that pick their protocol by ALPN pick the right one.
-          const std::vector<std::string>& ours = UpstreamAlpn(cluster->protocol);
-          std::vector<std::string> offered;
-          for (const std::string& p : options->alpn_protocols) {
-            if (std::find(ours.begin(), ours.end(), p) != ours.end()) offered.push_back(p);
-          }
-          if (options->alpn_protocols.empty() && cluster->protocol == UpstreamProtocol::kHttp2) {
-            offered = ours;
-          }
-          options->alpn_protocols = std::move(offered);
-          return options;
-        });
+    auto client =
+        [&](const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext& tls) {
+          return [&cluster, context = &tls](
+                     const SecretLookup& lookup) -> absl::StatusOr<network::TlsContextOptions> {
+            auto options = UpstreamTlsOptions(*context, lookup);
+            if (!options.ok()) return options;
+            // Offer only what the cluster's codec speaks; an HTTP/2
+            // cluster offers h2 even when the config names nothing, so
+            // servers that pick their protocol by ALPN pick the right one.
+            const std::vector<std::string>& ours = UpstreamAlpn(cluster->protocol);
+            std::vector<std::string> offered;
+            for (const std::string& p : options->alpn_protocols) {
+              if (std::find(ours.begin(), ours.end(), p) != ours.end()) offered.push_back(p);
+            }
+            if (options->alpn_protocols.empty() && cluster->protocol == UpstreamProtocol::kHttp2) {
+              offered = ours;
+            }
+            options->alpn_protocols = std::move(offered);
+            return options;
+          };
+        };
+    if (cluster->tls != nullptr) {
+      resolve(ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(), client(*cluster->tls));
+    }
+    for (size_t i = 0; i < cluster->transport_socket_matches.size(); ++i) {
+      const auto& match_tls = cluster->transport_socket_matches[i].tls;
+      if (match_tls == nullptr) continue;
+      resolve(ConfigSnapshot::ClusterMatchTlsKey(name, i), match_tls.get(), client(*match_tls));
+    }
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
   next.tls = std::move(resolved);

@@ -86,11 +86,15 @@ struct ConfigSnapshot {
   static std::string ListenerTlsKey(std::string_view listener, const ListenerConfig& config,
                                     const FilterChainConfig& chain);
   static std::string ClusterTlsKey(std::string_view cluster);
+  // The TLS context of the cluster's transport_socket_matches[match].
+  static std::string ClusterMatchTlsKey(std::string_view cluster, size_t match);
   std::shared_ptr<const SecretConfig> FindSecret(const std::string& name) const;
   // Null when the chain / cluster has no TLS, or its secrets have not arrived.
   const ResolvedTls* ListenerTls(const ListenerConfig& listener,
                                  const FilterChainConfig& chain) const;
   const ResolvedTls* ClusterTls(std::string_view cluster) const;
+  // Null when that match is plaintext or not resolved.
+  const ResolvedTls* ClusterMatchTls(std::string_view cluster, size_t match) const;
 
   // The route table an HTTP connection manager uses: its inline table, or the
   // RDS one (nullptr until that RouteConfiguration has arrived).

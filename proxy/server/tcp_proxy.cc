@@ -11,15 +11,6 @@ std::chrono::milliseconds Millis(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
-// The transport for a connection to `cluster`'s hosts: the cluster's
-// upstream TLS context (mesh mTLS between sidecars) or plaintext. Null when
-// the cluster wants TLS and its secrets have not arrived.
-std::unique_ptr<network::TransportSocket> UpstreamTransportFor(const WorkerCluster& cluster) {
-  if (cluster.tls() != nullptr) return cluster.tls()->NewTransportSocket();
-  if (cluster.config().tls != nullptr) return nullptr;
-  return std::make_unique<network::PlaintextTransportSocket>();
-}
-
 }  // namespace
 
 void TcpProxy::Side::OnData(network::Buffer& data, bool end_stream) {
@@ -112,6 +103,7 @@ void TcpProxy::ConnectAttempt() {
   std::shared_ptr<WorkerCluster> cluster = worker_.FindCluster(cluster_name_);
   std::optional<network::Address> address;
   std::string host_key;
+  Host chosen;  // what the transport is chosen by (an original destination has no metadata)
   if (cluster != nullptr && cluster->config().type == config::DiscoveryType::kOriginalDst) {
     address = original_destination_;
   } else if (cluster != nullptr && cluster->load_balancer() != nullptr) {
@@ -124,6 +116,7 @@ void TcpProxy::ConnectAttempt() {
       auto parsed = network::Address::Parse(host->address, static_cast<uint16_t>(host->port));
       if (parsed.ok()) address = *parsed;
       host_key = host->key;
+      chosen = *host;
     }
   }
   if (!address) {
@@ -132,7 +125,9 @@ void TcpProxy::ConnectAttempt() {
     CloseBoth(/*flush=*/false);
     return;
   }
-  std::unique_ptr<network::TransportSocket> transport = UpstreamTransportFor(*cluster);
+  // The cluster's transport for this host: mesh mTLS between sidecars, or
+  // plaintext; null while TLS secrets have not arrived.
+  std::unique_ptr<network::TransportSocket> transport = cluster->NewTransportSocket(chosen);
   if (transport == nullptr) {
     cluster_stats_->upstream_cx_none_healthy.Inc();
     response_flags_ = "UH";

@@ -69,11 +69,12 @@ WorkerCluster::WorkerCluster(event::Dispatcher& dispatcher,
                              std::shared_ptr<const config::ClusterConfig> config,
                              std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
                              stats::ClusterStats& stats,
-                             std::shared_ptr<const network::TlsContext> tls)
+                             std::shared_ptr<const network::TlsContext> tls, TlsContexts match_tls)
     : dispatcher_(dispatcher),
       config_(std::move(config)),
       endpoints_(std::move(endpoints)),
       tls_(std::move(tls)),
+      match_tls_(std::move(match_tls)),
       stats_(stats) {
   if (endpoints_ && endpoints_->hosts && !endpoints_->hosts->empty()) {
     auto lb = CreateLoadBalancer(config_->lb, endpoints_->hosts, random);
@@ -103,12 +104,13 @@ upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
   auto key = std::make_pair(host.key, protocol);
   auto it = pools_.find(key);
   if (it != pools_.end()) return it->second.get();
-  if (config_->tls != nullptr && tls_ == nullptr) return nullptr;  // secrets not here yet
+  const TransportChoice transport = ChooseTransport(host);
+  if (transport.tls && transport.context == nullptr) return nullptr;  // secrets not here yet
   auto address = network::Address::Parse(host.address, static_cast<uint16_t>(host.port));
   if (!address.ok()) return nullptr;
   upstream::PoolSettings settings = PoolSettingsFor(*config_);
-  if (tls_ != nullptr) {
-    settings.transport_factory = [tls = tls_] { return tls->NewTransportSocket(); };
+  if (transport.tls) {
+    settings.transport_factory = [tls = transport.context] { return tls->NewTransportSocket(); };
   }
   std::unique_ptr<upstream::ConnectionPool> pool;
   if (protocol == upstream::PoolProtocol::kHttp2) {
@@ -120,6 +122,23 @@ upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
   auto* raw = pool.get();
   pools_.emplace(std::move(key), std::move(pool));
   return raw;
+}
+
+WorkerCluster::TransportChoice WorkerCluster::ChooseTransport(const Host& host) const {
+  if (int match = config_->TransportSocketMatchFor(host); match >= 0) {
+    const size_t m = static_cast<size_t>(match);
+    return {config_->transport_socket_matches[m].tls != nullptr,
+            m < match_tls_.size() ? match_tls_[m] : nullptr};
+  }
+  return {config_->tls != nullptr, tls_};
+}
+
+std::unique_ptr<network::TransportSocket> WorkerCluster::NewTransportSocket(
+    const Host& host) const {
+  const TransportChoice transport = ChooseTransport(host);
+  if (!transport.tls) return std::make_unique<network::PlaintextTransportSocket>();
+  if (transport.context == nullptr) return nullptr;
+  return transport.context->NewTransportSocket();
 }
 
 std::shared_ptr<const Host> WorkerCluster::OriginalDestinationHost(
@@ -273,19 +292,25 @@ void Worker::UpdateClusters() {
     auto endpoints = dns ? DnsEndpointsFor(name, cluster) : snapshot_->EndpointsFor(*cluster);
     const config::ResolvedTls* resolved = snapshot_->ClusterTls(name);
     std::shared_ptr<const network::TlsContext> tls = resolved ? resolved->context : nullptr;
+    WorkerCluster::TlsContexts match_tls;
+    for (size_t i = 0; i < cluster->transport_socket_matches.size(); ++i) {
+      const config::ResolvedTls* m = snapshot_->ClusterMatchTls(name, i);
+      match_tls.push_back(m ? m->context : nullptr);
+    }
     auto it = clusters_.find(name);
     // A new TLS context (rotated certificate or trust) replaces the pools:
     // requests in flight finish on their connections, new ones handshake
     // with the new context.
-    if (it != clusters_.end() && it->second->config_ptr() == cluster &&
-        it->second->endpoints() == endpoints && it->second->tls() == tls) {
+    const bool same_tls = it != clusters_.end() && it->second->config_ptr() == cluster &&
+                          it->second->tls() == tls && it->second->match_tls() == match_tls;
+    if (same_tls && it->second->endpoints() == endpoints) {
       next.emplace(name, std::move(it->second));
       clusters_.erase(it);
       continue;
     }
     auto fresh = std::make_shared<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
-                                                 stats_.Cluster(name), tls);
-    if (it != clusters_.end() && it->second->config_ptr() == cluster && it->second->tls() == tls) {
+                                                 stats_.Cluster(name), tls, match_tls);
+    if (same_tls) {
       fresh->AdoptPools(*it->second);  // same cluster, new endpoints: keep live connections
     }
     next.emplace(name, std::move(fresh));
@@ -353,7 +378,8 @@ void Worker::OnDnsResolved(const std::string& name,
       auto current = clusters_.find(name);
       if (current != clusters_.end()) {
         auto fresh = std::make_shared<WorkerCluster>(*dispatcher_, cluster, endpoints, random_,
-                                                     stats_.Cluster(name), current->second->tls());
+                                                     stats_.Cluster(name), current->second->tls(),
+                                                     current->second->match_tls());
         fresh->AdoptPools(*current->second);
         current->second->MovePoolsTo(draining_pools_);
         current->second = std::move(fresh);

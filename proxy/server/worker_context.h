@@ -26,17 +26,26 @@ namespace meshgate::proxy::server {
 // cluster's protocol options say; both when it follows the downstream's).
 class WorkerCluster {
  public:
+  using TlsContexts = std::vector<std::shared_ptr<const network::TlsContext>>;
   // `tls`: the cluster's upstream TLS context (null for plaintext clusters,
   // and for TLS clusters whose secrets have not arrived: those get no pool).
+  // `match_tls`: the same for each of its transport_socket_matches.
   WorkerCluster(event::Dispatcher& dispatcher, std::shared_ptr<const config::ClusterConfig> config,
                 std::shared_ptr<const config::EndpointSet> endpoints, Random& random,
                 stats::ClusterStats& stats,
-                std::shared_ptr<const network::TlsContext> tls = nullptr);
+                std::shared_ptr<const network::TlsContext> tls = nullptr,
+                TlsContexts match_tls = {});
 
   const config::ClusterConfig& config() const { return *config_; }
   const std::shared_ptr<const config::ClusterConfig>& config_ptr() const { return config_; }
   const std::shared_ptr<const config::EndpointSet>& endpoints() const { return endpoints_; }
   const std::shared_ptr<const network::TlsContext>& tls() const { return tls_; }
+  const TlsContexts& match_tls() const { return match_tls_; }
+  // A new transport for a connection to `host` (an ORIGINAL_DST destination
+  // has no metadata: pass a default Host): TLS or plaintext as the cluster's
+  // transport_socket_matches and transport_socket say. Null when that is TLS
+  // and its secrets have not arrived.
+  std::unique_ptr<network::TransportSocket> NewTransportSocket(const Host& host) const;
   stats::ClusterStats& stats() { return stats_; }
   // nullptr when the cluster has no routable host.
   LoadBalancer* load_balancer() { return lb_.get(); }
@@ -59,10 +68,19 @@ class WorkerCluster {
   void AdoptPools(WorkerCluster& old);
 
  private:
+  // What a connection to a host speaks: TLS (with `context`, null while its
+  // secrets have not arrived) or plaintext.
+  struct TransportChoice {
+    bool tls = false;
+    std::shared_ptr<const network::TlsContext> context;
+  };
+  TransportChoice ChooseTransport(const Host& host) const;
+
   event::Dispatcher& dispatcher_;
   std::shared_ptr<const config::ClusterConfig> config_;
   std::shared_ptr<const config::EndpointSet> endpoints_;
   std::shared_ptr<const network::TlsContext> tls_;
+  TlsContexts match_tls_;
   stats::ClusterStats& stats_;
   std::unique_ptr<LoadBalancer> lb_;
   // By host key and protocol.

@@ -24,6 +24,7 @@ std::shared_ptr<const HostSet> HostSet::FromEndpoints(const std::vector<Endpoint
     host.port = e.port;
     host.weight = std::max<uint32_t>(e.weight, 1);
     host.index = set->hosts_.size();
+    host.transport_socket_match = e.transport_socket_match;
     // IPv6 literals get brackets so the key parses back as host:port.
     host.key = e.address.find(':') != std::string::npos ? absl::StrCat("[", e.address, "]:", e.port)
                                                         : absl::StrCat(e.address, ":", e.port);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct Endpoint {
   HostHealth health = HostHealth::kUnknown;
   uint32_t priority = 0;
   std::string locality;  // "region/zone/sub_zone", informational
+  // The endpoint's filter_metadata["envoy.transport_socket_match"], values
+  // as text: what the cluster's transport_socket_matches select on (auto
+  // mTLS: tlsMode=istio for workloads with a sidecar).
+  std::map<std::string, std::string> transport_socket_match;
 };
 
 struct Host {
@@ -47,6 +52,7 @@ struct Host {
   // "address:port", the identity used for hashing and for "retry to another
   // host".
   std::string key;
+  std::map<std::string, std::string> transport_socket_match;  // see Endpoint
 };
 
 class HostSet {

@@ -33,6 +33,28 @@ std::vector<std::string> Addresses(const ClusterLoadAssignment& cla) {
   return out;
 }
 
+// The ISTIO_MUTUAL client context: workload certificate and trust bundle
+// over SDS (ADS), the one peer SPIFFE ID `san`, Istio's SNI, HTTP ALPN.
+void ExpectIstioMutual(const envoy::config::core::v3::TransportSocket& socket,
+                       const std::string& san, const std::string& sni) {
+  envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext tls;
+  ASSERT_EQ(socket.name(), "envoy.transport_sockets.tls");
+  ASSERT_TRUE(socket.typed_config().UnpackTo(&tls));
+  const auto& common = tls.common_tls_context();
+  ASSERT_EQ(common.tls_certificate_sds_secret_configs_size(), 1);
+  EXPECT_EQ(common.tls_certificate_sds_secret_configs(0).name(), "default");
+  EXPECT_TRUE(common.tls_certificate_sds_secret_configs(0).sds_config().has_ads());
+  EXPECT_EQ(common.combined_validation_context().validation_context_sds_secret_config().name(),
+            "ROOTCA");
+  const auto& sans = common.combined_validation_context()
+                         .default_validation_context()
+                         .match_typed_subject_alt_names();
+  ASSERT_EQ(sans.size(), 1);
+  EXPECT_EQ(sans[0].matcher().exact(), san);
+  EXPECT_EQ(tls.sni(), sni);
+  EXPECT_THAT(common.alpn_protocols(), ElementsAre("h2", "http/1.1"));
+}
+
 api::DestinationRule SubsetsRule(std::string host) {
   api::DestinationRule dr;
   dr.host = std::move(host);
@@ -251,23 +273,113 @@ TEST(Clusters, IstioMutualUsesSdsSecretsAndSpiffeSans) {
   mesh.Add(api::Kind::kDestinationRule, "bookinfo", "reviews", dr);
   auto out = Compile(mesh.Build(), Sidecar("bookinfo"));
   const Cluster& c = GetCluster(out, "outbound|9080|v1|reviews.bookinfo.svc.cluster.local");
-  ASSERT_EQ(c.transport_socket().name(), "envoy.transport_sockets.tls");
-  envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext tls;
-  ASSERT_TRUE(c.transport_socket().typed_config().UnpackTo(&tls));
-  const auto& common = tls.common_tls_context();
-  ASSERT_EQ(common.tls_certificate_sds_secret_configs_size(), 1);
-  EXPECT_EQ(common.tls_certificate_sds_secret_configs(0).name(), "default");
-  EXPECT_TRUE(common.tls_certificate_sds_secret_configs(0).sds_config().has_ads());
-  EXPECT_EQ(common.combined_validation_context().validation_context_sds_secret_config().name(),
-            "ROOTCA");
-  const auto& sans = common.combined_validation_context()
-                         .default_validation_context()
-                         .match_typed_subject_alt_names();
-  ASSERT_EQ(sans.size(), 1);
-  EXPECT_EQ(sans[0].matcher().exact(), "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews");
-  EXPECT_EQ(tls.sni(), "outbound_.9080_.v1_.reviews.bookinfo.svc.cluster.local");
-  EXPECT_THAT(common.alpn_protocols(), ElementsAre("h2", "http/1.1"));
+  ExpectIstioMutual(c.transport_socket(), "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews",
+                    "outbound_.9080_.v1_.reviews.bookinfo.svc.cluster.local");
   EXPECT_THAT(out.secrets, UnorderedElementsAre("default", "ROOTCA"));
+}
+
+// Istio's auto mTLS: without TLS settings, ISTIO_MUTUAL to the endpoints
+// whose pod carries the sidecar injector's label, plaintext to the others.
+TEST(Clusters, AutoMtlsChoosesTheTransportByTheEndpointsSidecarLabel) {
+  MeshBuilder mesh;
+  mesh.AddService("bookinfo", "reviews", {HttpPort(9080, 9080)}, {"v1", "v2"});
+  // reviews-v1-0 runs a sidecar; reviews-v2-1 does not.
+  for (auto& object : mesh.objects()) {
+    if (object->kind == api::Kind::kPod && object->metadata.name == "reviews-v1-0") {
+      api::Labels labels = object->metadata.labels;
+      labels["security.istio.io/tlsMode"] = "istio";
+      object = testing::MakeResource(api::Kind::kPod, "bookinfo", "reviews-v1-0", object->spec,
+                                     std::move(labels));
+    }
+  }
+  auto out = Compile(mesh.Build(), Sidecar("bookinfo"));
+  const std::string name = "outbound|9080||reviews.bookinfo.svc.cluster.local";
+  const Cluster& c = GetCluster(out, name);
+  EXPECT_FALSE(c.has_transport_socket());
+  ASSERT_EQ(c.transport_socket_matches_size(), 2);
+  const auto& istio = c.transport_socket_matches(0);
+  EXPECT_EQ(istio.name(), "tlsMode-istio");
+  ASSERT_EQ(istio.match().fields().size(), 1u);
+  EXPECT_EQ(istio.match().fields().at("tlsMode").string_value(), "istio");
+  ExpectIstioMutual(istio.transport_socket(),
+                    "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews",
+                    "outbound_.9080_._.reviews.bookinfo.svc.cluster.local");
+  const auto& plaintext = c.transport_socket_matches(1);
+  EXPECT_EQ(plaintext.name(), "tlsMode-disabled");
+  EXPECT_TRUE(plaintext.match().fields().empty());
+  EXPECT_EQ(plaintext.transport_socket().typed_config().type_url(),
+            "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer");
+  // The proxy needs the secrets the mTLS match names.
+  EXPECT_THAT(out.secrets, UnorderedElementsAre("default", "ROOTCA"));
+
+  // The endpoint metadata the matches select on: only the labelled pod's.
+  std::map<std::string, std::string> modes;
+  for (const auto& group : out.endpoints.at(name).resource->endpoints()) {
+    for (const auto& e : group.lb_endpoints()) {
+      const auto& md = e.metadata().filter_metadata();
+      auto ns = md.find("envoy.transport_socket_match");
+      modes[e.endpoint().address().socket_address().address()] =
+          ns == md.end() ? "" : ns->second.fields().at("tlsMode").string_value();
+    }
+  }
+  EXPECT_THAT(modes, UnorderedElementsAre(::testing::Pair("10.0.0.1", "istio"),
+                                          ::testing::Pair("10.0.0.2", "")));
+}
+
+TEST(Clusters, AutoMtlsStaysOutOfExplicitTlsExternalServicesAndProxylessClients) {
+  MeshBuilder mesh;
+  mesh.AddService("bookinfo", "reviews", {HttpPort(9080, 9080)});
+  mesh.AddService("bookinfo", "ratings", {HttpPort(9080, 9080)});
+  mesh.AddService("bookinfo", "details", {HttpPort(9080, 9080)});
+  api::DestinationRule disable;
+  disable.host = "ratings";
+  disable.traffic_policy.emplace().tls.emplace().mode = api::ClientTLSSettings::Mode::kDisable;
+  mesh.Add(api::Kind::kDestinationRule, "bookinfo", "ratings", disable);
+  api::DestinationRule mutual;
+  mutual.host = "details";
+  mutual.traffic_policy.emplace().tls.emplace().mode = api::ClientTLSSettings::Mode::kIstioMutual;
+  mesh.Add(api::Kind::kDestinationRule, "bookinfo", "details", mutual);
+  api::ServiceEntry external;
+  external.hosts = {"api.example.com"};
+  external.ports = {api::Port{443, "TLS", "tls", std::nullopt}};
+  external.resolution = api::ServiceEntry::Resolution::kDNS;
+  mesh.Add(api::Kind::kServiceEntry, "bookinfo", "external", external);
+  api::ServiceEntry internal = external;
+  internal.hosts = {"legacy.internal"};
+  internal.location = api::ServiceEntry::Location::kMeshInternal;
+  internal.resolution = api::ServiceEntry::Resolution::kStatic;
+  internal.endpoints = {api::WorkloadEntry{"192.168.0.7"}};
+  mesh.Add(api::Kind::kServiceEntry, "bookinfo", "internal", internal);
+
+  auto out = Compile(mesh.Build(), Sidecar("bookinfo"));
+  EXPECT_EQ(GetCluster(out, "outbound|9080||reviews.bookinfo.svc.cluster.local")
+                .transport_socket_matches_size(),
+            2);
+  const Cluster& ratings = GetCluster(out, "outbound|9080||ratings.bookinfo.svc.cluster.local");
+  EXPECT_EQ(ratings.transport_socket_matches_size(), 0) << "DISABLE means plaintext";
+  EXPECT_FALSE(ratings.has_transport_socket());
+  const Cluster& details = GetCluster(out, "outbound|9080||details.bookinfo.svc.cluster.local");
+  EXPECT_EQ(details.transport_socket_matches_size(), 0);
+  EXPECT_TRUE(details.has_transport_socket());
+  EXPECT_EQ(GetCluster(out, "outbound|443||api.example.com").transport_socket_matches_size(), 0);
+  EXPECT_EQ(GetCluster(out, "outbound|443||legacy.internal").transport_socket_matches_size(), 2);
+
+  // Proxyless gRPC clients get no SDS certificates: plaintext clusters.
+  ProxyTarget grpc;
+  grpc.role = ProxyTarget::Role::kProxylessGrpc;
+  grpc.namespace_ = "bookinfo";
+  auto proxyless = Compile(mesh.Build(), grpc);
+  const Cluster& plain = GetCluster(proxyless, "outbound|9080||reviews.bookinfo.svc.cluster.local");
+  EXPECT_EQ(plain.transport_socket_matches_size(), 0);
+  EXPECT_FALSE(plain.has_transport_socket());
+
+  // And with auto mTLS off, nothing is added.
+  CompileOptions options;
+  options.auto_mtls = false;
+  CompiledResources off = CompileForProxy(*BuildMesh(mesh.Build(), options), Sidecar("bookinfo"));
+  EXPECT_EQ(GetCluster(off, "outbound|9080||reviews.bookinfo.svc.cluster.local")
+                .transport_socket_matches_size(),
+            0);
 }
 
 TEST(Clusters, PolicyPrecedenceSubsetOverPortOverTopLevel) {

@@ -84,6 +84,7 @@ constexpr char kRatings[] = "outbound|9080||ratings.shop.svc.cluster.local";
 TEST(RebuildEndpoints, ReusesEveryClusterAndRebuildsOnlyChangedLoadAssignments) {
   auto before = Sample().Build();
   CompiledMeshPtr previous = BuildMesh(before, {});
+  previous->GrpcClusters();  // a proxyless client was served from it
 
   // A third reviews pod (v2, same service account) becomes ready.
   api::EndpointSlice* slice = nullptr;
@@ -109,8 +110,8 @@ TEST(RebuildEndpoints, ReusesEveryClusterAndRebuildsOnlyChangedLoadAssignments) 
   for (const auto& [name, v] : previous->clusters) {
     EXPECT_EQ(rebuilt->clusters.at(name).resource.get(), v.resource.get()) << name;
   }
-  for (const auto& [name, v] : previous->grpc_clusters) {
-    EXPECT_EQ(rebuilt->grpc_clusters.at(name).resource.get(), v.resource.get()) << name;
+  for (const auto& [name, v] : previous->GrpcClusters()) {
+    EXPECT_EQ(rebuilt->GrpcClusters().at(name).resource.get(), v.resource.get()) << name;
   }
   EXPECT_EQ(rebuilt->route_cache.get(), previous->route_cache.get());
 

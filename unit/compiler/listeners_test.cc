@@ -282,8 +282,10 @@ TEST(GatewayListeners, HttpAndHttpsServers) {
                 .validation_context_sds_secret_config()
                 .name(),
             "partner-cert-cacert");
-  EXPECT_THAT(out.secrets,
-              UnorderedElementsAre("shop-cert", "partner-cert", "partner-cert-cacert"));
+  // The servers' certificates, and the gateway's own identity and trust
+  // bundle for auto mTLS to the mesh's sidecars.
+  EXPECT_THAT(out.secrets, UnorderedElementsAre("shop-cert", "partner-cert", "partner-cert-cacert",
+                                                "default", "ROOTCA"));
 }
 
 TEST(GatewayListeners, SelectorMustMatchAndVsMustBindTheGateway) {

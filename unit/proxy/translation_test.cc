@@ -10,6 +10,8 @@
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proxy/config/cluster_translator.h"
@@ -311,6 +313,13 @@ TEST(RouteTranslationTest, OptionalUnknownPerFilterConfigIsSkipped) {
 
 // ---- Cluster and endpoints --------------------------------------------------
 
+// Text protos name these types inside Any: their descriptors must be linked in.
+[[maybe_unused]] const bool kTransportSocketTypesLinked = [] {
+  (void)envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer::descriptor();
+  (void)envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext::descriptor();
+  return true;
+}();
+
 constexpr char kEdsCluster[] = R"pb(name: "svc"
                                     type: EDS
                                     eds_cluster_config { eds_config { ads {} } })pb";
@@ -376,9 +385,28 @@ INSTANTIATE_TEST_SUITE_P(
                            })pb",
                   {"typed_extension_protocol_options['envoy.extensions.upstreams.tcp.v3."
                    "TcpProtocolOptions']"}},
-        ErrorCase{"transport_socket_matches",
+        ErrorCase{"transport_socket_match_without_socket",
                   std::string(kEdsCluster) + R"pb(transport_socket_matches { name: "tls" })pb",
-                  {"transport_socket_matches"}}),
+                  {"Cluster 'svc'", "transport_socket_matches[0].transport_socket", "required"}},
+        ErrorCase{"transport_socket_match_on_a_list",
+                  std::string(kEdsCluster) +
+                      R"pb(transport_socket_matches {
+                             name: "tls"
+                             match {
+                               fields {
+                                 key: "tlsMode"
+                                 value { list_value {} }
+                               }
+                             }
+                             transport_socket {
+                               name: "raw"
+                               typed_config {
+                                 [type.googleapis.com/
+                                  envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer] {}
+                               }
+                             }
+                           })pb",
+                  {"transport_socket_matches[0].match.tlsMode", "string, number and bool"}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ClusterTranslationTest, PassthroughClusterIsAcceptedWithNoHosts) {
@@ -455,6 +483,96 @@ TEST(ClusterTranslationTest, SupportedFieldsLand) {
   EXPECT_EQ(c.idle_timeout, absl::Seconds(30));
   ASSERT_NE(c.tls, nullptr);
   EXPECT_EQ(c.tls->sni(), "reviews.default");
+}
+
+// Istio's auto mTLS: endpoints with tlsMode=istio metadata take the first
+// match (TLS), the others the catch-all match (plaintext).
+TEST(ClusterTranslationTest, TransportSocketMatchesChooseByEndpointMetadata) {
+  auto cluster = ParseProto<envoy::config::cluster::v3::Cluster>(std::string(kEdsCluster) + R"pb(
+    transport_socket_matches {
+      name: "tlsMode-istio"
+      match {
+        fields {
+          key: "tlsMode"
+          value { string_value: "istio" }
+        }
+      }
+      transport_socket {
+        name: "envoy.transport_sockets.tls"
+        typed_config {
+          [type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext] {
+            sni: "outbound_.80_._.svc"
+          }
+        }
+      }
+    }
+    transport_socket_matches {
+      name: "tlsMode-disabled"
+      match {}
+      transport_socket {
+        name: "envoy.transport_sockets.raw_buffer"
+        typed_config {
+          [type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer] {}
+        }
+      }
+    }
+  )pb");
+  auto translated = TranslateCluster(cluster);
+  ASSERT_TRUE(translated.ok()) << translated.status();
+  const ClusterConfig& c = **translated;
+  EXPECT_EQ(c.tls, nullptr);
+  ASSERT_EQ(c.transport_socket_matches.size(), 2u);
+  ASSERT_NE(c.transport_socket_matches[0].tls, nullptr);
+  EXPECT_EQ(c.transport_socket_matches[0].tls->sni(), "outbound_.80_._.svc");
+  EXPECT_EQ(c.transport_socket_matches[1].tls, nullptr);
+
+  auto cla = ParseProto<envoy::config::endpoint::v3::ClusterLoadAssignment>(R"pb(
+    cluster_name: "svc"
+    endpoints {
+      lb_endpoints {
+        endpoint { address { socket_address { address: "10.0.0.1" port_value: 80 } } }
+        metadata {
+          filter_metadata {
+            key: "envoy.transport_socket_match"
+            value {
+              fields {
+                key: "tlsMode"
+                value { string_value: "istio" }
+              }
+            }
+          }
+        }
+      }
+      lb_endpoints {
+        endpoint { address { socket_address { address: "10.0.0.2" port_value: 80 } } }
+      }
+      lb_endpoints {
+        endpoint { address { socket_address { address: "10.0.0.3" port_value: 80 } } }
+        metadata {
+          filter_metadata {
+            key: "envoy.transport_socket_match"
+            value {
+              fields {
+                key: "tlsMode"
+                value { string_value: "disabled" }
+              }
+            }
+          }
+        }
+      }
+    }
+  )pb");
+  auto endpoints = TranslateClusterLoadAssignment(cla);
+  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  const auto& hosts = (*endpoints)->hosts->hosts();
+  ASSERT_EQ(hosts.size(), 3u);
+  EXPECT_EQ(c.TransportSocketMatchFor(hosts[0]), 0);
+  EXPECT_EQ(c.TransportSocketMatchFor(hosts[1]), 1);
+  EXPECT_EQ(c.TransportSocketMatchFor(hosts[2]), 1);
+  // Without a catch-all, an endpoint no match takes uses the cluster's transport.
+  ClusterConfig only_tls = c;
+  only_tls.transport_socket_matches.pop_back();
+  EXPECT_EQ(only_tls.TransportSocketMatchFor(hosts[1]), -1);
 }
 
 TEST(EndpointTranslationTest, HealthWeightsAndPriorities) {

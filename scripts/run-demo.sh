@@ -4,7 +4,7 @@
 # HTTP backend (meshgate-echo) and a gRPC backend (meshgate-grpc-echo), each
 # behind its own sidecar meshgate-proxy, and a gateway meshgate-proxy on port
 # 8080. Every proxy holds a CA-issued SPIFFE identity; gateway -> sidecar
-# traffic is mutual TLS (DestinationRule ISTIO_MUTUAL, PeerAuthentication
+# traffic is mutual TLS (auto mTLS to the sidecar-labelled pods, PeerAuthentication
 # STRICT).
 #
 # Without iptables nothing redirects traffic to a sidecar, so the sidecars

@@ -1,6 +1,8 @@
 #include "proxy/config/cluster_translator.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/config/proto_checks.h"
 #include "proxy/config/status_macros.h"
@@ -319,22 +321,49 @@ absl::Status TranslateProtocol(const cluster::Cluster& c, ClusterConfig& out) {
   return absl::OkStatus();
 }
 
-// The upstream TLS context of a transport socket; null for raw_buffer.
-absl::StatusOr<
-    std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>>
-TranslateTransportSocket(const core::TransportSocket& socket, std::string_view path) {
+using UpstreamTlsContext = envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext;
+
+// One shared object per distinct context (without SNI). A mesh's clusters
+// differ in their SNI and little else: the clusters of one service, and with
+// auto mTLS all the services of a namespace with the same service accounts,
+// share one context, and so one resolved TLS context (see ResolveTls).
+std::shared_ptr<const UpstreamTlsContext> Intern(std::unique_ptr<UpstreamTlsContext> tls) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* interned =
+      new absl::flat_hash_map<std::string, std::weak_ptr<const UpstreamTlsContext>>();
+  std::string key;
+  tls->SerializeToString(&key);
+  absl::MutexLock lock(&mu);
+  auto& slot = (*interned)[key];
+  if (auto shared = slot.lock()) return shared;
+  std::shared_ptr<const UpstreamTlsContext> fresh(std::move(tls));
+  slot = fresh;
+  if (interned->size() > 1024) {  // forget the contexts nobody uses any more
+    absl::erase_if(*interned, [](const auto& entry) { return entry.second.expired(); });
+  }
+  return fresh;
+}
+
+// The upstream TLS context of a transport socket (null for raw_buffer), its
+// SNI apart.
+absl::Status TranslateTransportSocket(const core::TransportSocket& socket, std::string_view path,
+                                      std::shared_ptr<const UpstreamTlsContext>* tls,
+                                      std::string* sni) {
   if (!socket.has_typed_config()) {
     return FieldError(path, "typed_config is required");
   }
   const std::string_view type = AnyTypeName(socket.typed_config());
-  if (type == kRawBufferType) return nullptr;
+  if (type == kRawBufferType) return absl::OkStatus();
   if (type != kUpstreamTlsType) {
     return FieldError(Path(path, "typed_config"),
                       absl::StrCat("unsupported transport socket '", Av(type), "'"));
   }
-  auto tls = std::make_shared<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>();
-  MG_RETURN_IF_ERROR(UnpackAny(socket.typed_config(), *tls, Path(path, "typed_config")));
-  return tls;
+  auto parsed = std::make_unique<UpstreamTlsContext>();
+  MG_RETURN_IF_ERROR(UnpackAny(socket.typed_config(), *parsed, Path(path, "typed_config")));
+  *sni = parsed->sni();
+  parsed->clear_sni();
+  *tls = Intern(std::move(parsed));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cluster& c) {
@@ -439,13 +468,13 @@ absl::StatusOr<std::shared_ptr<const ClusterConfig>> Translate(const cluster::Cl
     if (!m.has_transport_socket()) {
       return FieldError(Path(m_path, "transport_socket"), "a transport socket is required");
     }
-    MG_ASSIGN_OR_RETURN(match.tls, TranslateTransportSocket(m.transport_socket(),
-                                                            Path(m_path, "transport_socket")));
+    MG_RETURN_IF_ERROR(TranslateTransportSocket(
+        m.transport_socket(), Path(m_path, "transport_socket"), &match.tls, &match.sni));
     out->transport_socket_matches.push_back(std::move(match));
   }
   if (c.has_transport_socket()) {
-    MG_ASSIGN_OR_RETURN(out->tls,
-                        TranslateTransportSocket(c.transport_socket(), "transport_socket"));
+    MG_RETURN_IF_ERROR(
+        TranslateTransportSocket(c.transport_socket(), "transport_socket", &out->tls, &out->sni));
   }
   if (c.filters_size() > 0)
     return FieldError("filters", "cluster network filters are not supported");

@@ -69,8 +69,10 @@ enum class DnsLookupFamily { kAny, kV4Only, kV6Only };
 struct TransportSocketMatch {
   std::string name;
   std::map<std::string, std::string> match;  // values as text, as in Endpoint
-  // The TLS context; null for plaintext (raw_buffer).
+  // The TLS context; null for plaintext (raw_buffer). Its `sni` is cleared
+  // and kept apart, so that contexts equal but for it are one object.
   std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext> tls;
+  std::string sni;
 
   bool Matches(const std::map<std::string, std::string>& metadata) const;
 };
@@ -101,8 +103,10 @@ struct ClusterConfig {
   std::optional<uint32_t> http2_max_concurrent_streams;
   std::optional<absl::Duration> idle_timeout;
   std::optional<uint32_t> max_requests_per_connection;
-  // Set when the cluster speaks TLS upstream; the TLS layer reads it.
+  // Set when the cluster speaks TLS upstream; the TLS layer reads it. As in
+  // TransportSocketMatch, its SNI is in `sni`.
   std::shared_ptr<const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext> tls;
+  std::string sni;
   // Per-endpoint transports, before `tls` (Istio's auto mTLS).
   std::vector<TransportSocketMatch> transport_socket_matches;
   // The match that takes `host`; -1 when none does (the cluster's transport).

@@ -206,6 +206,7 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
     for (const auto& chain : listener->filter_chains) chain_tls(chain);
     if (listener->default_filter_chain) chain_tls(*listener->default_filter_chain);
   }
+  std::map<std::pair<const void*, int>, std::shared_ptr<const ResolvedTls>> shared_client_tls;
   for (const auto& [name, cluster] : next.clusters) {
     auto client =
         [&](const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext& tls) {
@@ -228,13 +229,32 @@ absl::Status ConfigStore::ResolveTls(ConfigSnapshot& next, const ConfigSnapshot&
             return options;
           };
         };
+    // Clusters whose (interned) contexts are one object and whose codecs
+    // speak the same protocols share one resolved context: one TLS context
+    // per distinct config, not per cluster (the SNI is per connection).
+    auto resolve_shared =
+        [&](const std::string& key,
+            const envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext& tls) {
+          auto [it, fresh] = shared_client_tls.try_emplace(
+              std::make_pair(static_cast<const void*>(&tls), static_cast<int>(cluster->protocol)));
+          if (!fresh) {
+            resolved[key] = it->second;
+            const ResolvedTls& same = *it->second;
+            if (!same.status.ok() && !absl::IsNotFound(same.status) && !same.unavailable) {
+              errors.push_back(absl::StrCat(key, ": ", same.status.message()));
+            }
+            return;
+          }
+          resolve(key, &tls, client(tls));
+          it->second = resolved[key];
+        };
     if (cluster->tls != nullptr) {
-      resolve(ConfigSnapshot::ClusterTlsKey(name), cluster->tls.get(), client(*cluster->tls));
+      resolve_shared(ConfigSnapshot::ClusterTlsKey(name), *cluster->tls);
     }
     for (size_t i = 0; i < cluster->transport_socket_matches.size(); ++i) {
       const auto& match_tls = cluster->transport_socket_matches[i].tls;
       if (match_tls == nullptr) continue;
-      resolve(ConfigSnapshot::ClusterMatchTlsKey(name, i), match_tls.get(), client(*match_tls));
+      resolve_shared(ConfigSnapshot::ClusterMatchTlsKey(name, i), *match_tls);
     }
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));

@@ -146,6 +146,9 @@ class ConfigStore {
   void SetUnavailableSecrets(std::map<std::string, std::string> reasons) {
     unavailable_secrets_ = std::move(reasons);
   }
+  bool SecretUnavailable(const std::string& name) const {
+    return unavailable_secrets_.count(name) > 0;
+  }
 
   // Never null; an empty snapshot (generation 0) before the first update.
   std::shared_ptr<const ConfigSnapshot> Current() const { return current_.load(); }

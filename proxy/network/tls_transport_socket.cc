@@ -527,8 +527,8 @@ int TlsContext::VerifyCallback(X509_STORE_CTX* store_ctx, void* arg) {
   return 0;
 }
 
-std::unique_ptr<TransportSocket> TlsContext::NewTransportSocket() const {
-  return std::make_unique<TlsTransportSocket>(shared_from_this());
+std::unique_ptr<TransportSocket> TlsContext::NewTransportSocket(std::string_view sni) const {
+  return std::make_unique<TlsTransportSocket>(shared_from_this(), sni);
 }
 
 // ---------------------------------------------------------------------------
@@ -541,7 +541,8 @@ SocketBioState* BioStateOf(SSL* ssl) {
 
 }  // namespace
 
-TlsTransportSocket::TlsTransportSocket(std::shared_ptr<const TlsContext> context)
+TlsTransportSocket::TlsTransportSocket(std::shared_ptr<const TlsContext> context,
+                                       std::string_view sni)
     : context_(std::move(context)) {
   ssl_ = SSL_new(context_->ctx_);
   SSL_set_app_data(ssl_, this);
@@ -552,9 +553,9 @@ TlsTransportSocket::TlsTransportSocket(std::shared_ptr<const TlsContext> context
     SSL_set_accept_state(ssl_);
   } else {
     SSL_set_connect_state(ssl_);
-    if (!context_->options().sni.empty()) {
-      SSL_set_tlsext_host_name(ssl_, context_->options().sni.c_str());
-    }
+    const std::string& own = context_->options().sni;
+    const std::string name(sni.empty() ? std::string_view(own) : sni);
+    if (!name.empty()) SSL_set_tlsext_host_name(ssl_, name.c_str());
   }
 }
 

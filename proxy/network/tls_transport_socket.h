@@ -105,7 +105,9 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  std::unique_ptr<TransportSocket> NewTransportSocket() const;
+  // A client connection sends `sni` when given, else the context's own: one
+  // client context serves every cluster that differs only in SNI.
+  std::unique_ptr<TransportSocket> NewTransportSocket(std::string_view sni = {}) const;
 
   bool is_server() const { return options_.side == TlsContextOptions::Side::kServer; }
   uint64_t generation() const { return generation_; }
@@ -141,7 +143,7 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
 
 class TlsTransportSocket final : public TransportSocket {
  public:
-  explicit TlsTransportSocket(std::shared_ptr<const TlsContext> context);
+  explicit TlsTransportSocket(std::shared_ptr<const TlsContext> context, std::string_view sni = {});
   ~TlsTransportSocket() override;
 
   IoResult DoRead(int fd, Buffer& out, bool until_eagain) override;

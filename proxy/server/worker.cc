@@ -110,7 +110,9 @@ upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
   if (!address.ok()) return nullptr;
   upstream::PoolSettings settings = PoolSettingsFor(*config_);
   if (transport.tls) {
-    settings.transport_factory = [tls = transport.context] { return tls->NewTransportSocket(); };
+    settings.transport_factory = [tls = transport.context, sni = transport.sni] {
+      return tls->NewTransportSocket(sni);
+    };
   }
   std::unique_ptr<upstream::ConnectionPool> pool;
   if (protocol == upstream::PoolProtocol::kHttp2) {
@@ -127,10 +129,10 @@ upstream::ConnectionPool* WorkerCluster::PoolFor(const Host& host,
 WorkerCluster::TransportChoice WorkerCluster::ChooseTransport(const Host& host) const {
   if (int match = config_->TransportSocketMatchFor(host); match >= 0) {
     const size_t m = static_cast<size_t>(match);
-    return {config_->transport_socket_matches[m].tls != nullptr,
-            m < match_tls_.size() ? match_tls_[m] : nullptr};
+    const config::TransportSocketMatch& chosen = config_->transport_socket_matches[m];
+    return {chosen.tls != nullptr, m < match_tls_.size() ? match_tls_[m] : nullptr, chosen.sni};
   }
-  return {config_->tls != nullptr, tls_};
+  return {config_->tls != nullptr, tls_, config_->sni};
 }
 
 std::unique_ptr<network::TransportSocket> WorkerCluster::NewTransportSocket(
@@ -138,7 +140,7 @@ std::unique_ptr<network::TransportSocket> WorkerCluster::NewTransportSocket(
   const TransportChoice transport = ChooseTransport(host);
   if (!transport.tls) return std::make_unique<network::PlaintextTransportSocket>();
   if (transport.context == nullptr) return nullptr;
-  return transport.context->NewTransportSocket();
+  return transport.context->NewTransportSocket(transport.sni);
 }
 
 std::shared_ptr<const Host> WorkerCluster::OriginalDestinationHost(

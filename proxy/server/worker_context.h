@@ -73,6 +73,7 @@ class WorkerCluster {
   struct TransportChoice {
     bool tls = false;
     std::shared_ptr<const network::TlsContext> context;
+    std::string sni;
   };
   TransportChoice ChooseTransport(const Host& host) const;
 

@@ -93,7 +93,13 @@ void XdsConfigHandler::UpdateSubscriptions() {
   }
   std::set<std::string> secrets;
   auto add_secrets = [&](const auto& tls) {
-    for (std::string& name : config::SdsSecretNames(tls.common_tls_context())) {
+    std::vector<std::string> names = config::SdsSecretNames(tls.common_tls_context());
+    // A context that needs a secret this proxy can never have (no workload
+    // identity) is never built: fetching and parsing its others is waste.
+    for (const std::string& name : names) {
+      if (store_.SecretUnavailable(name)) return;
+    }
+    for (std::string& name : names) {
       if (local_secrets_.count(name) == 0 && !config::IsFileSecretName(name)) {
         secrets.insert(std::move(name));
       }
@@ -109,6 +115,9 @@ void XdsConfigHandler::UpdateSubscriptions() {
   }
   for (const auto& [name, cluster] : snapshot->clusters) {
     if (cluster->tls) add_secrets(*cluster->tls);
+    for (const auto& match : cluster->transport_socket_matches) {
+      if (match.tls) add_secrets(*match.tls);
+    }
   }
   client_->SetSubscription(xds::kRouteType, std::move(routes));
   client_->SetSubscription(xds::kEndpointType, std::move(endpoints));

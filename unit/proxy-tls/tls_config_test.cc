@@ -101,8 +101,9 @@ envoy::config::listener::v3::Listener MtlsListener(const std::string& name, bool
     })");
 }
 
-envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name,
-                                                const std::string& peer_id = kPeerId) {
+envoy::config::cluster::v3::Cluster MtlsCluster(
+    const std::string& name, const std::string& peer_id = kPeerId,
+    const std::string& sni = "outbound_.8080_._.peer.demo.svc.cluster.local") {
   return Parse<envoy::config::cluster::v3::Cluster>(
       R"(
     name: ")" +
@@ -116,7 +117,8 @@ envoy::config::cluster::v3::Cluster MtlsCluster(const std::string& name,
       name: "envoy.transport_sockets.tls"
       typed_config {
         [type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext] {
-          sni: "outbound_.8080_._.peer.demo.svc.cluster.local"
+          sni: ")" +
+      sni + R"("
           common_tls_context {
             alpn_protocols: "h2"
             alpn_protocols: "http/1.1"
@@ -200,7 +202,10 @@ TEST_F(TlsConfigTest, UnchangedInputsKeepTheirContextChangedSecretsGetANewOne) {
   auto before = store_.Current()->ClusterTls("outbound");
   ASSERT_NE(before, nullptr);
   ASSERT_NE(before->context, nullptr) << before->status;
-  EXPECT_EQ(before->context->options().sni, "outbound_.8080_._.peer.demo.svc.cluster.local");
+  // The SNI is the cluster's, sent per connection; the context has none.
+  EXPECT_EQ(store_.Current()->FindCluster("outbound")->sni,
+            "outbound_.8080_._.peer.demo.svc.cluster.local");
+  EXPECT_EQ(before->context->options().sni, "");
 
   // An unrelated update: same context object (its sessions stay valid).
   ASSERT_TRUE(store_.SetListeners({}).ok());
@@ -214,6 +219,31 @@ TEST_F(TlsConfigTest, UnchangedInputsKeepTheirContextChangedSecretsGetANewOne) {
   EXPECT_NE(after->context, before->context);
   EXPECT_GT(after->context->generation(), before->context->generation());
   EXPECT_EQ(after->context->options().certificates[0].chain_pem, renewed.chain_pem);
+}
+
+TEST_F(TlsConfigTest, ClustersDifferingOnlyInSniShareOneContext) {
+  // A mesh's clusters to one peer identity: one TLS context (one SSL_CTX,
+  // one parsed certificate), not one per cluster.
+  ASSERT_TRUE(store_.SetSecrets({CertSecret("default", own_), RootSecret("ROOTCA", ca_)}).ok());
+  ASSERT_TRUE(store_
+                  .SetClusters({MtlsCluster("v1", kPeerId, "outbound_.8080_.v1_.peer"),
+                                MtlsCluster("v2", kPeerId, "outbound_.8080_.v2_.peer"),
+                                MtlsCluster("other", "spiffe://cluster.local/ns/demo/sa/other",
+                                            "outbound_.8080_._.other")})
+                  .ok());
+  auto snapshot = store_.Current();
+  const ResolvedTls* v1 = snapshot->ClusterTls("v1");
+  const ResolvedTls* v2 = snapshot->ClusterTls("v2");
+  const ResolvedTls* other = snapshot->ClusterTls("other");
+  ASSERT_TRUE(v1 != nullptr && v2 != nullptr && other != nullptr);
+  ASSERT_NE(v1->context, nullptr) << v1->status;
+  EXPECT_EQ(v1->context, v2->context);
+  EXPECT_EQ(snapshot->FindCluster("v1")->tls, snapshot->FindCluster("v2")->tls);
+  EXPECT_EQ(snapshot->FindCluster("v1")->sni, "outbound_.8080_.v1_.peer");
+  EXPECT_EQ(snapshot->FindCluster("v2")->sni, "outbound_.8080_.v2_.peer");
+  // Another peer identity is another context.
+  ASSERT_NE(other->context, nullptr) << other->status;
+  EXPECT_NE(other->context, v1->context);
 }
 
 TEST_F(TlsConfigTest, LocalSecretWinsOverTheControlPlanesOfTheSameName) {

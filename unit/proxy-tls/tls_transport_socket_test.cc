@@ -153,8 +153,11 @@ struct ClientOutcome {
 
 class PingClient : public ConnectionCallbacks {
  public:
-  PingClient(event::Dispatcher& d, const Address& to, const TlsContext& context) : d_(d) {
-    conn = Connection::Connect(d, to, context.NewTransportSocket(), 2000ms);
+  // `sni`: the connection's own, instead of the context's.
+  PingClient(event::Dispatcher& d, const Address& to, const TlsContext& context,
+             std::string_view sni = {})
+      : d_(d) {
+    conn = Connection::Connect(d, to, context.NewTransportSocket(sni), 2000ms);
     conn->SetCallbacks(this);
     conn->Write("ping");
   }
@@ -198,8 +201,9 @@ class TlsTest : public ::testing::Test {
   }
 
   // Runs one client against `server` until echo or close (5 s guard).
-  ClientOutcome Exchange(TlsEchoServer& server, const TlsContext& client_context) {
-    PingClient client(*dispatcher_, server.address(), client_context);
+  ClientOutcome Exchange(TlsEchoServer& server, const TlsContext& client_context,
+                         std::string_view sni = {}) {
+    PingClient client(*dispatcher_, server.address(), client_context, sni);
     auto guard = dispatcher_->CreateTimer([&] { dispatcher_->Exit(); });
     guard->Enable(5000ms);
     dispatcher_->Run();
@@ -404,6 +408,26 @@ TEST_F(TlsTest, ServerChoosesItsCertificateBySni) {
   EXPECT_EQ(Exchange(server, *client_for("x.y.b.example.com")).peer_certificate_sha256,
             Sha256OfPem(a.chain_pem));
   EXPECT_EQ(Exchange(server, *client_for("")).peer_certificate_sha256, Sha256OfPem(a.chain_pem));
+}
+
+TEST_F(TlsTest, OneClientContextSendsEachConnectionsOwnSni) {
+  // Clusters that differ only in SNI share a client context; each
+  // connection names its own server.
+  TestLeaf a = IssueLeaf(mesh_ca_, LeafSpec{.dns_sans = {"a.example.com"}});
+  TestLeaf b = IssueLeaf(mesh_ca_, LeafSpec{.dns_sans = {"b.example.com"}});
+  TlsContextOptions o;
+  o.certificates = {{a.chain_pem, a.key_pem, {}}, {b.chain_pem, b.key_pem, {}}};
+  TlsEchoServer server(*dispatcher_, MustCreate(o));
+  TlsContextOptions c;
+  c.side = TlsContextOptions::Side::kClient;
+  c.sni = "a.example.com";
+  auto shared = MustCreate(c);
+  EXPECT_EQ(Exchange(server, *shared, "b.example.com").peer_certificate_sha256,
+            Sha256OfPem(b.chain_pem));
+  EXPECT_EQ(Exchange(server, *shared, "a.example.com").peer_certificate_sha256,
+            Sha256OfPem(a.chain_pem));
+  // Without one, the context's own.
+  EXPECT_EQ(Exchange(server, *shared).peer_certificate_sha256, Sha256OfPem(a.chain_pem));
 }
 
 TEST_F(TlsTest, NewContextAppliesToNewHandshakesWhileEstablishedConnectionsContinue) {

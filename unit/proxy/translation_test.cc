@@ -482,7 +482,8 @@ TEST(ClusterTranslationTest, SupportedFieldsLand) {
   EXPECT_EQ(c.protocol, UpstreamProtocol::kHttp2);
   EXPECT_EQ(c.idle_timeout, absl::Seconds(30));
   ASSERT_NE(c.tls, nullptr);
-  EXPECT_EQ(c.tls->sni(), "reviews.default");
+  EXPECT_EQ(c.sni, "reviews.default");
+  EXPECT_EQ(c.tls->sni(), "");  // kept apart, so equal contexts are one object
 }
 
 // Istio's auto mTLS: endpoints with tlsMode=istio metadata take the first
@@ -523,7 +524,7 @@ TEST(ClusterTranslationTest, TransportSocketMatchesChooseByEndpointMetadata) {
   EXPECT_EQ(c.tls, nullptr);
   ASSERT_EQ(c.transport_socket_matches.size(), 2u);
   ASSERT_NE(c.transport_socket_matches[0].tls, nullptr);
-  EXPECT_EQ(c.transport_socket_matches[0].tls->sni(), "outbound_.80_._.svc");
+  EXPECT_EQ(c.transport_socket_matches[0].sni, "outbound_.80_._.svc");
   EXPECT_EQ(c.transport_socket_matches[1].tls, nullptr);
 
   auto cla = ParseProto<envoy::config::endpoint::v3::ClusterLoadAssignment>(R"pb(

@@ -80,6 +80,9 @@ struct ProxyTarget {
   InterceptionMode interception_mode = InterceptionMode::kRedirect;
   // The workload's own address (first of Istio's INSTANCE_IPS); "" if unknown.
   std::string instance_ip;
+  // The workload has an IPv6 address too (INSTANCE_IPS): its capture and
+  // per-port listeners also bind [::], as Istio's dual-stack listeners.
+  bool dual_stack = false;
 };
 
 struct CompileDiagnostic {

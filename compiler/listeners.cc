@@ -36,6 +36,12 @@ void SetAddress(absl::string_view ip, uint32_t port, envoy::config::core::v3::Ad
   sa->set_port_value(port);
 }
 
+// Dual-stack pods: the listener also binds [::]:PORT (Istio's extra
+// address; the IPv6 socket takes IPv6 only).
+void AddIpv6Address(uint32_t port, Listener* l) {
+  SetAddress("::", port, l->add_additional_addresses()->mutable_address());
+}
+
 }  // namespace
 
 // The HCM of every listener: RDS over ADS, fault and CORS before the router
@@ -327,6 +333,7 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     Listener l;
     l.set_name("virtualOutbound");
     SetAddress("0.0.0.0", options.outbound_capture_port, l.mutable_address());
+    if (target.dual_stack) AddIpv6Address(options.outbound_capture_port, &l);
     l.mutable_use_original_dst()->set_value(true);
     l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     AddOriginalDst(&l);
@@ -342,6 +349,7 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
     Listener l;
     l.set_name(absl::StrCat("0.0.0.0_", port));
     SetAddress("0.0.0.0", port, l.mutable_address());
+    if (target.dual_stack) AddIpv6Address(port, &l);
     l.mutable_bind_to_port()->set_value(false);
     l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
     AddHcmFilter(MakeHcm(absl::StrCat("outbound_0.0.0.0_", port), absl::StrCat(port), false),
@@ -428,6 +436,7 @@ void BuildSidecarListeners(const CompiledMesh& mesh, const ProxyTarget& target,
   Listener l;
   l.set_name("virtualInbound");
   SetAddress("0.0.0.0", options.inbound_capture_port, l.mutable_address());
+  if (target.dual_stack) AddIpv6Address(options.inbound_capture_port, &l);
   l.set_traffic_direction(envoy::config::core::v3::INBOUND);
   AddOriginalDst(&l);
   bool any_tls = false;

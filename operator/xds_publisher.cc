@@ -47,6 +47,9 @@ ProxyTarget TargetOf(const envoy::config::core::v3::Node& node) {
   }
   std::string ips = StringField(md, "INSTANCE_IPS");
   t.instance_ip = ips.substr(0, ips.find(','));
+  // An IPv6 address among them: a dual-stack pod, whose capture listeners
+  // also take IPv6.
+  t.dual_stack = ips.find(':') != std::string::npos;
   return t;
 }
 
@@ -75,6 +78,7 @@ std::string GroupKey(const ProxyTarget& t) {
   if (t.interception_mode == ProxyTarget::InterceptionMode::kNone) {
     key += "/none/" + t.instance_ip;
   }
+  if (t.dual_stack) key += "/dual-stack";
   return key;
 }
 

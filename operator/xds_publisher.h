@@ -9,7 +9,9 @@
 // node metadata meshgate-proxy sends (MESHGATE_ROLE, NAMESPACE, LABELS) or
 // that gRPC's proxyless clients send (GENERATOR=grpc or a gRPC user agent);
 // for sidecars in Istio's interception mode NONE (INTERCEPTION_MODE), also
-// the instance IP (first of INSTANCE_IPS) their inbound listeners bind.
+// the instance IP (first of INSTANCE_IPS) their inbound listeners bind, and
+// whether the pod is dual-stack (an IPv6 address in INSTANCE_IPS: its
+// capture listeners bind [::] too).
 // A group seen for the first time is compiled on the spot, so its first
 // request is answered without waiting for a config change.
 //

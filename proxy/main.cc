@@ -9,12 +9,14 @@
 //                  [--drain-timeout-ms 5000] [--bootstrap FILE] [--xds-delta[=true|false]]
 //                  [--ca-address HOST:PORT --token-file F --ca-root-file F]
 //                  [--trust-domain cluster.local] [--cert-ttl-seconds N]
-//                  [--interception-mode REDIRECT|NONE] [--instance-ip IP]
+//                  [--interception-mode REDIRECT|NONE] [--instance-ip IP[,IP]]
 //
 // --interception-mode NONE is Istio's capture-less sidecar: no iptables, so
 // the inbound listeners bind --instance-ip (the pod's own address) on each
 // workload port and forward to the app on 127.0.0.1. Both travel to the
 // control plane as Istio's node metadata INTERCEPTION_MODE and INSTANCE_IPS.
+// A dual-stack pod passes both its addresses (IPv4,IPv6): its capture
+// listeners then also bind [::] (with `meshgate-proxy iptables --ipv6`).
 //
 // With --ca-address the proxy holds its own workload identity, as Istio's
 // agent does: it generates the key, asks the CA for a certificate for
@@ -58,6 +60,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "ca/openssl_util.h"
 #include "ca/rotator.h"
@@ -85,7 +88,7 @@ constexpr char kUsage[] =
     "         [--bootstrap FILE] [--xds-delta[=true|false]]\n"
     "         [--ca-address HOST:PORT --token-file F --ca-root-file F]\n"
     "         [--trust-domain cluster.local] [--cert-ttl-seconds N]\n"
-    "         [--interception-mode REDIRECT|NONE] [--instance-ip IP]\n"
+    "         [--interception-mode REDIRECT|NONE] [--instance-ip IP[,IP]]\n"
 
     "       meshgate-proxy iptables --help   (sidecar traffic capture)\n";
 
@@ -208,13 +211,17 @@ bool ParseFlags(int argc, char** argv, Settings& out) {
     return false;
   }
   if (auto it = out.find("instance-ip"); it != out.end()) {
-    in_addr v4{};
-    in6_addr v6{};
-    if (inet_pton(AF_INET, it->second.c_str(), &v4) != 1 &&
-        inet_pton(AF_INET6, it->second.c_str(), &v6) != 1) {
-      std::fprintf(stderr, "meshgate-proxy: --instance-ip '%s' is not an IP address\n",
-                   it->second.c_str());
-      return false;
+    // IP[,IP]: a dual-stack pod's addresses, the first its primary one.
+    for (absl::string_view ip : absl::StrSplit(it->second, ',')) {
+      const std::string text(ip);
+      in_addr v4{};
+      in6_addr v6{};
+      if (inet_pton(AF_INET, text.c_str(), &v4) != 1 &&
+          inet_pton(AF_INET6, text.c_str(), &v6) != 1) {
+        std::fprintf(stderr, "meshgate-proxy: --instance-ip '%s' is not an IP address\n",
+                     text.c_str());
+        return false;
+      }
     }
   }
   return true;

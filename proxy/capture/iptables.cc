@@ -27,7 +27,7 @@ constexpr char kUsage[] =
     "usage: meshgate-proxy iptables [--inbound-port 15006] [--outbound-port 15001]\n"
     "         [--proxy-uid 1337] [--proxy-gid GID] [--exclude-inbound-ports P,P]\n"
     "         [--exclude-outbound-ports P,P] [--exclude-outbound-cidrs CIDR,CIDR]\n"
-    "         [--dry-run] [--cleanup]\n";
+    "         [--ipv6] [--dry-run] [--cleanup]\n";
 
 absl::Status FlagError(std::string_view flag, std::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("--", Av(flag), ": ", Av(message)));
@@ -53,21 +53,32 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(std::string_view flag, std::str
   return ports;
 }
 
-// "a.b.c.d/len" (IPv4: these are iptables, not ip6tables, rules).
-absl::StatusOr<std::string> ParseCidr(std::string_view flag, std::string_view text) {
+// "a.b.c.d/len" or "v6addr/len" (a bare address is a host route).
+struct Cidr {
+  std::string text;
+  IpFamily family = IpFamily::kIpv4;
+};
+absl::StatusOr<Cidr> ParseCidr(std::string_view flag, std::string_view text) {
   const size_t slash = text.find('/');
   const std::string ip(text.substr(0, slash));
-  in_addr addr{};
-  if (inet_pton(AF_INET, ip.c_str(), &addr) != 1) {
-    return FlagError(flag, absl::StrCat("'", Av(text), "' is not an IPv4 CIDR"));
+  in_addr v4{};
+  in6_addr v6{};
+  IpFamily family;
+  if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
+    family = IpFamily::kIpv4;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
+    family = IpFamily::kIpv6;
+  } else {
+    return FlagError(flag, absl::StrCat("'", Av(text), "' is not an IPv4 or IPv6 CIDR"));
   }
-  uint32_t len = 32;
+  const uint32_t max = family == IpFamily::kIpv4 ? 32 : 128;
+  uint32_t len = max;
   if (slash != std::string_view::npos) {
-    auto parsed = ParseNumber(flag, text.substr(slash + 1), 32);
+    auto parsed = ParseNumber(flag, text.substr(slash + 1), max);
     if (!parsed.ok()) return parsed.status();
     len = *parsed;
   }
-  return absl::StrCat(ip, "/", len);
+  return Cidr{absl::StrCat(ip, "/", len), family};
 }
 
 // The chains and the jumps into them that iptables-save reports.
@@ -157,6 +168,10 @@ absl::StatusOr<IptablesCommand> ParseIptablesFlags(const std::vector<std::string
       command.mode = IptablesCommand::Mode::kCleanup;
       continue;
     }
+    if (flag == "ipv6") {
+      command.config.ipv6 = true;
+      continue;
+    }
     std::string value;
     if (size_t eq = flag.find('='); eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -191,16 +206,24 @@ absl::StatusOr<IptablesCommand> ParseIptablesFlags(const std::vector<std::string
         item = absl::StripAsciiWhitespace(item);
         auto cidr = ParseCidr(flag, std::string_view(item.data(), item.size()));
         if (!cidr.ok()) return cidr.status();
-        c.exclude_outbound_cidrs.push_back(*cidr);
+        (cidr->family == IpFamily::kIpv4 ? c.exclude_outbound_cidrs : c.exclude_outbound_cidrs_v6)
+            .push_back(cidr->text);
       }
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", flag, "\n", kUsage));
     }
   }
+  if (!command.config.exclude_outbound_cidrs_v6.empty() && !command.config.ipv6) {
+    return FlagError("exclude-outbound-cidrs",
+                     absl::StrCat("'", command.config.exclude_outbound_cidrs_v6.front(),
+                                  "' is IPv6: add --ipv6 to capture IPv6 too"));
+  }
   return command;
 }
 
-std::string BuildCaptureRules(const CaptureConfig& c, std::string_view current_nat_table) {
+std::string BuildCaptureRules(const CaptureConfig& c, std::string_view current_nat_table,
+                              IpFamily family) {
+  const bool v6 = family == IpFamily::kIpv6;
   std::string out = "*nat\n";
   out += RemovalLines(FindExisting(current_nat_table));
   for (std::string_view chain : {kInbound, kInRedirect, kOutput, kRedirect}) {
@@ -226,11 +249,11 @@ std::string BuildCaptureRules(const CaptureConfig& c, std::string_view current_n
                     " -j RETURN\n");
   }
   absl::StrAppend(&out, "-A ", Av(kOutput), " -o lo -j RETURN\n");
-  absl::StrAppend(&out, "-A ", Av(kOutput), " -d 127.0.0.0/8 -j RETURN\n");
+  absl::StrAppend(&out, "-A ", Av(kOutput), v6 ? " -d ::1/128" : " -d 127.0.0.0/8", " -j RETURN\n");
   for (uint16_t port : c.exclude_outbound_ports) {
     absl::StrAppend(&out, "-A ", Av(kOutput), " -p tcp --dport ", port, " -j RETURN\n");
   }
-  for (const auto& cidr : c.exclude_outbound_cidrs) {
+  for (const auto& cidr : v6 ? c.exclude_outbound_cidrs_v6 : c.exclude_outbound_cidrs) {
     absl::StrAppend(&out, "-A ", Av(kOutput), " -d ", cidr, " -j RETURN\n");
   }
   absl::StrAppend(&out, "-A ", Av(kOutput), " -j ", Av(kRedirect), "\n");
@@ -243,6 +266,49 @@ std::string BuildCleanupRules(std::string_view current_nat_table) {
   if (lines.empty()) return "";
   return "*nat\n" + lines + "COMMIT\n";
 }
+
+namespace {
+
+// Installs or removes the rules of one family with `tool`-save/-restore
+// (iptables or ip6tables). `optional`: a family this host cannot handle is
+// skipped (cleanup of IPv6 where ip6tables is missing). Returns the exit code.
+int ApplyFamily(const IptablesCommand& command, IpFamily family, bool optional) {
+  const std::string tool = family == IpFamily::kIpv6 ? "ip6tables" : "iptables";
+  std::string current;
+  if (!command.dry_run || command.mode == IptablesCommand::Mode::kCleanup) {
+    auto saved = ReadOutput(tool + "-save -t nat");
+    if (!saved.ok()) {
+      if (optional) return 0;
+      if (!command.dry_run) {
+        std::fprintf(stderr, "meshgate-proxy iptables: %s\n",
+                     std::string(saved.status().message()).c_str());
+        return 1;
+      }
+    } else {
+      current = *saved;
+    }
+  }
+  const std::string rules = command.mode == IptablesCommand::Mode::kCleanup
+                                ? BuildCleanupRules(current)
+                                : BuildCaptureRules(command.config, current, family);
+  if (command.dry_run) {
+    if (!rules.empty()) std::printf("# %s-restore --noflush\n%s", tool.c_str(), rules.c_str());
+    return 0;
+  }
+  if (rules.empty()) return 0;  // cleanup with nothing installed
+  // A restore that dies early must not take us down with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  int status = RunWithInput(tool + "-restore --noflush", rules);
+  if (status != 0) {
+    std::fprintf(stderr, "meshgate-proxy iptables: %s-restore exited with %d%s; input was:\n%s",
+                 tool.c_str(), status,
+                 status == 127 ? " (not installed: Debian package iptables)" : "", rules.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
 
 int RunIptablesCommand(const std::vector<std::string>& args) {
   for (const auto& arg : args) {
@@ -257,35 +323,13 @@ int RunIptablesCommand(const std::vector<std::string>& args) {
                  std::string(command.status().message()).c_str());
     return 2;
   }
-  std::string current;
-  if (!command->dry_run || command->mode == IptablesCommand::Mode::kCleanup) {
-    auto saved = ReadOutput("iptables-save -t nat");
-    if (!saved.ok()) {
-      if (!command->dry_run) {
-        std::fprintf(stderr, "meshgate-proxy iptables: %s\n",
-                     std::string(saved.status().message()).c_str());
-        return 1;
-      }
-    } else {
-      current = *saved;
-    }
+  if (int status = ApplyFamily(*command, IpFamily::kIpv4, /*optional=*/false); status != 0) {
+    return status;
   }
-  const std::string rules = command->mode == IptablesCommand::Mode::kCleanup
-                                ? BuildCleanupRules(current)
-                                : BuildCaptureRules(command->config, current);
-  if (command->dry_run) {
-    std::fputs(rules.c_str(), stdout);
-    return 0;
-  }
-  if (rules.empty()) return 0;  // cleanup with nothing installed
-  // A restore that dies early must not take us down with SIGPIPE.
-  signal(SIGPIPE, SIG_IGN);
-  int status = RunWithInput("iptables-restore --noflush", rules);
-  if (status != 0) {
-    std::fprintf(
-        stderr, "meshgate-proxy iptables: iptables-restore exited with %d%s; input was:\n%s",
-        status, status == 127 ? " (not installed: Debian package iptables)" : "", rules.c_str());
-    return 1;
+  const bool cleanup = command->mode == IptablesCommand::Mode::kCleanup;
+  if (command->config.ipv6 || cleanup) {
+    // Cleanup removes IPv6 rules wherever ip6tables can see them.
+    return ApplyFamily(*command, IpFamily::kIpv6, /*optional=*/cleanup && !command->config.ipv6);
   }
   return 0;
 }

@@ -14,6 +14,9 @@
 // anything leaving through `lo`) is left alone: the inbound listener reaches
 // the workload on 127.0.0.1.
 //
+// With --ipv6 the same rules go into ip6tables too (loopback ::1, IPv6
+// CIDRs), for dual-stack pods whose listeners also bind [::].
+//
 // The rule text is built by pure functions (iptables-restore format), so it
 // can be tested and printed (--dry-run) without privileges. Install first
 // removes earlier MESHGATE rules, so running it twice leaves one copy.
@@ -42,8 +45,13 @@ struct CaptureConfig {
   std::optional<uint32_t> proxy_gid;
   std::vector<uint16_t> exclude_inbound_ports;
   std::vector<uint16_t> exclude_outbound_ports;
-  std::vector<std::string> exclude_outbound_cidrs;  // validated "a.b.c.d/len"
+  std::vector<std::string> exclude_outbound_cidrs;     // validated "a.b.c.d/len"
+  std::vector<std::string> exclude_outbound_cidrs_v6;  // validated "v6addr/len"
+  // Capture IPv6 too (ip6tables), for dual-stack pods.
+  bool ipv6 = false;
 };
+
+enum class IpFamily { kIpv4, kIpv6 };
 
 // Parses the subcommand's flags (everything after `iptables`). Unknown flags,
 // bad numbers and bad CIDRs fail with a message naming the flag.
@@ -58,7 +66,8 @@ absl::StatusOr<IptablesCommand> ParseIptablesFlags(const std::vector<std::string
 // The iptables-restore input (for `--noflush`) that installs the capture
 // rules, after removing what `current_nat_table` (iptables-save -t nat
 // output; empty when unknown) holds of earlier MESHGATE rules.
-std::string BuildCaptureRules(const CaptureConfig& config, std::string_view current_nat_table);
+std::string BuildCaptureRules(const CaptureConfig& config, std::string_view current_nat_table,
+                              IpFamily family = IpFamily::kIpv4);
 
 // The iptables-restore input (for `--noflush`) that removes every MESHGATE
 // chain and the jumps to it found in `current_nat_table`. Empty when there is

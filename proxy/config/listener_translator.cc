@@ -359,8 +359,32 @@ absl::StatusOr<std::shared_ptr<const ListenerConfig>> Translate(const listener::
   }
   out->address = socket.address();
   out->port = socket.port_value();
-  if (l.additional_addresses_size() > 0) {
-    return FieldError("additional_addresses", "not supported");
+  if (socket.ipv4_compat()) {
+    return FieldError("address.socket_address.ipv4_compat",
+                      "not supported: IPv6 listeners are IPv6-only; add 0.0.0.0 as an "
+                      "additional address instead");
+  }
+  for (int i = 0; i < l.additional_addresses_size(); ++i) {
+    const listener::AdditionalAddress& extra = l.additional_addresses(i);
+    const std::string a_path = Path("", "additional_addresses", i);
+    if (extra.has_socket_options()) {
+      return FieldError(Path(a_path, "socket_options"), "not supported");
+    }
+    if (!extra.address().has_socket_address()) {
+      return FieldError(Path(a_path, "address"), "only socket addresses are supported");
+    }
+    const core::SocketAddress& more = extra.address().socket_address();
+    if (more.protocol() != core::SocketAddress::TCP) {
+      return FieldError(Path(a_path, "address.socket_address.protocol"), "only TCP");
+    }
+    if (more.port_specifier_case() != core::SocketAddress::kPortValue) {
+      return FieldError(Path(a_path, "address.socket_address.port_value"),
+                        "a numeric port is required");
+    }
+    if (more.ipv4_compat()) {
+      return FieldError(Path(a_path, "address.socket_address.ipv4_compat"), "not supported");
+    }
+    out->additional_addresses.push_back({more.address(), more.port_value()});
   }
   if (l.has_filter_chain_matcher()) return FieldError("filter_chain_matcher", "not supported");
   if (l.has_api_listener()) return FieldError("api_listener", "not supported");

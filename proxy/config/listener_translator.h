@@ -132,10 +132,19 @@ struct FilterChainConfig {
   std::optional<TcpProxyConfig> tcp_proxy;
 };
 
+struct ListenerAddress {
+  std::string address;
+  uint32_t port = 0;
+  bool operator==(const ListenerAddress&) const = default;
+};
+
 struct ListenerConfig {
   std::string name;
   std::string address;
   uint32_t port = 0;
+  // additional_addresses: more sockets for the same listener, as Istio's
+  // dual-stack listeners bind 0.0.0.0 and [::] (IPv6 sockets are v6-only).
+  std::vector<ListenerAddress> additional_addresses;
   std::vector<FilterChainConfig> filter_chains;
   std::optional<FilterChainConfig> default_filter_chain;
   std::vector<std::string> listener_filters;  // type names: tls_inspector, original_dst, ...

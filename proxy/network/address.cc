@@ -97,6 +97,14 @@ absl::StatusOr<int> ListenTcp(const Address& address, bool reuse_port, int backl
   if (fd < 0) return Errno("socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // [::]:P takes IPv6 only, so that 0.0.0.0:P can be bound beside it (a
+  // dual-stack listener is two sockets, as Envoy's without ipv4_compat).
+  if (address.family() == AF_INET6 &&
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
+    auto status = Errno("IPV6_V6ONLY");
+    close(fd);
+    return status;
+  }
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     auto status = Errno("SO_REUSEPORT");
     close(fd);

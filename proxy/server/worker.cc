@@ -398,10 +398,19 @@ void Worker::OnDnsResolved(const std::string& name,
 }
 
 void Worker::UpdateListeners() {
+  // Every address a listener owns: hand-offs from the original-destination
+  // listener find it by any of them.
+  auto addresses_of = [](const config::ListenerConfig& config) {
+    std::vector<config::ListenerAddress> all = {{config.address, config.port}};
+    all.insert(all.end(), config.additional_addresses.begin(), config.additional_addresses.end());
+    return all;
+  };
   listeners_by_address_.clear();
   for (const auto& [name, config] : snapshot_->listeners) {
-    auto address = network::Address::Parse(config->address, static_cast<uint16_t>(config->port));
-    if (address.ok()) listeners_by_address_[address->ToString()] = config;
+    for (const auto& a : addresses_of(*config)) {
+      auto address = network::Address::Parse(a.address, static_cast<uint16_t>(a.port));
+      if (address.ok()) listeners_by_address_.emplace(address->ToString(), config);
+    }
   }
   std::map<std::string, ActiveListener> next;
   for (const auto& [name, config] : snapshot_->listeners) {
@@ -412,28 +421,34 @@ void Worker::UpdateListeners() {
       continue;
     }
     auto it = listeners_.find(name);
-    if (it != listeners_.end() && it->second.config->address == config->address &&
-        it->second.config->port == config->port) {
-      // Same socket; new connections get the new config.
+    if (it != listeners_.end() && addresses_of(*it->second.config) == addresses_of(*config)) {
+      // Same sockets; new connections get the new config.
       it->second.config = config;
       next.emplace(name, std::move(it->second));
       listeners_.erase(it);
       continue;
     }
-    auto address = network::Address::Parse(config->address, static_cast<uint16_t>(config->port));
-    if (!address.ok()) {
-      spdlog::error("listener {}: {}", name, std::string(address.status().message()));
-      continue;
+    ActiveListener active{config, {}};
+    for (const auto& a : addresses_of(*config)) {
+      auto address = network::Address::Parse(a.address, static_cast<uint16_t>(a.port));
+      if (!address.ok()) {
+        spdlog::error("listener {}: {}", name, std::string(address.status().message()));
+        break;
+      }
+      std::string listener_name = name;
+      auto socket = network::TcpListener::Create(
+          *dispatcher_, *address, /*reuse_port=*/true,
+          [this, listener_name](int fd) { OnAccept(listener_name, fd); });
+      if (!socket.ok()) {
+        spdlog::error("listener {}: {}", name, std::string(socket.status().message()));
+        break;
+      }
+      active.sockets.push_back(std::move(*socket));
     }
-    std::string listener_name = name;
-    auto socket = network::TcpListener::Create(
-        *dispatcher_, *address, /*reuse_port=*/true,
-        [this, listener_name](int fd) { OnAccept(listener_name, fd); });
-    if (!socket.ok()) {
-      spdlog::error("listener {}: {}", name, std::string(socket.status().message()));
-      continue;
+    // A listener serves on all its addresses or not at all.
+    if (active.sockets.size() == addresses_of(*config).size()) {
+      next.emplace(name, std::move(active));
     }
-    next.emplace(name, ActiveListener{config, std::move(*socket)});
   }
   // Removed (or moved) listeners stop accepting; their connections finish
   // the request in flight and close, within the drain timeout.
@@ -443,7 +458,7 @@ void Worker::UpdateListeners() {
   for (const auto& name : removed) DrainRemovedListener(name);
   std::lock_guard lock(ports_mu_);
   ports_.clear();
-  for (const auto& [name, l] : listeners_) ports_[name] = l.socket->address().port();
+  for (const auto& [name, l] : listeners_) ports_[name] = l.sockets.front()->address().port();
 }
 
 // Envoy's tls_inspector: the connection's first bytes are peeked at (never

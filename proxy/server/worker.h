@@ -76,7 +76,8 @@ class Worker final : public WorkerContext {
  private:
   struct ActiveListener {
     std::shared_ptr<const config::ListenerConfig> config;
-    std::unique_ptr<network::TcpListener> socket;
+    // The address's socket first, then one per additional address.
+    std::vector<std::unique_ptr<network::TcpListener>> sockets;
   };
 
   void ApplySnapshot(std::shared_ptr<const config::ConfigSnapshot> snapshot);

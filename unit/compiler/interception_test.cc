@@ -218,5 +218,32 @@ TEST(InterceptionNone, GrpcPortsReachTheAppOverHttp2) {
   }
 }
 
+// A dual-stack pod (an IPv6 address among INSTANCE_IPS): the capture
+// listeners and the per-port listeners they hand to also take [::], as
+// Istio's dual-stack listeners; a single-stack pod's have no extra address.
+TEST(InterceptionRedirect, DualStackListenersAlsoBindIpv6) {
+  MeshBuilder mesh;
+  mesh.AddService("default", "productpage", {HttpPort(9080, 9081)});
+  mesh.AddService("default", "reviews", {HttpPort(9080, 9080)});
+  for (bool dual_stack : {false, true}) {
+    ProxyTarget target = Sidecar("default", {{"app", "productpage"}});
+    target.dual_stack = dual_stack;
+    CompiledResources out = Compile(mesh.Build(), target);
+    for (const char* name : {"virtualOutbound", "virtualInbound", "0.0.0.0_9080"}) {
+      ASSERT_EQ(out.listeners.count(name), 1u) << name;
+      const auto& l = *out.listeners.at(name).resource;
+      EXPECT_EQ(l.address().socket_address().address(), "0.0.0.0") << name;
+      if (!dual_stack) {
+        EXPECT_EQ(l.additional_addresses_size(), 0) << name;
+        continue;
+      }
+      ASSERT_EQ(l.additional_addresses_size(), 1) << name;
+      const auto& extra = l.additional_addresses(0).address().socket_address();
+      EXPECT_EQ(extra.address(), "::") << name;
+      EXPECT_EQ(extra.port_value(), l.address().socket_address().port_value()) << name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace meshgate::compiler

@@ -102,8 +102,12 @@ TEST_F(InterceptionGroupTest, NoneBindsTheInstanceIpAndRedirectKeepsTheCaptureLi
   EXPECT_FALSE(Has(none, "virtualInbound"));
   EXPECT_FALSE(Has(none, "virtualOutbound"));
 
-  // Same IP, same group; another IP, another group with its own listener.
-  EXPECT_EQ(Publish(SidecarNode("d", "NONE", "10.0.0.1")).first, none_group);
+  // Same IPs, same group; another IP, another group with its own listener.
+  EXPECT_EQ(Publish(SidecarNode("d", "NONE", "10.0.0.1,fd00::1")).first, none_group);
+  // A single-stack pod of the same IP: its listeners have no IPv6 address.
+  EXPECT_NE(Publish(SidecarNode("f", "NONE", "10.0.0.1")).first, none_group);
+  // Dual-stack capture: a group of its own (its capture listeners bind [::]).
+  EXPECT_NE(Publish(SidecarNode("g", "REDIRECT", "10.0.0.5,fd00::5")).first, redirect_group);
   auto [other_group, other] = Publish(SidecarNode("e", "NONE", "10.0.0.2"));
   EXPECT_NE(other_group, none_group);
   EXPECT_TRUE(Has(other, "10.0.0.2_9080"));

@@ -19,6 +19,7 @@
 namespace meshgate::proxy::capture {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -85,6 +86,10 @@ TEST(IptablesFlagsTest, ErrorsNameTheFlag) {
            {{"--exclude-inbound-ports", "80,x"}, "--exclude-inbound-ports: 'x'"},
            {{"--exclude-outbound-cidrs", "10.0.0.0/40"}, "--exclude-outbound-cidrs: '40'"},
            {{"--exclude-outbound-cidrs", "example.com/8"}, "--exclude-outbound-cidrs: 'example"},
+           {{"--exclude-outbound-cidrs", "fd00::/129", "--ipv6"},
+            "--exclude-outbound-cidrs: '129'"},
+           // An IPv6 exclusion without IPv6 capture would silently do nothing.
+           {{"--exclude-outbound-cidrs", "fd00::/8"}, "'fd00::/8' is IPv6: add --ipv6"},
            {{"--proxy-uid"}, "--proxy-uid: needs a value"},
            {{"--frobnicate", "1"}, "unknown flag --frobnicate"},
            {{"install"}, "unexpected argument 'install'"},
@@ -202,6 +207,25 @@ TEST(IptablesRulesTest, ReinstallReplacesTheEarlierRules) {
   EXPECT_GE(IndexOf(rules, "-D PREROUTING -p tcp -j MESHGATE_INBOUND"), 0);
 }
 
+TEST(IptablesRulesTest, Ipv6RulesUseIpv6LoopbackAndCidrs) {
+  auto command = ParseIptablesFlags(
+      {"--ipv6", "--exclude-outbound-cidrs", "169.254.169.254/32,fd00:ec2::254,fd00::/8"});
+  ASSERT_TRUE(command.ok()) << command.status();
+  const CaptureConfig& c = command->config;
+  EXPECT_TRUE(c.ipv6);
+  EXPECT_THAT(c.exclude_outbound_cidrs, ElementsAre("169.254.169.254/32"));
+  EXPECT_THAT(c.exclude_outbound_cidrs_v6, ElementsAre("fd00:ec2::254/128", "fd00::/8"));
+  const std::string v6 = BuildCaptureRules(c, "", IpFamily::kIpv6);
+  EXPECT_THAT(v6, HasSubstr("-A MESHGATE_OUTPUT -d ::1/128 -j RETURN\n"));
+  EXPECT_THAT(v6, HasSubstr("-A MESHGATE_OUTPUT -d fd00::/8 -j RETURN\n"));
+  EXPECT_THAT(v6, Not(HasSubstr("127.0.0.0/8")));
+  EXPECT_THAT(v6, Not(HasSubstr("169.254.169.254")));
+  EXPECT_THAT(v6, HasSubstr("-A MESHGATE_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"));
+  const std::string v4 = BuildCaptureRules(c, "", IpFamily::kIpv4);
+  EXPECT_THAT(v4, HasSubstr("-d 169.254.169.254/32 -j RETURN"));
+  EXPECT_THAT(v4, Not(HasSubstr("fd00")));
+}
+
 // The real iptables-restore parses what we generate (--test: nothing is
 // applied). Needs the iptables package and CAP_NET_ADMIN.
 TEST(IptablesRulesTest, RealIptablesRestoreAcceptsTheRules) {
@@ -213,24 +237,28 @@ TEST(IptablesRulesTest, RealIptablesRestoreAcceptsTheRules) {
   c.exclude_inbound_ports = {15020, 15090};
   c.exclude_outbound_ports = {53};
   c.exclude_outbound_cidrs = {"169.254.169.254/32"};
-  const std::string path = ::testing::TempDir() + "/meshgate_capture_rules.txt";
-  {
-    std::ofstream out(path);
-    out << BuildCaptureRules(c, "");
+  c.exclude_outbound_cidrs_v6 = {"fd00::/8"};
+  for (const auto& [tool, family] :
+       {std::pair{"iptables", IpFamily::kIpv4}, std::pair{"ip6tables", IpFamily::kIpv6}}) {
+    const std::string path = ::testing::TempDir() + "/meshgate_capture_rules.txt";
+    {
+      std::ofstream out(path);
+      out << BuildCaptureRules(c, "", family);
+    }
+    const std::string command = std::string(tool) + "-restore --test --noflush < " + path + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buf[512];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
+    int status = pclose(pipe);
+    if (output.find("Permission denied") != std::string::npos ||
+        output.find("Operation not permitted") != std::string::npos) {
+      GTEST_SKIP() << "no CAP_NET_ADMIN here: " << output;
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << tool << ": " << output;
   }
-  const std::string command = "iptables-restore --test --noflush < " + path + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
-  int status = pclose(pipe);
-  if (output.find("Permission denied") != std::string::npos ||
-      output.find("Operation not permitted") != std::string::npos) {
-    GTEST_SKIP() << "no CAP_NET_ADMIN here: " << output;
-  }
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
 }
 
 }  // namespace

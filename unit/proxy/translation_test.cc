@@ -768,8 +768,37 @@ INSTANTIATE_TEST_SUITE_P(
                            }
                          }
                        })pb",
-                  {"Listener 'l'", "filter_chains[0].filter_chain_match"}}),
+                  {"Listener 'l'", "filter_chains[0].filter_chain_match"}},
+        ErrorCase{"ipv4_compat",
+                  R"pb(name: "l"
+                       address { socket_address { address: "::" port_value: 1 ipv4_compat: true } }
+                       filter_chains {})pb",
+                  {"Listener 'l'", "address.socket_address.ipv4_compat"}},
+        ErrorCase{"additional_address_socket_options",
+                  Listener(kRouter) + R"pb(
+                    additional_addresses {
+                      address { socket_address { address: "::" port_value: 8080 } }
+                      socket_options {}
+                    }
+                  )pb",
+                  {"Listener 'http_8080'", "additional_addresses[0].socket_options"}},
+        ErrorCase{"additional_address_pipe",
+                  Listener(kRouter) + R"pb(
+                    additional_addresses { address { pipe { path: "/tmp/l" } } }
+                  )pb",
+                  {"Listener 'http_8080'", "additional_addresses[0].address"}}),
     [](const auto& info) { return info.param.name; });
+
+TEST(ListenerTranslationTest, DualStackListenerHasAnAdditionalIpv6Address) {
+  auto listener = ParseProto<envoy::config::listener::v3::Listener>(Listener(kRouter) + R"pb(
+    additional_addresses { address { socket_address { address: "::" port_value: 8080 } } }
+  )pb");
+  auto translated = TranslateListener(listener);
+  ASSERT_TRUE(translated.ok()) << translated.status();
+  EXPECT_EQ((*translated)->address, "0.0.0.0");
+  ASSERT_EQ((*translated)->additional_addresses.size(), 1u);
+  EXPECT_EQ((*translated)->additional_addresses[0], (ListenerAddress{"::", 8080}));
+}
 
 TEST(ListenerTranslationTest, FiltersAndRds) {
   auto listener = ParseProto<envoy::config::listener::v3::Listener>(Listener(

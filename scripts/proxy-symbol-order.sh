@@ -57,7 +57,10 @@ PROXY_PID=$LAST_PID
 # attempts fail, and its reconnect and logging paths run too.
 deadline=$((SECONDS + 120))
 until grep -q reconnecting "$TMP/proxy.log"; do
-  ((SECONDS < deadline)) || die "the proxy under callgrind never tried the control plane"
+  kill -0 "$PROXY_PID" 2>/dev/null ||
+    die "the proxy under callgrind exited: $(tail -n 5 "$TMP/proxy.log")"
+  ((SECONDS < deadline)) ||
+    die "the proxy under callgrind never tried the control plane: $(tail -n 5 "$TMP/proxy.log")"
   sleep 0.2
 done
 start operator "$CLIENT_CORE" "$MESHGATE_OPERATOR" --config-dir "$TMP/config" \
